@@ -1,0 +1,577 @@
+"""Ace Data Cloud: the service table, request builders and response interpretation (pure functions).
+
+Every service is ``POST /<service>/videos`` (or a sibling endpoint) plus ``POST /<service>/tasks``
+with ``retrieve`` / ``retrieve_batch``. The services differ in field names, in the shape of their
+response and in their status words (API_CONTRACT.md §1.5 and Part 3); all of that is data below
+and in :func:`interpret_record`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from airflow_provider_vidgen.core.errors import ApiError
+from airflow_provider_vidgen.core.results import NO_VIDEO, NOT_FOUND, TaskError, TaskResult, Video
+from airflow_provider_vidgen.core.schema import FieldSpec as F
+from airflow_provider_vidgen.core.schema import Forbids, OneOf, Requires, ServiceSpec
+from airflow_provider_vidgen.core.transport import (
+    RETRYABLE_STATUSES,
+    ApiRequest,
+    HttpResponse,
+    Outcome,
+    TransportFailure,
+    parse_retry_after,
+    transport_error,
+)
+
+VENDOR = "acedata"
+LABEL = "Ace Data Cloud"
+DEFAULT_HOST = "https://api.acedata.cloud"
+
+# Fields every Ace Data generation endpoint accepts; ``async`` may only be true because this
+# provider never uses the blocking mode (it would hold a worker for minutes).
+COMMON_FIELDS = (F("callback_url", "url"), F("async", "bool", choices=(True,)))
+
+RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
+
+HAILUO_I2V = ("minimax-i2v", "minimax-i2v-director")
+KLING_MODELS = (
+    "kling-v1", "kling-v1-6", "kling-v2-master", "kling-v2-1-master", "kling-v2-5-turbo",
+    "kling-v2-6", "kling-v3", "kling-v3-omni", "kling-v3-turbo", "kling-o1",
+)  # fmt: skip
+SEEDANCE_MODELS = (
+    "doubao-seedance-1-0-pro-250528", "doubao-seedance-1-0-pro-fast-251015",
+    "doubao-seedance-1-5-pro-251215", "doubao-seedance-1-0-lite-t2v-250428",
+    "doubao-seedance-1-0-lite-i2v-250428", "doubao-seedance-2-0-260128",
+    "doubao-seedance-2-0-fast-260128", "doubao-seedance-2-0-mini-260615", "doubao-seedance-2-5-260628",
+)  # fmt: skip
+VEO_MODELS = ("veo3", "veo3-fast", "veo31", "veo31-fast", "veo31-fast-ingredients")
+WAN_MODELS = ("wan2.6-t2v", "wan2.6-i2v", "wan2.6-i2v-flash", "wan2.6-r2v", "wan3.0-video")
+HAPPYHORSE_MODELS = (
+    "happyhorse-1.0-t2v", "happyhorse-1.1-t2v", "happyhorse-1.0-i2v", "happyhorse-1.1-i2v",
+    "happyhorse-1.0-r2v", "happyhorse-1.1-r2v", "happyhorse-1.0-video-edit",
+)  # fmt: skip
+
+
+def _service(name: str, fields: tuple[F, ...], **kwargs: Any) -> ServiceSpec:
+    return ServiceSpec(
+        vendor=VENDOR,
+        name=name,
+        submit_path=kwargs.pop("submit_path", f"/{name}/videos"),
+        poll_path=kwargs.pop("poll_path", f"/{name}/tasks"),
+        fields=(*fields, *COMMON_FIELDS),
+        **kwargs,
+    )
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    spec.name: spec
+    for spec in (
+        _service(
+            "hailuo",
+            (
+                F("action", choices=("generate",)),
+                F("model", choices=("minimax-t2v", *HAILUO_I2V)),
+                F("prompt", required=True),
+                F("first_image_url", "url"),
+            ),
+            defaults={"action": "generate", "model": "minimax-t2v"},
+            rules=(
+                Requires(("first_image_url",), when={"model": HAILUO_I2V}),
+                Forbids(("first_image_url",), when={"model": ("minimax-t2v",)}),
+            ),
+        ),
+        _service(
+            "luma",
+            (
+                F("action", choices=("generate", "extend")),
+                F("prompt"),
+                F("aspect_ratio", choices=RATIOS),
+                F("loop", "bool"),
+                F("enhancement", "bool"),
+                F("start_image_url", "url"),
+                F("end_image_url", "url"),
+                F("video_id"),
+                F("video_url", "url"),
+                F("timeout", "number", minimum=1, maximum=3600),
+            ),
+            defaults={"action": "generate"},
+            rules=(
+                OneOf(("video_id", "video_url"), when={"action": ("extend",)}),
+                OneOf(("prompt", "start_image_url"), when={"action": ("generate",)}),
+            ),
+            response_shape="flat",
+            success_word="completed",
+        ),
+        _service(
+            "kling",
+            (
+                F("action", required=True, choices=("text2video", "image2video", "extend")),
+                F("model", choices=KLING_MODELS),
+                F("mode", choices=("std", "pro", "4k")),
+                F("prompt"),
+                F("duration", "int", minimum=3, maximum=15),
+                F("aspect_ratio", choices=("16:9", "9:16", "1:1")),
+                F("cfg_scale", "number", minimum=0, maximum=1),
+                F("negative_prompt", max_length=200),
+                F("start_image_url", "url"),
+                F("end_image_url", "url"),
+                F("video_id"),
+                F("camera_control", "object"),
+                F("generate_audio", "bool"),
+                F("image_list", "list", min_items=1, max_items=7, item_type="object"),
+                F("video_list", "list", min_items=1, max_items=1, item_type="object"),
+                F("timeout", "number", minimum=1, maximum=3600),
+            ),
+            defaults={"model": "kling-v1", "mode": "std"},
+            rules=(
+                Requires(("prompt",), when={"action": ("text2video", "image2video")}),
+                Requires(("start_image_url",), when={"action": ("image2video",)}),
+                Requires(("video_id",), when={"action": ("extend",)}),
+            ),
+            response_shape="flat",
+            success_word="succeed",
+        ),
+        _service(
+            "kling-motion",
+            (
+                F("mode", required=True, choices=("std", "pro")),
+                F("image_url", "url", required=True),
+                F("video_url", "url", required=True),
+                F("character_orientation", required=True, choices=("image", "video")),
+                F("model_name", choices=("kling-v2-6", "kling-v3")),
+                F("keep_original_sound", "bool"),
+                F("watermark_info", "object"),
+                F("prompt"),
+            ),
+            submit_path="/kling/motion",
+            poll_path="/kling/tasks",
+            response_shape="flat",
+            success_word="succeed",
+        ),
+        _service(
+            "sora",
+            (
+                F("model", required=True, choices=("sora-2", "sora-2-pro")),
+                F("prompt", required=True),
+                F("version", choices=("1.0", "2.0")),
+                F("duration", "int", choices=(4, 8, 10, 12, 15, 25)),
+                F("size", choices=("small", "large", "720x1280", "1280x720", "1024x1792", "1792x1024")),
+                F("orientation", choices=("landscape", "portrait")),
+                F("image_urls", "list", item_type="url", max_items=1),
+                F("character_url", "url"),
+                F("character_start", "number", minimum=0),
+                F("character_end", "number", minimum=0),
+            ),
+        ),
+        _service(
+            "veo",
+            (
+                F(
+                    "action",
+                    required=True,
+                    choices=("text2video", "image2video", "ingredients2video", "get1080p"),
+                ),
+                F("model", choices=VEO_MODELS),
+                F("prompt"),
+                F("image_urls", "list", item_type="url", min_items=1, max_items=3),
+                F("aspect_ratio", choices=("16:9", "9:16")),
+                F("resolution", choices=("4k", "1080p", "gif")),
+                F("translation", "bool"),
+                F("video_id"),
+            ),
+            defaults={"model": "veo3-fast"},
+            rules=(
+                Requires(("prompt",), when={"action": ("text2video", "image2video", "ingredients2video")}),
+                Requires(("image_urls",), when={"action": ("image2video", "ingredients2video")}),
+                Requires(("video_id",), when={"action": ("get1080p",)}),
+            ),
+            running_word="running",
+        ),
+        _service(
+            "veo-extend",
+            (F("video_id", required=True), F("model", choices=VEO_MODELS), F("prompt")),
+            submit_path="/veo/extend",
+            poll_path="/veo/tasks",
+            running_word="running",
+        ),
+        _service(
+            "veo-upsample",
+            (F("video_id", required=True), F("action", required=True, choices=("1080p", "4k", "gif"))),
+            submit_path="/veo/upsample",
+            poll_path="/veo/tasks",
+            running_word="running",
+        ),
+        _service(
+            "seedance",
+            (
+                F("model", required=True, choices=SEEDANCE_MODELS),
+                F("content", "list", required=True, min_items=1, item_type="object"),
+                F("ratio", choices=("16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive")),
+                F("resolution", choices=("480p", "720p", "1080p", "4k")),
+                F("duration", "int", minimum=-1, maximum=30),
+                F("frames", "int", minimum=29, maximum=361),
+                F("seed", "int", minimum=-1, maximum=4294967295),
+                F("camerafixed", "bool"),
+                F("watermark", "bool"),
+                F("generate_audio", "bool"),
+                F("return_last_frame", "bool"),
+                F("execution_expires_after", "int", minimum=3600, maximum=259200),
+            ),
+            state_key="status",
+        ),
+        _service(
+            "wan",
+            (
+                F("model", required=True, choices=WAN_MODELS),
+                F("action", choices=("text2video", "image2video")),
+                F("prompt"),
+                F("negative_prompt", max_length=500),
+                F("image_url", "url"),
+                F("audio_url", "url"),
+                F("audio", "bool"),
+                F("duration", "int", choices=(5, 10, 15)),
+                F("resolution", choices=("480P", "720P", "1080P")),
+                F("size"),
+                F("shot_type", choices=("single", "multi")),
+                F("prompt_extend", "bool"),
+                F("reference_video_urls", "list", item_type="url"),
+                F("ratio", choices=("adaptive", "16:9", "4:3", "1:1", "3:4", "9:16")),
+                F("seed", "int", minimum=0),
+                F("watermark", "bool"),
+            ),
+            defaults={"action": "text2video"},
+            rules=(
+                Requires(("prompt",), when={"action": ("text2video",)}),
+                Requires(("image_url",), when={"action": ("image2video",)}),
+            ),
+            response_shape="flat",
+            success_word="completed",
+        ),
+        _service(
+            "happyhorse",
+            (
+                F("action", choices=("generate", "image_to_video", "reference_to_video", "video_edit")),
+                F("model", choices=HAPPYHORSE_MODELS),
+                F("prompt"),
+                F("image_url", "url"),
+                F("image_urls", "list", item_type="url", max_items=9),
+                F("video_url", "url"),
+                F("ratio", choices=("16:9", "9:16", "1:1", "4:3", "3:4")),
+                F("resolution", choices=("720P", "1080P")),
+                F("duration", "int", minimum=3, maximum=15),
+                F("watermark", "bool"),
+                F("seed", "int", minimum=0, maximum=2147483647),
+                F("audio_setting", choices=("auto", "origin")),
+            ),
+            defaults={"action": "generate", "model": "happyhorse-1.1-t2v"},
+            rules=(
+                Requires(("prompt",), when={"action": ("generate", "reference_to_video", "video_edit")}),
+                Requires(("image_url",), when={"action": ("image_to_video",)}),
+                Requires(("image_urls",), when={"action": ("reference_to_video",)}),
+                Requires(("video_url",), when={"action": ("video_edit",)}),
+            ),
+            failure_word="error",
+            running_word="pending",
+        ),
+        _service(
+            "minimax",
+            (
+                F("model", required=True, choices=("MiniMax-H3",)),
+                F("content", "list", required=True, min_items=1, item_type="object"),
+                F("duration", "int", minimum=1, maximum=60),
+                F("resolution", choices=("768P", "2K")),
+                F("ratio", choices=("adaptive", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16")),
+            ),
+            response_shape="task",
+            state_key="status",
+            running_word="running",
+        ),
+    )
+}
+
+
+def get_service(name: str) -> ServiceSpec:
+    try:
+        return SERVICES[name]
+    except KeyError:
+        raise _unknown_service(name) from None
+
+
+def _unknown_service(name: str) -> Exception:
+    from airflow_provider_vidgen.core.errors import InvalidInputError
+
+    return InvalidInputError("service", f"unknown {LABEL} service {name!r}; allowed: {', '.join(SERVICES)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Requests
+# --------------------------------------------------------------------------------------------
+
+
+def auth_headers(token: str, extras: Mapping[str, Any]) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}", "accept": "application/json"}
+
+
+def submit_request(spec: ServiceSpec, body: Mapping[str, Any]) -> ApiRequest:
+    """The submission is always asynchronous on the API side (``async: true``)."""
+    return ApiRequest("POST", spec.submit_path, "submit", json={**body, "async": True})
+
+
+def retrieve_request(spec: ServiceSpec, task_id: str) -> ApiRequest:
+    return ApiRequest("POST", spec.poll_path, "retrieve", json={"action": "retrieve", "id": task_id})
+
+
+def batch_request(spec: ServiceSpec, task_ids: Iterable[str]) -> ApiRequest:
+    return ApiRequest(
+        "POST", spec.poll_path, "retrieve_batch", json={"action": "retrieve_batch", "ids": list(task_ids)}
+    )
+
+
+def probe_request() -> ApiRequest:
+    """A cheap authenticated call that creates nothing: retrieve a task id that cannot exist."""
+    return ApiRequest(
+        "POST",
+        "/hailuo/tasks",
+        "probe",
+        json={"action": "retrieve", "id": "00000000-0000-0000-0000-000000000000"},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------------
+
+
+def decode(outcome: Outcome, request: ApiRequest, *, allow_not_found: bool = False) -> Any:
+    """Return the JSON body of a successful answer, or raise ApiError for every failure form."""
+    if isinstance(outcome, TransportFailure):
+        raise transport_error(LABEL, outcome, request)
+    try:
+        body = outcome.json()
+    except ValueError:
+        body = None
+        if outcome.status < 400:
+            raise ApiError(
+                LABEL, "answer is not JSON", status=outcome.status, code="non_json", retryable=True
+            ) from None
+    if outcome.status < 400:
+        return body
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    if allow_not_found and outcome.status == 404 and code == NOT_FOUND:
+        return {}
+    message = error.get("message") if isinstance(error, dict) else error
+    # A 5xx with the platform's own error envelope was answered by the platform, which
+    # rejected the request; a bare 502/503 from a proxy may have lost an accepted one.
+    enveloped = isinstance(error, dict) and bool(code)
+    return _raise_http(outcome, code, message, enveloped, body)
+
+
+def _raise_http(outcome: HttpResponse, code: Any, message: Any, enveloped: bool, body: Any) -> Any:
+    status = outcome.status
+    retryable = status in RETRYABLE_STATUSES
+    nothing_created = status == 429 or (status >= 500 and enveloped) or status in (400, 401, 403, 404, 413)
+    raise ApiError(
+        LABEL,
+        str(message or _reason(status)),
+        status=status,
+        code=str(code) if code else None,
+        retryable=retryable,
+        nothing_created=nothing_created,
+        retry_after=parse_retry_after(outcome.headers),
+        trace_id=body.get("trace_id") if isinstance(body, dict) else None,
+    )
+
+
+def _reason(status: int) -> str:
+    return {429: "rate limited", 502: "bad gateway", 503: "unavailable", 504: "gateway timeout"}.get(
+        status, "request failed"
+    )
+
+
+def parse_submit(body: Any) -> str:
+    """The task id of an accepted submission: top level, then ``data.task_id``, then ``id``."""
+    if isinstance(body, dict):
+        data = body.get("data")
+        for candidate in (body.get("task_id"), data.get("task_id") if isinstance(data, dict) else None):
+            if isinstance(candidate, str) and candidate:
+                return candidate
+        if body.get("success") is False:
+            error = body.get("error") or {}
+            raise ApiError(LABEL, str(error.get("message") or error), code=error.get("code"))
+        if isinstance(body.get("id"), str):
+            return body["id"]
+    raise ApiError(LABEL, f"submission answer has no task_id: {str(body)[:200]}", code="no_task_id")
+
+
+def parse_batch(spec: ServiceSpec, task_ids: Iterable[str], body: Any) -> dict[str, TaskResult]:
+    """Map every asked-for id to its result; an id the API does not return is reported not found."""
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ApiError(
+            LABEL, f"retrieve_batch answer has no items list: {str(body)[:200]}", code="bad_answer"
+        )
+    by_id: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if isinstance(item, dict) and (key := _record_id(item)):
+            by_id[key] = item
+    return {task_id: interpret_record(spec, task_id, by_id.get(task_id, {})) for task_id in task_ids}
+
+
+def _record_id(record: dict[str, Any]) -> str | None:
+    task = record.get("task")
+    for candidate in (
+        record.get("id"),
+        record.get("task_id"),
+        task.get("id") if isinstance(task, dict) else None,
+    ):
+        if isinstance(candidate, str):
+            return candidate
+    return None
+
+
+# State words (API_CONTRACT.md §1.4.3 and §1.5); matched case-insensitively.
+FAILURE_WORDS = frozenset({"failed", "failure", "error", "cancelled", "canceled", "rejected", "dead"})
+SUCCESS_WORDS = frozenset({"succeeded", "succeed", "success", "completed", "complete", "finished", "done"})
+QUEUED_WORDS = frozenset({"queued", "pending", "waiting", "submitted", "created"})
+
+
+def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult:
+    """Derive the normalized result of one task record, whatever its shape.
+
+    Shapes: the detailed record (``{id, request, response?, finished_at?}``), a flat poll body
+    (the response itself), MiniMax's ``{task: {...}}``, and ``{}`` for an unknown id.
+    """
+
+    def result(state: str, videos: tuple[Video, ...] = (), error: TaskError | None = None) -> TaskResult:
+        return TaskResult(task_id, spec.name, VENDOR, state, progress, videos, error)  # type: ignore[arg-type]
+
+    progress = None
+    if not isinstance(record, dict) or not record:
+        return result(
+            "failed",
+            error=TaskError(NOT_FOUND, f"{LABEL} does not know task {task_id} (service {spec.name})"),
+        )
+    if isinstance(record.get("task"), dict):  # MiniMax H3 envelope
+        response: Any = record["task"]
+        finished = False
+    elif any(key in record for key in ("request", "_id", "api_id", "created_at")) or set(record) <= {
+        "id",
+        "status",
+    }:
+        response = record.get("response")
+        finished = record.get("finished_at") is not None
+    else:  # flat poll: the record is the response body itself
+        response = record
+        finished = False
+
+    words = _state_words(response, depth=6)
+    if isinstance(record.get("status"), str):  # maestro / digital-human keep it on the record
+        words.append(record["status"].lower())
+    progress = _progress(response)
+    videos = tuple(_videos(response))
+    error = _error(response)
+
+    if any(word in FAILURE_WORDS for word in words):
+        return result(
+            "failed", videos, error or TaskError("failed", f"{spec.name} reported the task as failed")
+        )
+    if any(word in SUCCESS_WORDS for word in words):
+        if videos:
+            return result("succeeded", videos)
+        return result("failed", error=TaskError(NO_VIDEO, "the task finished without a video URL"))
+    if words:
+        return result("pending" if all(word in QUEUED_WORDS for word in words) else "running")
+    if not isinstance(response, dict):
+        return result("pending")
+    # No state word at all (API_CONTRACT.md §1.4.3 step 5).
+    success = response.get("success")
+    if success is False and isinstance(response.get("error"), dict) and response["error"].get("code"):
+        return result("failed", error=error)  # final even without finished_at (hailuo)
+    if finished or response.get("finished_at") is not None:
+        if success is False:
+            return result("failed", error=error or TaskError("failed", "the task failed"))
+        if videos:
+            return result("succeeded", videos)
+        return result("failed", error=TaskError(NO_VIDEO, "the task finished without a video URL"))
+    if videos:
+        return result("succeeded", videos)
+    return result("running")
+
+
+def _state_words(node: Any, depth: int) -> list[str]:
+    """Every string under a ``state``/``status`` key, searched ``depth`` levels deep."""
+    if depth < 0:
+        return []
+    words: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("state", "status") and isinstance(value, str):
+                words.append(value.lower())
+            elif isinstance(value, dict | list):
+                words.extend(_state_words(value, depth - 1))
+    elif isinstance(node, list):
+        for value in node:
+            words.extend(_state_words(value, depth - 1))
+    return words
+
+
+def _items(response: Any) -> list[dict[str, Any]]:
+    """The objects that may carry a video: ``data[]`` items, a ``data{}`` object, or the body itself."""
+    if not isinstance(response, dict):
+        return []
+    data = response.get("data")
+    if isinstance(data, list):
+        return [item for item in data if isinstance(item, dict)]
+    if isinstance(data, dict):
+        return [data]
+    return [response]
+
+
+def _http(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.startswith(("http://", "https://")) else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _videos(response: Any) -> Iterable[Video]:
+    for item in _items(response):
+        content = item.get("content") if isinstance(item.get("content"), dict) else {}
+        url = _http(item.get("video_url")) or _http(content.get("video_url")) or _http(content.get("url"))
+        if not url:
+            continue
+        video_id = item.get("video_id") or item.get("id")
+        yield Video(
+            url=url,
+            thumbnail_url=_http(item.get("thumbnail_url")),
+            width=_int(item.get("video_width") or item.get("width")),
+            height=_int(item.get("video_height") or item.get("height")),
+            video_id=str(video_id) if video_id is not None else None,
+        )
+
+
+def _error(response: Any) -> TaskError | None:
+    if not isinstance(response, dict):
+        return None
+    error = response.get("error")
+    if isinstance(error, dict) and (error.get("code") or error.get("message")):
+        return TaskError(str(error.get("code") or "error"), str(error.get("message") or error.get("code")))
+    if isinstance(error, str) and error:
+        return TaskError("error", error)
+    return None
+
+
+def _progress(response: Any) -> float | None:
+    for item in [response, *_items(response)] if isinstance(response, dict) else []:
+        for key in ("progress", "percent"):
+            value = item.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return round(value / 100 if value > 1 else float(value), 4)
+    return None

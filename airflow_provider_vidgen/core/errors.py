@@ -1,0 +1,62 @@
+"""Exceptions raised by the pure core. None of them ever carries a token or request headers."""
+
+from __future__ import annotations
+
+
+class VidgenError(Exception):
+    """Base class of every error this provider raises."""
+
+
+class InvalidInputError(VidgenError, ValueError):
+    """Bad input, found before any request was sent."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class ApiError(VidgenError):
+    """A failed API call, normalized across vendors.
+
+    ``retryable`` says the same request may succeed later; ``nothing_created`` says the
+    request provably created nothing on the vendor side, so a paid submission may be resent.
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retryable: bool = False,
+        nothing_created: bool = False,
+        retry_after: float | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        self.vendor = vendor
+        self.status = status
+        self.code = code
+        self.retryable = retryable
+        self.nothing_created = nothing_created
+        self.retry_after = retry_after
+        self.trace_id = trace_id
+        self.detail = message
+        parts = [vendor]
+        if status is not None:
+            parts.append(f"HTTP {status}")
+        if code:
+            parts.append(code)
+        text = " ".join(parts) + f": {message}"
+        if trace_id:
+            text += f" (trace_id {trace_id})"
+        super().__init__(text)
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.status == 429 or self.code == "too_many_requests"
+
+
+class AmbiguousSubmissionError(ApiError):
+    """A submission whose outcome is unknown: the request may have created a paid task."""

@@ -1,0 +1,83 @@
+"""The normalized task result: one shape for every vendor and service.
+
+Its ``to_dict()`` form is what operators return as XCom and what triggers put into events,
+so it holds identifiers, states and public media URLs only, never anything secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+State = Literal["pending", "running", "succeeded", "failed"]
+STATES: tuple[State, ...] = ("pending", "running", "succeeded", "failed")
+TERMINAL_STATES = frozenset({"succeeded", "failed"})
+
+# Error codes this provider sets itself (the vendors' own codes pass through unchanged).
+NOT_FOUND = "not_found"
+MODERATION_REJECTED = "moderation_rejected"
+NO_VIDEO = "no_video"
+
+
+@dataclass(frozen=True)
+class Video:
+    url: str
+    thumbnail_url: str | None = None
+    width: int | None = None
+    height: int | None = None
+    video_id: str | None = None
+    watermarked_url: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskError:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task_id: str
+    service: str
+    vendor: str
+    state: State
+    progress: float | None = None
+    videos: tuple[Video, ...] = field(default_factory=tuple)
+    error: TaskError | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def video_urls(self) -> list[str]:
+        return [video.url for video in self.videos]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["videos"] = [{k: v for k, v in video.items() if v is not None} for video in data["videos"]]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskResult:
+        error = data.get("error")
+        return cls(
+            task_id=data["task_id"],
+            service=data["service"],
+            vendor=data["vendor"],
+            state=data["state"],
+            progress=data.get("progress"),
+            videos=tuple(Video(**video) for video in data.get("videos") or ()),
+            error=TaskError(**error) if error else None,
+        )
+
+    def describe(self) -> str:
+        """One line for logs and exception text: names the vendor task id so nothing is lost."""
+        text = f"{self.vendor} {self.service} task {self.task_id}: {self.state}"
+        if self.error:
+            text += f" ({self.error.code}: {self.error.message})"
+        elif self.videos:
+            text += " -> " + ", ".join(self.video_urls)
+        elif self.progress is not None:
+            text += f" ({self.progress:.0%})"
+        return text

@@ -1,0 +1,209 @@
+"""Declarative request schemas: a service is data (fields and cross-field rules), not a class.
+
+``validate_body`` runs before any request is sent, so bad input costs nothing and the error names
+the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from airflow_provider_vidgen.core.errors import InvalidInputError
+
+FieldType = Literal["str", "url", "media", "bool", "int", "number", "list", "object", "any"]
+
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_BASE64_HINT = re.compile(r"^(data:|[A-Za-z0-9+/]{200,}={0,2}$)")
+
+
+def check_url(field_name: str, value: Any) -> str:
+    """An http(s) URL; base64 and data: URIs are refused with a message that says so."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(field_name, f"must be an http(s) URL, got {_show(value)}")
+    if _BASE64_HINT.match(value):
+        raise InvalidInputError(
+            field_name, "must be an http(s) URL; base64 or data: URIs are not accepted here"
+        )
+    if not _URL.match(value):
+        raise InvalidInputError(field_name, f"must be an http(s) URL, got {_show(value)}")
+    return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: FieldType = "str"
+    required: bool = False
+    choices: Collection[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    item_type: FieldType | None = None
+
+    def check(self, value: Any) -> None:
+        name = self.name
+        if self.type == "url":
+            check_url(name, value)
+        elif self.type == "media":  # an http(s) URL or base64 data (HiDream accepts both)
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInputError(name, f"must be an http(s) URL or base64 data, got {_show(value)}")
+            if not (_URL.match(value) or _BASE64_HINT.match(value)):
+                raise InvalidInputError(name, f"must be an http(s) URL or base64 data, got {_show(value)}")
+        elif self.type == "str":
+            if not isinstance(value, str):
+                raise InvalidInputError(name, f"must be a string, got {_show(value)}")
+            if self.required and not value.strip():
+                raise InvalidInputError(name, "must not be empty")
+        elif self.type == "bool":
+            if not isinstance(value, bool):
+                raise InvalidInputError(name, f"must be true or false, got {_show(value)}")
+        elif self.type in ("int", "number"):
+            allowed_types = int if self.type == "int" else int | float
+            if isinstance(value, bool) or not isinstance(value, allowed_types) or not math.isfinite(value):
+                kind = "an integer" if self.type == "int" else "a number"
+                raise InvalidInputError(name, f"must be {kind}, got {_show(value)}")
+        elif self.type == "list":
+            if not isinstance(value, list | tuple):
+                raise InvalidInputError(name, f"must be a list, got {_show(value)}")
+            if self.min_items is not None and len(value) < self.min_items:
+                raise InvalidInputError(name, f"needs at least {self.min_items} item(s), got {len(value)}")
+            if self.max_items is not None and len(value) > self.max_items:
+                raise InvalidInputError(name, f"takes at most {self.max_items} item(s), got {len(value)}")
+            if self.item_type:
+                for index, item in enumerate(value):
+                    FieldSpec(f"{name}[{index}]", self.item_type).check(item)
+        elif self.type == "object" and not isinstance(value, Mapping):
+            raise InvalidInputError(name, f"must be an object, got {_show(value)}")
+
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(repr(c) for c in self.choices)
+            raise InvalidInputError(name, f"must be one of {allowed}; got {_show(value)}")
+        if self.minimum is not None and value < self.minimum:
+            raise InvalidInputError(name, f"must be between {self.minimum} and {self.maximum}, got {value}")
+        if self.maximum is not None and value > self.maximum:
+            raise InvalidInputError(name, f"must be between {self.minimum} and {self.maximum}, got {value}")
+        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
+            raise InvalidInputError(name, f"must be at most {self.max_length} characters, got {len(value)}")
+
+
+Condition = Mapping[str, Collection[Any]]  # field -> values for which a rule applies; {} = always
+
+
+def _applies(when: Condition, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
+    return all(body.get(key, defaults.get(key)) in values for key, values in when.items())
+
+
+def _describe(when: Condition) -> str:
+    if not when:
+        return ""
+    parts = [f"{key} {'/'.join(map(str, sorted(values, key=str)))}" for key, values in when.items()]
+    return " for " + " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Requires:
+    """Every field in ``fields`` is required when ``when`` matches."""
+
+    fields: tuple[str, ...]
+    when: Condition = field(default_factory=dict)
+
+    def check(self, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+        if not _applies(self.when, body, defaults):
+            return
+        for name in self.fields:
+            if body.get(name) in (None, "", [], ()):
+                raise InvalidInputError(name, f"is required{_describe(self.when)}")
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """At least one (or, with ``exactly``, exactly one) of ``fields`` is given when ``when`` matches."""
+
+    fields: tuple[str, ...]
+    when: Condition = field(default_factory=dict)
+    exactly: bool = False
+
+    def check(self, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+        if not _applies(self.when, body, defaults):
+            return
+        given = [name for name in self.fields if body.get(name) not in (None, "", [], ())]
+        names = " or ".join(self.fields)
+        if not given:
+            raise InvalidInputError(names, f"one of them is required{_describe(self.when)}")
+        if self.exactly and len(given) > 1:
+            raise InvalidInputError(names, f"give exactly one of them{_describe(self.when)}, got {given}")
+
+
+@dataclass(frozen=True)
+class Forbids:
+    """``fields`` are not allowed when ``when`` matches (e.g. an image for a text-to-video model)."""
+
+    fields: tuple[str, ...]
+    when: Condition
+
+    def check(self, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+        if not _applies(self.when, body, defaults):
+            return
+        for name in self.fields:
+            if body.get(name) not in (None, "", [], ()):
+                raise InvalidInputError(name, f"is not allowed{_describe(self.when)}")
+
+
+Rule = Requires | OneOf | Forbids
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One generation endpoint of a vendor. Everything that differs between services is data here."""
+
+    vendor: str
+    name: str
+    submit_path: str
+    poll_path: str
+    fields: tuple[FieldSpec, ...]
+    rules: tuple[Rule, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    # What the emulator needs to answer like the real service (see core.acedata.RESPONSE_SHAPES).
+    response_shape: str = "data_list"
+    success_word: str = "succeeded"
+    running_word: str = "processing"
+    failure_word: str = "failed"
+    state_key: str = "state"
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+def validate_body(
+    spec: ServiceSpec, body: Mapping[str, Any], *, allow_unknown: bool = False
+) -> dict[str, Any]:
+    """Check ``body`` against the service schema; return it as a plain dict with None values dropped."""
+    if not isinstance(body, Mapping):
+        raise InvalidInputError("body", f"must be a mapping of request fields, got {_show(body)}")
+    clean = {key: value for key, value in body.items() if value is not None}
+    known = {f.name: f for f in spec.fields}
+    unknown = sorted(set(clean) - set(known))
+    if unknown and not allow_unknown:
+        raise InvalidInputError(
+            unknown[0], f"is not a field of {spec.vendor} {spec.name!r}; allowed: {', '.join(sorted(known))}"
+        )
+    for spec_field in spec.fields:
+        if spec_field.name in clean:
+            spec_field.check(clean[spec_field.name])
+        elif spec_field.required and spec_field.name not in spec.defaults:
+            raise InvalidInputError(spec_field.name, "is required")
+    for rule in spec.rules:
+        rule.check(clean, spec.defaults)
+    return clean

@@ -1,0 +1,158 @@
+"""Sans-IO request flows shared by the sync and async hooks.
+
+A flow is a generator that yields what to do next (an :class:`ApiRequest` to send, or a
+:class:`Sleep`) and receives what happened (an :class:`HttpResponse` or a :class:`TransportFailure`).
+The retry policy lives here once; the hooks only drive the generator with httpx, sync or async.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError
+
+T = TypeVar("T")
+
+RequestKind = Literal["submit", "retrieve", "retrieve_batch", "probe"]
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    method: str
+    path: str
+    kind: RequestKind
+    json: Any = None
+    params: Mapping[str, str] | None = None
+
+    @property
+    def idempotent(self) -> bool:
+        return self.kind != "submit"
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+TransportFailureKind = Literal["connect", "timeout_before_send", "timeout_after_send", "other"]
+
+
+@dataclass(frozen=True)
+class TransportFailure:
+    """A request that got no HTTP answer. ``kind`` says whether the request may have arrived."""
+
+    kind: TransportFailureKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+Outcome = HttpResponse | TransportFailure
+Flow = Generator[ApiRequest | Sleep, Outcome | None, T]
+
+# Statuses after which the same request may succeed later.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter; ``Retry-After`` wins when the server sends one."""
+
+    max_attempts: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay * 4)
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def transport_error(vendor: str, failure: TransportFailure, request: ApiRequest) -> ApiError:
+    """Map a request that got no answer to an ApiError; a submit whose body may have arrived is ambiguous."""
+    if failure.kind == "timeout_after_send" and request.kind == "submit":
+        return AmbiguousSubmissionError(
+            vendor,
+            f"no answer after the submission was sent ({failure.detail}); it may or may not have "
+            "created a paid task, so it was not resent. Check the vendor's task list before retrying.",
+            code="ambiguous_submission",
+        )
+    return ApiError(
+        vendor,
+        f"{failure.kind.replace('_', ' ')} error: {failure.detail}",
+        code=failure.kind,
+        retryable=True,
+        nothing_created=failure.kind in ("connect", "timeout_before_send"),
+    )
+
+
+def call(
+    request: ApiRequest,
+    interpret: Callable[[Outcome], T],
+    retry: RetryPolicy,
+) -> Flow[T]:
+    """Send ``request`` until ``interpret`` accepts the outcome or retrying is unsafe or exhausted.
+
+    A submission is resent only when the failed attempt provably created nothing; idempotent
+    requests (polls) are resent after any retryable failure.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        outcome = yield request
+        assert outcome is not None
+        try:
+            return interpret(outcome)
+        except ApiError as err:
+            safe = err.retryable and (request.idempotent or err.nothing_created)
+            if not safe or attempt >= retry.max_attempts:
+                raise
+            yield Sleep(retry.delay(attempt, err.retry_after))
+
+
+def run_sync(flow: Flow[T], send: Callable[[ApiRequest], Outcome], sleep: Callable[[float], None]) -> T:
+    """Drive a flow with blocking I/O."""
+    step = next(flow)
+    while True:
+        outcome = sleep(step.seconds) if isinstance(step, Sleep) else send(step)
+        try:
+            step = flow.send(outcome)
+        except StopIteration as stop:
+            return stop.value
+
+
+async def run_async(flow: Flow[T], send: Callable[[ApiRequest], Any], sleep: Callable[[float], Any]) -> T:
+    """Drive a flow with asyncio I/O (``send`` and ``sleep`` are coroutine functions)."""
+    step = next(flow)
+    while True:
+        outcome = await sleep(step.seconds) if isinstance(step, Sleep) else await send(step)
+        try:
+            step = flow.send(outcome)
+        except StopIteration as stop:
+            return stop.value
