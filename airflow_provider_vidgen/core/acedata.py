@@ -410,9 +410,7 @@ def parse_batch(spec: ServiceSpec, task_ids: Iterable[str], body: Any) -> dict[s
     """Map every asked-for id to its result; an id the API does not return is reported not found."""
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list):
-        raise ApiError(
-            LABEL, f"retrieve_batch answer has no items list: {str(body)[:200]}", code="bad_answer"
-        )
+        raise ApiError(LABEL, f"retrieve_batch answer has no items list: {str(body)[:200]}", code="bad_answer")
     by_id: dict[str, dict[str, Any]] = {}
     for item in items:
         if isinstance(item, dict) and (key := _record_id(item)):
@@ -475,9 +473,7 @@ def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult
     error = _error(response)
 
     if any(word in FAILURE_WORDS for word in words):
-        return result(
-            "failed", videos, error or TaskError("failed", f"{spec.name} reported the task as failed")
-        )
+        return result("failed", videos, error or TaskError("failed", f"{spec.name} reported the task as failed"))
     if any(word in SUCCESS_WORDS for word in words):
         if videos:
             return result("succeeded", videos)

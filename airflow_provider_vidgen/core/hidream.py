@@ -81,9 +81,7 @@ def get_service(name: str) -> ServiceSpec:
     try:
         return SERVICES[name]
     except KeyError:
-        raise InvalidInputError(
-            "module", f"unknown {LABEL} module {name!r}; allowed: {', '.join(SERVICES)}"
-        ) from None
+        raise InvalidInputError("module", f"unknown {LABEL} module {name!r}; allowed: {', '.join(SERVICES)}") from None
 
 
 def auth_headers(token: str, extras: Mapping[str, Any]) -> dict[str, str]:
@@ -102,16 +100,12 @@ def retrieve_request(spec: ServiceSpec, task_id: str) -> ApiRequest:
 
 
 def batch_request(spec: ServiceSpec, task_ids: Iterable[str]) -> ApiRequest:
-    return ApiRequest(
-        "POST", f"{spec.poll_path}/batch", "retrieve_batch", json={"task_id_list": list(task_ids)}
-    )
+    return ApiRequest("POST", f"{spec.poll_path}/batch", "retrieve_batch", json={"task_id_list": list(task_ids)})
 
 
 def probe_request() -> ApiRequest:
     """Cheap, authenticated, creates nothing: ask for the results of an empty batch."""
-    return ApiRequest(
-        "POST", f"{BASE_PATH}/txt2video/async/results/batch", "probe", json={"task_id_list": []}
-    )
+    return ApiRequest("POST", f"{BASE_PATH}/txt2video/async/results/batch", "probe", json={"task_id_list": []})
 
 
 def decode(outcome: Outcome, request: ApiRequest, *, allow_not_found: bool = False) -> Any:
@@ -127,9 +121,7 @@ def decode(outcome: Outcome, request: ApiRequest, *, allow_not_found: bool = Fal
         message = body.get("message") if isinstance(body, dict) else None
         raise ApiError(
             LABEL,
-            str(
-                message or ("answer is not a HiDream envelope" if outcome.status < 400 else "request failed")
-            ),
+            str(message or ("answer is not a HiDream envelope" if outcome.status < 400 else "request failed")),
             status=outcome.status,
             code=str(body["code"]) if envelope else ("non_json" if body is None else None),
             retryable=outcome.status in RETRYABLE_STATUSES or outcome.status < 400,
@@ -140,18 +132,14 @@ def decode(outcome: Outcome, request: ApiRequest, *, allow_not_found: bool = Fal
         )
     if body["code"] != 0:
         # A business error answered by HiDream itself: the request was refused, nothing created.
-        raise ApiError(
-            LABEL, str(body.get("message") or "error"), code=str(body["code"]), nothing_created=True
-        )
+        raise ApiError(LABEL, str(body.get("message") or "error"), code=str(body["code"]), nothing_created=True)
     return body.get("result")
 
 
 def parse_submit(result: Any) -> str:
     task_id = result.get("task_id") if isinstance(result, dict) else None
     if not isinstance(task_id, str) or not task_id:
-        raise ApiError(
-            LABEL, f"submission answer has no result.task_id: {str(result)[:200]}", code="no_task_id"
-        )
+        raise ApiError(LABEL, f"submission answer has no result.task_id: {str(result)[:200]}", code="no_task_id")
     return task_id
 
 
@@ -169,9 +157,7 @@ def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult
         return TaskResult(task_id, spec.name, VENDOR, "failed", error=error)
     subtasks = [sub for sub in record.get("sub_task_results") or [] if isinstance(sub, dict)]
     statuses = [sub.get("task_status") for sub in subtasks]
-    completions = [
-        sub["task_completion"] for sub in subtasks if isinstance(sub.get("task_completion"), int | float)
-    ]
+    completions = [sub["task_completion"] for sub in subtasks if isinstance(sub.get("task_completion"), int | float)]
     progress = round(sum(completions) / len(subtasks), 4) if subtasks and completions else None
     videos = tuple(
         Video(

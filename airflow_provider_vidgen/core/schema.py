@@ -25,9 +25,7 @@ def check_url(field_name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(field_name, f"must be an http(s) URL, got {_show(value)}")
     if _BASE64_HINT.match(value):
-        raise InvalidInputError(
-            field_name, "must be an http(s) URL; base64 or data: URIs are not accepted here"
-        )
+        raise InvalidInputError(field_name, "must be an http(s) URL; base64 or data: URIs are not accepted here")
     if not _URL.match(value):
         raise InvalidInputError(field_name, f"must be an http(s) URL, got {_show(value)}")
     return value
@@ -186,9 +184,7 @@ class ServiceSpec:
         return tuple(f.name for f in self.fields)
 
 
-def validate_body(
-    spec: ServiceSpec, body: Mapping[str, Any], *, allow_unknown: bool = False
-) -> dict[str, Any]:
+def validate_body(spec: ServiceSpec, body: Mapping[str, Any], *, allow_unknown: bool = False) -> dict[str, Any]:
     """Check ``body`` against the service schema; return it as a plain dict with None values dropped."""
     if not isinstance(body, Mapping):
         raise InvalidInputError("body", f"must be a mapping of request fields, got {_show(body)}")

@@ -69,9 +69,7 @@ class ApiSettings:
     extras: Mapping[str, Any]
 
     def __repr__(self) -> str:  # never print anything that could hold a secret
-        return (
-            f"ApiSettings(base_url={self.base_url!r}, timeout={self.timeout}, batch_size={self.batch_size})"
-        )
+        return f"ApiSettings(base_url={self.base_url!r}, timeout={self.timeout}, batch_size={self.batch_size})"
 
 
 def api_settings(vendor: Vendor, host: str | None, extras: Mapping[str, Any]) -> ApiSettings:
@@ -128,9 +126,7 @@ def chunked(items: Sequence[str], size: int) -> Iterable[list[str]]:
 
 
 def submit_flow(vendor: Vendor, request: ApiRequest, retry: RetryPolicy) -> Flow[str]:
-    return call(
-        request, lambda outcome: vendor.module.parse_submit(vendor.module.decode(outcome, request)), retry
-    )
+    return call(request, lambda outcome: vendor.module.parse_submit(vendor.module.decode(outcome, request)), retry)
 
 
 def retrieve_flow(vendor: Vendor, spec: ServiceSpec, task_id: str, retry: RetryPolicy) -> Flow[TaskResult]:
@@ -156,6 +152,4 @@ def batch_flow(
 
 def probe_flow(vendor: Vendor) -> Flow[Any]:
     request = vendor.module.probe_request()
-    return call(
-        request, lambda outcome: vendor.module.decode(outcome, request, allow_not_found=True), RetryPolicy(1)
-    )
+    return call(request, lambda outcome: vendor.module.decode(outcome, request, allow_not_found=True), RetryPolicy(1))
