@@ -1,0 +1,25 @@
+"""Hook for Ace Data Cloud (Hailuo, Luma, Kling, Sora, Veo, Seedance, Wan, HappyHorse, MiniMax)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_vidgen.core.vendors import ACEDATA
+from airflow_provider_vidgen.hooks.base import VideoApiHook
+
+
+class AceDataHook(VideoApiHook):
+    """Talks to ``https://api.acedata.cloud`` (connection host overrides it); password = API token.
+
+    :param acedata_conn_id: Airflow connection of type ``acedata``.
+    """
+
+    vendor = ACEDATA
+    conn_name_attr = "acedata_conn_id"
+    default_conn_name = "acedata_default"
+    conn_type = "acedata"
+    hook_name = "Ace Data Cloud"
+
+    def __init__(self, acedata_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(acedata_conn_id, **kwargs)
+        self.acedata_conn_id = acedata_conn_id

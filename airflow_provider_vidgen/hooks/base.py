@@ -1,0 +1,247 @@
+"""The one hook implementation; a vendor hook is this class plus a row of the vendor table.
+
+The hook only owns auth, the HTTP clients and I/O. What to send and what an answer means comes
+from the pure core (``core.vendors`` flows), so the sync and async methods are one code path
+driven two ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import httpx
+from airflow.sdk import BaseHook
+
+from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
+from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.core.schema import ServiceSpec
+from airflow_provider_vidgen.core.transport import (
+    NO_RETRY,
+    ApiRequest,
+    Flow,
+    HttpResponse,
+    Outcome,
+    RetryPolicy,
+    TransportFailure,
+    run_async,
+    run_sync,
+)
+from airflow_provider_vidgen.core.vendors import (
+    ApiSettings,
+    Vendor,
+    api_settings,
+    batch_flow,
+    check_task_ids,
+    chunked,
+    prepare_submission,
+    probe_flow,
+    retrieve_flow,
+    submit_flow,
+    vendor_for_conn_type,
+)
+
+USER_AGENT = "airflow-provider-vidgen"
+
+
+def transport_failure(exc: httpx.HTTPError) -> TransportFailure:
+    """Classify an httpx error by whether the request may have reached the server.
+
+    Only the exception class and its message are kept: httpx messages carry no headers, and the
+    request object (which holds the Authorization header) is dropped here.
+    """
+    detail = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.UnsupportedProtocol):
+        return TransportFailure("connect", detail)
+    if isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
+        return TransportFailure("timeout_after_send", detail)
+    return TransportFailure("other", detail)
+
+
+def http_response(response: httpx.Response) -> HttpResponse:
+    return HttpResponse(response.status_code, response.content, dict(response.headers))
+
+
+class VideoApiHook(BaseHook):
+    """Base of :class:`AceDataHook` and :class:`HiDreamHook`; ``vendor`` says which API it speaks."""
+
+    vendor: ClassVar[Vendor]
+    conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+
+    def __init__(self, conn_id: str | None = None, *, retry: RetryPolicy | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id or self.default_conn_name
+        self.retry = retry or RetryPolicy()
+        self._settings: ApiSettings | None = None
+        self._headers: dict[str, str] | None = None
+        self._client: httpx.Client | None = None
+
+    # ---------------------------------------------------------------- connection
+
+    def _configure(self, conn_type: str | None, host: str | None, token: str | None, extras: Mapping[str, Any]) -> None:
+        if conn_type and vendor_for_conn_type(conn_type) is not self.vendor:
+            raise InvalidInputError(
+                "conn_type",
+                f"connection {self.conn_id!r} is of type {conn_type!r}; {type(self).__name__} needs "
+                f"{self.vendor.conn_type!r}",
+            )
+        if not token:
+            raise InvalidInputError(
+                "password", f"connection {self.conn_id!r} has no API token (set the connection's password)"
+            )
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(token)
+        self._settings = api_settings(self.vendor, host, extras)
+        self._headers = {**self.vendor.auth_headers(token, extras), "user-agent": USER_AGENT}
+
+    @property
+    def settings(self) -> ApiSettings:
+        if self._settings is None:
+            conn = self.get_connection(self.conn_id)
+            self._configure(conn.conn_type, conn.host, conn.password, conn.extra_dejson)
+        assert self._settings is not None
+        return self._settings
+
+    async def asettings(self) -> ApiSettings:
+        if self._settings is None:
+            conn = await self.aget_connection(self.conn_id)
+            extras = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
+            self._configure(conn.conn_type, conn.host, conn.password, extras)
+        assert self._settings is not None
+        return self._settings
+
+    def _client_kwargs(self, settings: ApiSettings) -> dict[str, Any]:
+        assert self._headers is not None
+        return {"base_url": settings.base_url, "headers": self._headers, "timeout": settings.timeout}
+
+    def get_conn(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(**self._client_kwargs(self.settings))
+        return self._client
+
+    async def aget_client(self, **limits: Any) -> httpx.AsyncClient:
+        """A new AsyncClient for this connection; the caller owns (and closes) it."""
+        settings = await self.asettings()
+        return httpx.AsyncClient(**self._client_kwargs(settings), limits=httpx.Limits(**limits) if limits else None)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # ---------------------------------------------------------------- flow drivers
+
+    def _run(self, flow: Flow[Any]) -> Any:
+        client = self.get_conn()
+
+        def send(request: ApiRequest) -> Outcome:
+            try:
+                return http_response(
+                    client.request(request.method, request.path, json=request.json, params=request.params)
+                )
+            except httpx.HTTPError as exc:
+                return transport_failure(exc)
+
+        return run_sync(flow, send, time.sleep)
+
+    @staticmethod
+    async def asend(client: httpx.AsyncClient, request: ApiRequest) -> Outcome:
+        try:
+            response = await client.request(request.method, request.path, json=request.json, params=request.params)
+            return http_response(response)
+        except httpx.HTTPError as exc:
+            return transport_failure(exc)
+
+    async def _arun(self, flow: Flow[Any], client: httpx.AsyncClient | None = None) -> Any:
+        own = client is None
+        active = client or await self.aget_client()
+        try:
+            return await run_async(flow, lambda request: self.asend(active, request), asyncio.sleep)
+        finally:
+            if own:
+                await active.aclose()
+
+    # ---------------------------------------------------------------- API
+
+    def prepare(
+        self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False
+    ) -> tuple[ServiceSpec, ApiRequest]:
+        """Validate a submission without sending it (raises InvalidInputError naming the field)."""
+        return prepare_submission(self.vendor, service, body, allow_unknown=allow_unknown)
+
+    def submit(self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False) -> str:
+        """Submit one generation; returns the vendor task id. Resent only when provably nothing was created."""
+        _, request = self.prepare(service, body, allow_unknown=allow_unknown)
+        return self._run(submit_flow(self.vendor, request, self.retry))
+
+    async def asubmit(self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False) -> str:
+        _, request = self.prepare(service, body, allow_unknown=allow_unknown)
+        return await self._arun(submit_flow(self.vendor, request, self.retry))
+
+    def retrieve(self, service: str, task_id: str) -> TaskResult:
+        return self._run(retrieve_flow(self.vendor, self.vendor.service(service), task_id, self.retry))
+
+    async def aretrieve(self, service: str, task_id: str) -> TaskResult:
+        return await self._arun(retrieve_flow(self.vendor, self.vendor.service(service), task_id, self.retry))
+
+    def retrieve_many(self, service: str, task_ids: Sequence[str]) -> dict[str, TaskResult]:
+        """Every task's result, with one batch request per ``batch_size`` ids."""
+        spec, ids = self.vendor.service(service), check_task_ids(task_ids)
+        results: dict[str, TaskResult] = {}
+        for chunk in chunked(ids, self.settings.batch_size):
+            results.update(self._run(batch_flow(self.vendor, spec, chunk, self.retry)))
+        return results
+
+    async def aretrieve_many(
+        self, service: str, task_ids: Sequence[str], *, client: httpx.AsyncClient | None = None
+    ) -> dict[str, TaskResult]:
+        spec, ids = self.vendor.service(service), check_task_ids(task_ids)
+        settings = await self.asettings()
+        results: dict[str, TaskResult] = {}
+        for chunk in chunked(ids, settings.batch_size):
+            results.update(await self._arun(batch_flow(self.vendor, spec, chunk, self.retry), client))
+        return results
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap authenticated call that creates nothing (never a generation)."""
+        try:
+            settings = self.settings
+            self._run(probe_flow(self.vendor))
+        except InvalidInputError as err:
+            return False, f"Connection is not usable: {err}"
+        except ApiError as err:
+            if err.status in (401, 403) or err.code in ("invalid_token", "token_expired", "no_token", "1001"):
+                return False, f"{self.vendor.label} rejected the API token ({err.code or err.status})"
+            if err.code in ("connect", "timeout_after_send", "timeout_before_send"):
+                return False, f"{self.vendor.label} host {self.settings.base_url} is unreachable: {err.detail}"
+            return False, str(err)
+        finally:
+            self.close()
+        return True, f"{self.vendor.label} accepted the API token at {settings.base_url}"
+
+
+def hook_for_connection(conn_id: str, **kwargs: Any) -> VideoApiHook:
+    """The vendor hook for ``conn_id``, chosen by the connection's type."""
+    conn = BaseHook.get_connection(conn_id)
+    return hook_class(vendor_for_conn_type(conn.conn_type))(conn_id, **kwargs)
+
+
+async def ahook_for_connection(conn_id: str, **kwargs: Any) -> VideoApiHook:
+    conn = await BaseHook.aget_connection(conn_id)
+    return hook_class(vendor_for_conn_type(conn.conn_type))(conn_id, **kwargs)
+
+
+def hook_class(vendor: Vendor) -> type[VideoApiHook]:
+    from airflow_provider_vidgen.hooks.acedata import AceDataHook
+    from airflow_provider_vidgen.hooks.hidream import HiDreamHook
+
+    return {"acedata": AceDataHook, "hidream": HiDreamHook}[vendor.name]
+
+
+__all__ = ["NO_RETRY", "VideoApiHook", "ahook_for_connection", "hook_for_connection"]

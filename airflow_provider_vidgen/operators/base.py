@@ -1,0 +1,200 @@
+"""What every generation operator does: validate, submit once (or reattach), wait, return the result.
+
+Kept cheap to import: hooks (httpx) and the trigger are imported inside ``execute``, so a DAG file
+that only declares operators does not pay for them at parse time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator, conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, InvalidInputError
+from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.core.vendors import Vendor, prepare_submission
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_vidgen.hooks.base import VideoApiHook
+
+SUBMISSION_KEY = "vidgen_submission"  # task_state_store key, shared by every try of one task instance
+VENDOR_TASK_ID_XCOM = "vendor_task_id"
+
+
+def default_deferrable() -> bool:
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def fingerprint(conn_id: str, vendor: str, service: str, body: Mapping[str, Any]) -> str:
+    """Identity of a generation's inputs: a retry with the same fingerprint reattaches."""
+    blob = json.dumps([conn_id, vendor, service, body], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def check_event(event: Any) -> dict[str, Any]:
+    """Accept only the trigger's own event statuses; anything else fails loudly (never as success)."""
+    from airflow_provider_vidgen.triggers.video import EVENT_STATUSES
+
+    if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
+        raise AirflowException(f"unexpected trigger event: {event!r}")
+    return event
+
+
+def raise_for_event(event: dict[str, Any]) -> list[TaskResult]:
+    """Raise for timeout/error events (naming every vendor task id), return the results otherwise."""
+    results = [TaskResult.from_dict(item) for item in event.get("results") or []]
+    if event["status"] != "success":
+        states = "; ".join(result.describe() for result in results)
+        raise AirflowException(f"{event['status']}: {event.get('message')} [{states}]")
+    return results
+
+
+class BaseVideoOperator(BaseOperator):
+    """Submit one video generation and (optionally) wait for it.
+
+    Retries reattach instead of paying twice: the submitted vendor task id is kept in Airflow's
+    ``task_state_store`` (Airflow >= 3.3) under the inputs' fingerprint. A new try with the same
+    inputs waits for that task if it is still running, returns it if it succeeded, and submits
+    again only if it failed. Changed inputs start a new generation; ``reattach=False`` always does.
+
+    :param wait_for_completion: wait for the video (default) or return right after submission.
+    :param deferrable: wait in the triggerer without holding a worker slot.
+    :param poll_interval: seconds between status polls.
+    :param timeout: seconds to wait for the video before failing (the generation keeps running).
+    :param max_poll_failures: consecutive failed polls tolerated before giving up.
+    :param reattach: reuse this task instance's earlier submission with the same inputs.
+    """
+
+    vendor: ClassVar[Vendor]
+    conn_id_attr: ClassVar[str]  # the (templated) attribute holding the connection id
+    service_fields: ClassVar[Sequence[str]] = ()  # named parameters that are request fields
+    ui_color = "#f0e4ff"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 15.0,
+        timeout: float = 3600.0,
+        max_poll_failures: int = 5,
+        reattach: bool = True,
+        allow_unknown_fields: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.max_poll_failures = max_poll_failures
+        self.reattach = reattach
+        self.allow_unknown_fields = allow_unknown_fields
+
+    # Subclasses say what to submit.
+    def service_name(self) -> str:
+        raise NotImplementedError
+
+    def request_body(self) -> dict[str, Any]:
+        body = {name: getattr(self, name) for name in self.service_fields}
+        return {key: value for key, value in body.items() if value is not None}
+
+    def get_hook(self) -> VideoApiHook:
+        from airflow_provider_vidgen.hooks.base import hook_class
+
+        return hook_class(self.vendor)(self.conn_id)
+
+    # ------------------------------------------------------------------ execute
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.conn_id = getattr(self, self.conn_id_attr)  # rendered by now
+        service, body = self.service_name(), self.request_body()
+        try:
+            # Validate everything before any request: bad input must cost nothing.
+            prepare_submission(self.vendor, service, body, allow_unknown=self.allow_unknown_fields)
+            for name, value in (("poll_interval", self.poll_interval), ("timeout", self.timeout)):
+                if not isinstance(value, int | float) or value <= 0:
+                    raise InvalidInputError(name, f"must be a positive number of seconds, got {value!r}")
+        except InvalidInputError as err:
+            raise AirflowFailException(f"{self.vendor.label} {service}: invalid input: {err}") from None
+
+        hook = self.get_hook()
+        store = context.get("task_state_store") if self.reattach else None
+        identity = fingerprint(self.conn_id, self.vendor.name, service, body)
+        earlier = self._reattach(hook, store, identity, service)
+        if earlier is None:
+            task_id = self._submit(hook, service, body)
+            if store is not None:
+                store.set(SUBMISSION_KEY, {"fingerprint": identity, "task_id": task_id, "service": service})
+        else:
+            task_id = earlier.task_id
+        context["ti"].xcom_push(key=VENDOR_TASK_ID_XCOM, value=task_id)
+        if earlier is not None and earlier.state == "succeeded":
+            return earlier.to_dict()
+        if not self.wait_for_completion:
+            return TaskResult(task_id, service, self.vendor.name, "pending").to_dict()
+        return self._wait(context, service, task_id)
+
+    def _submit(self, hook: VideoApiHook, service: str, body: dict[str, Any]) -> str:
+        try:
+            task_id = hook.submit(service, body, allow_unknown=self.allow_unknown_fields)
+        except AmbiguousSubmissionError as err:
+            # No automatic retry: a second try could pay for a second video.
+            raise AirflowFailException(f"{err} Task not retried to avoid a duplicate charge.") from None
+        self.log.info("Submitted %s %s task %s", self.vendor.label, service, task_id)
+        return task_id
+
+    def _reattach(self, hook: VideoApiHook, store: Any, identity: str, service: str) -> TaskResult | None:
+        """The earlier try's task with the same inputs, unless there is none or it failed."""
+        if store is None:
+            return None
+        previous = store.get(SUBMISSION_KEY)
+        if not isinstance(previous, dict) or previous.get("fingerprint") != identity:
+            return None
+        task_id = previous["task_id"]
+        result = hook.retrieve_many(service, [task_id])[task_id]
+        if result.state == "failed":
+            self.log.info("Earlier try's task %s failed (%s); submitting a new generation", task_id, result.error)
+            return None
+        self.log.info("Reattaching to %s instead of submitting again (%s)", task_id, result.state)
+        return result
+
+    def _wait(self, context: Context, service: str, task_id: str) -> dict[str, Any]:
+        from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, first_event
+
+        trigger = VideoTaskTrigger(
+            conn_id=self.conn_id,
+            service=service,
+            task_ids=[task_id],
+            poll_interval=self.poll_interval,
+            end_time=time.time() + self.timeout,
+            max_poll_failures=self.max_poll_failures,
+            shared_polling=self.deferrable,
+        )
+        if self.deferrable:
+            # The trigger owns the deadline; the framework timeout is only a backstop behind it,
+            # because a framework deferral timeout skips execute_complete.
+            self.defer(
+                trigger=trigger,
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout + self.poll_interval + 60),
+            )
+        return self.execute_complete(context, first_event(trigger))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        # Everything needed is in the event: dag.test() drops defer(kwargs=...) (Airflow 3.3.2).
+        (result,) = raise_for_event(check_event(event))
+        if result.state == "failed":
+            raise AirflowException(f"Generation failed: {result.describe()}")
+        self.log.info("%s", result.describe())
+        return result.to_dict()

@@ -1,0 +1,127 @@
+"""Wait for existing vendor video tasks (any vendor), e.g. ones submitted with wait_for_completion=False."""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_provider_vidgen.core.errors import InvalidInputError
+from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.core.vendors import check_task_ids
+from airflow_provider_vidgen.operators.base import check_event, default_deferrable, raise_for_event
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def collect_task_ids(value: Any) -> list[str]:
+    """Task ids from whatever upstream produced: ids, result dicts (operator XCom), or their string form."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = ast.literal_eval(value)  # "{{ ti.xcom_pull(...) }}" renders a Python repr
+        except (ValueError, SyntaxError):
+            pass
+    items: Iterable[Any] = [value] if isinstance(value, str | dict) else value
+    try:
+        ids = [item.get("task_id") if isinstance(item, dict) else item for item in items]
+    except TypeError:
+        raise InvalidInputError("task_ids", f"must be task ids or generation results, got {value!r}") from None
+    return check_task_ids(ids)
+
+
+class VideoTaskSensor(BaseSensorOperator):
+    """Wait until every given vendor task has finished; return every task's normalized result.
+
+    :param task_ids: vendor task ids (templated): a list, one id, or the results of generation
+        operators (e.g. ``generate.output`` of a mapped operator).
+    :param service: the Ace Data service or HiDream module the tasks belong to.
+    :param conn_id: an ``acedata`` or ``hidream`` connection; the vendor follows from its type.
+    :param deferrable: wait in the triggerer (polls of all sensors share ``retrieve_batch`` requests).
+    :param fail_on_failed: fail when any task failed (default); otherwise return the failures too.
+    :param max_poll_failures: consecutive failed polls tolerated before giving up (deferrable mode).
+
+    ``poke_interval`` is the poll interval and ``timeout`` the deadline, as for every sensor.
+    """
+
+    template_fields: Sequence[str] = ("task_ids", "service", "conn_id")
+    ui_color = "#f0e4ff"
+
+    def __init__(
+        self,
+        *,
+        task_ids: Any,
+        service: str,
+        conn_id: str = "acedata_default",
+        deferrable: bool | None = None,
+        fail_on_failed: bool = True,
+        max_poll_failures: int = 5,
+        poke_interval: float = 15.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.task_ids = task_ids
+        self.service = service
+        self.conn_id = conn_id
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.fail_on_failed = fail_on_failed
+        self.max_poll_failures = max_poll_failures
+
+    def _ids(self) -> list[str]:
+        try:
+            return collect_task_ids(self.task_ids)
+        except InvalidInputError as err:
+            raise AirflowFailException(f"invalid input: {err}") from None
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        from airflow_provider_vidgen.hooks.base import hook_for_connection
+
+        ids = self._ids()
+        hook = hook_for_connection(self.conn_id)
+        try:
+            results = hook.retrieve_many(self.service, ids)
+        finally:
+            hook.close()
+        ordered = [results[task_id] for task_id in ids]
+        done = all(result.terminal for result in ordered)
+        self.log.info("%d/%d task(s) finished", sum(result.terminal for result in ordered), len(ordered))
+        return PokeReturnValue(is_done=done, xcom_value=self._finish(ordered) if done else None)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)  # already finished tasks need no deferral
+        if first.is_done:
+            return first.xcom_value
+        from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
+
+        self.defer(
+            trigger=VideoTaskTrigger(
+                conn_id=self.conn_id,
+                service=self.service,
+                task_ids=self._ids(),
+                poll_interval=self.poke_interval,
+                end_time=time.time() + self.timeout,
+                max_poll_failures=self.max_poll_failures,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + self.poke_interval + 60),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self._finish(raise_for_event(check_event(event)))
+
+    def _finish(self, results: list[TaskResult]) -> list[dict[str, Any]]:
+        failed = [result for result in results if result.state == "failed"]
+        if failed and self.fail_on_failed:
+            raise AirflowException(
+                f"{len(failed)} of {len(results)} generation(s) failed: " + "; ".join(r.describe() for r in failed)
+            )
+        for result in results:
+            self.log.info("%s", result.describe())
+        return [result.to_dict() for result in results]

@@ -1,0 +1,175 @@
+"""The one trigger: waits for vendor video tasks to finish, by polling only (it never submits)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_vidgen.core.errors import VidgenError
+from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.core.vendors import check_task_ids
+from airflow_provider_vidgen.triggers.poller import PollFailure, private_poller, shared_poller
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_POLL_FAILURES = 5
+
+# Event statuses; operators and the sensor accept only these (anything else fails the task).
+SUCCESS, TIMEOUT, ERROR = "success", "timeout", "error"
+EVENT_STATUSES = frozenset({SUCCESS, TIMEOUT, ERROR})
+
+
+class VideoTaskTrigger(BaseTrigger):
+    """Poll vendor tasks until every one is terminal, the deadline passes, or polling keeps failing.
+
+    Fires exactly one event: ``{"status": "success" | "timeout" | "error", "conn_id", "service",
+    "task_ids", "results": [result dicts, in task_ids order], "message"}``. Results are the last known
+    state of each task (``pending`` where none is known yet), so a timeout names what still runs.
+
+    Triggers of the same connection in one triggerer share their polls (``retrieve_batch`` in chunks
+    of the connection's batch size); ``shared_polling=False`` gives one poll per trigger instead.
+    Kwargs hold ids and timings only: the connection (and the vendor, from its type) is resolved
+    again wherever the trigger runs.
+
+    :param conn_id: an ``acedata`` or ``hidream`` connection.
+    :param service: the service (Ace Data) or module (HiDream) the tasks were submitted to.
+    :param task_ids: vendor task ids to wait for.
+    :param poll_interval: seconds between polls.
+    :param end_time: absolute deadline, epoch seconds; survives triggerer restarts.
+    :param max_poll_failures: consecutive failed polls tolerated before giving up.
+    """
+
+    def __init__(
+        self,
+        conn_id: str,
+        service: str,
+        task_ids: Sequence[str],
+        poll_interval: float = 15.0,
+        end_time: float | None = None,
+        max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
+        shared_polling: bool = True,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.service = service
+        self.task_ids = check_task_ids(list(task_ids))
+        self.poll_interval = float(poll_interval)
+        self.end_time = float(end_time) if end_time is not None else time.time() + 7 * 24 * 3600
+        self.max_poll_failures = int(max_poll_failures)
+        self.shared_polling = bool(shared_polling)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "conn_id": self.conn_id,
+                "service": self.service,
+                "task_ids": list(self.task_ids),
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "max_poll_failures": self.max_poll_failures,
+                "shared_polling": self.shared_polling,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        last: dict[str, TaskResult] = {}
+        vendor = ""
+        try:
+            poller = await (shared_poller(self.conn_id) if self.shared_polling else private_poller(self.conn_id))
+        except VidgenError as err:
+            yield self._event(ERROR, last, vendor, f"cannot poll with connection {self.conn_id!r}: {err}")
+            return
+        except Exception as err:  # e.g. the connection does not exist
+            yield self._event(ERROR, last, vendor, f"cannot poll with connection {self.conn_id!r}: {err}")
+            return
+        vendor = poller.hook.vendor.name
+        sub = poller.subscribe(self.service, self.task_ids, self.poll_interval)
+        failures = 0
+        try:
+            while True:
+                remaining = self.end_time - time.time()
+                try:
+                    if remaining <= 0:
+                        raise TimeoutError
+                    update = await asyncio.wait_for(sub.updates.get(), timeout=remaining)
+                except (TimeoutError, asyncio.TimeoutError):
+                    yield self._event(TIMEOUT, last, vendor, self._timeout_message(last, vendor))
+                    return
+                if isinstance(update, PollFailure):
+                    failures += 1
+                    log.warning(
+                        "poll %d/%d failed for %s: %s", failures, self.max_poll_failures, self.conn_id, update.error
+                    )
+                    if update.fatal or failures >= self.max_poll_failures:
+                        yield self._event(
+                            ERROR, last, vendor, f"polling gave up after {failures} failure(s): {update.error}"
+                        )
+                        return
+                    continue
+                failures = 0
+                last.update(update)
+                for result in update.values():
+                    log.info("%s", result.describe())
+                pending = [task_id for task_id in self.task_ids if not (task_id in last and last[task_id].terminal)]
+                if not pending:
+                    yield self._event(SUCCESS, last, vendor, "every task reached a final state")
+                    return
+                sub.task_ids = pending  # finished ids are not fetched again
+        finally:
+            poller.unsubscribe(sub)
+
+    def _results(self, last: dict[str, TaskResult], vendor: str) -> list[dict[str, Any]]:
+        return [
+            (last.get(task_id) or TaskResult(task_id, self.service, vendor, "pending")).to_dict()
+            for task_id in self.task_ids
+        ]
+
+    def _event(self, status: str, last: dict[str, TaskResult], vendor: str, message: str) -> TriggerEvent:
+        return TriggerEvent(
+            {
+                "status": status,
+                "conn_id": self.conn_id,
+                "service": self.service,
+                "task_ids": list(self.task_ids),
+                "results": self._results(last, vendor),
+                "message": message,
+            }
+        )
+
+    def _timeout_message(self, last: dict[str, TaskResult], vendor: str) -> str:
+        running = [task_id for task_id in self.task_ids if not (task_id in last and last[task_id].terminal)]
+        return (
+            f"deadline passed with {len(running)} task(s) still running on the vendor side: {', '.join(running)}; "
+            "collect them later with VideoTaskSensor"
+        )
+
+    async def on_kill(self) -> None:
+        """Called by Airflow >= 3.3 when a user marks the deferred task failed/success or clears it.
+
+        The vendor APIs have no cancel call, so the remote generations keep running (and are billed);
+        say which, so they can be collected later. Idempotent: it only logs.
+        """
+        log.warning(
+            "Task killed while waiting; %s %s task(s) keep running on the vendor side and cannot be "
+            "cancelled through the API: %s",
+            self.conn_id,
+            self.service,
+            ", ".join(self.task_ids),
+        )
+
+
+def first_event(trigger: BaseTrigger) -> dict[str, Any]:
+    """Run a trigger to its first event in a private event loop: the blocking (non-deferrable) wait."""
+
+    async def wait() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise RuntimeError("trigger ended without an event")
+
+    return asyncio.run(wait())
