@@ -1,0 +1,69 @@
+"""Test setup: a throw-away AIRFLOW_HOME with a migrated SQLite DB, and a real emulator on loopback.
+
+Environment is set before Airflow is imported anywhere, so every test (and every dag.test() run)
+uses this home and never a developer's own ~/airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO.parent / "shared" / "fixtures"
+TOKEN = "test-token-5ec2e7"
+
+_home = Path(tempfile.mkdtemp(prefix="vidgen-airflow-home-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO),  # dag.test() needs the DAG file inside the dags folder
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    }
+)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Migrate the SQLite metadata DB once per session (needed by dag.test())."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    return _home
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[object]:
+    from airflow_provider_vidgen.emulator import EmulatorServer
+
+    with EmulatorServer(token=TOKEN, queued_seconds=0.2, running_seconds=0.3) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(emulator_server, monkeypatch) -> Iterator[object]:
+    """The session emulator, reset, with both default connections pointing at it."""
+    emulator_server.reset()
+    emulator_server.configure(
+        queued_seconds=0.2, running_seconds=0.3, rate_limit=0, fail_429_rate=0, fail_500_rate=0,
+        fail_502_rate=0, drop_rate=0, ambiguous_submit_rate=0, latency=0, unknown_404=False,
+    )  # fmt: skip
+    for conn_id, conn_type in (("acedata_default", "acedata"), ("hidream_default", "hidream")):
+        set_connection(monkeypatch, conn_id, conn_type, emulator_server.url, TOKEN)
+    yield emulator_server
+
+
+def set_connection(monkeypatch, conn_id: str, conn_type: str, host: str, token: str, **extra: object) -> None:
+    value = json.dumps({"conn_type": conn_type, "host": host, "password": token, "extra": extra})
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", value)
+
+
+def load_fixture(relative: str) -> object:
+    return json.loads((FIXTURES / relative).read_text())

@@ -1,0 +1,62 @@
+"""DAGs the operator tests run with dag.test(); they live inside the dags folder, as dag.test() needs."""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_vidgen.operators.acedata import AceDataVideoOperator, HailuoVideoOperator, LumaVideoOperator
+from airflow_provider_vidgen.operators.hidream import HiDreamVideoOperator
+from airflow_provider_vidgen.sensors.video import VideoTaskSensor
+
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+POLL = 0.2
+
+
+def generation_dag(dag_id: str, deferrable: bool) -> DAG:
+    with DAG(dag_id, schedule=None, start_date=START, catchup=False) as dag:
+        HailuoVideoOperator.partial(task_id="hailuo", deferrable=deferrable, poll_interval=POLL).expand(
+            prompt=["a red fox in snow", "a paper boat on a lake"]
+        )
+        LumaVideoOperator(task_id="luma", prompt="astronaut in a volcano", deferrable=deferrable, poll_interval=POLL)
+        AceDataVideoOperator(
+            task_id="kling",
+            service="kling",
+            body={"action": "text2video", "model": "kling-v2-6", "prompt": "a mug on marble"},
+            deferrable=deferrable,
+            poll_interval=POLL,
+        )
+        HiDreamVideoOperator(task_id="hidream", prompt="a clownfish", deferrable=deferrable, poll_interval=POLL)
+        submit_only = HailuoVideoOperator(task_id="submit_only", prompt="a lighthouse", wait_for_completion=False)
+        VideoTaskSensor(
+            task_id="wait",
+            task_ids=submit_only.output,
+            service="hailuo",
+            deferrable=deferrable,
+            poke_interval=POLL,
+            timeout=60,
+        )
+    return dag
+
+
+deferrable_dag = generation_dag("gen_deferrable", True)
+blocking_dag = generation_dag("gen_blocking", False)
+
+with DAG("gen_failure", schedule=None, start_date=START, catchup=False) as failure_dag:
+    HailuoVideoOperator(task_id="fails", prompt="doomed [fail]", deferrable=True, poll_interval=POLL)
+    HiDreamVideoOperator(task_id="rejected", prompt="bad [reject]", deferrable=True, poll_interval=POLL)
+    HailuoVideoOperator(task_id="bad_input", prompt="x", model="minimax-i2v", deferrable=True, poll_interval=POLL)
+
+with DAG("gen_retry", schedule=None, start_date=START, catchup=False) as retry_dag:
+    # The first try's poll budget is exhausted by injected faults; the retry must reattach.
+    HailuoVideoOperator(
+        task_id="retried",
+        prompt=os.environ.get("VIDGEN_TEST_PROMPT", "a kite"),
+        deferrable=True,
+        poll_interval=POLL,
+        max_poll_failures=1,
+        retries=1,
+        retry_delay=pendulum.duration(seconds=0),
+    )

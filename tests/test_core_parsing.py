@@ -1,0 +1,218 @@
+"""Every vendor fixture parses to the state, videos and error it shows (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import FIXTURES, load_fixture
+
+from airflow_provider_vidgen.core import acedata, hidream
+from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError
+from airflow_provider_vidgen.core.results import MODERATION_REJECTED, NOT_FOUND, TaskResult
+from airflow_provider_vidgen.core.transport import ApiRequest, HttpResponse, TransportFailure
+
+# fixture -> (service, expected state, expected error code or None); services without their own
+# table row (digital-human, maestro, dreamina) are read with a generic spec: the rules are shared.
+ACEDATA_TASKS = {
+    "hailuo/task_pending_no_response.json": ("hailuo", "pending", None),
+    "hailuo/task_processing.json": ("hailuo", "running", None),
+    "hailuo/task_succeeded.json": ("hailuo", "succeeded", None),
+    "hailuo/task_failed_state.json": ("hailuo", "failed", "failed"),
+    "hailuo/task_failed_structured_error.json": ("hailuo", "failed", "api_error"),
+    "luma/task_pending_no_response.json": ("luma", "pending", None),
+    "luma/task_processing.json": ("luma", "running", None),
+    "luma/task_completed.json": ("luma", "succeeded", None),
+    "luma/task_failed.json": ("luma", "failed", "api_error"),
+    "kling/task_processing.json": ("kling", "running", None),
+    "kling/task_succeed.json": ("kling", "succeeded", None),
+    "kling/task_failed.json": ("kling", "failed", "api_error"),
+    "sora/task_pending.json": ("sora", "pending", None),
+    "sora/task_succeeded.json": ("sora", "succeeded", None),
+    "sora/task_failed.json": ("sora", "failed", "failed"),
+    "veo/task_running.json": ("veo", "running", None),
+    "veo/task_succeeded.json": ("veo", "succeeded", None),
+    "seedance/task_processing.json": ("seedance", "running", None),
+    "seedance/task_flat_poll_processing.json": ("seedance", "running", None),
+    "seedance/task_succeeded.json": ("seedance", "succeeded", None),
+    "seedance/task_failed.json": ("seedance", "failed", "failed"),
+    "wan/task_processing.json": ("wan", "running", None),
+    "wan/task_completed.json": ("wan", "succeeded", None),
+    "happyhorse/task_pending.json": ("happyhorse", "pending", None),
+    "happyhorse/task_succeeded.json": ("happyhorse", "succeeded", None),
+    "happyhorse/task_error.json": ("happyhorse", "failed", "failed"),
+    "minimax/task_running.json": ("minimax", "running", None),
+    "minimax/task_succeeded.json": ("minimax", "succeeded", None),
+    "minimax/task_failed.json": ("minimax", "failed", "generation_failed"),
+    "digital-human/task_flat_poll_succeed.json": ("hailuo", "succeeded", None),
+    "maestro/task_running.json": ("hailuo", "running", None),
+    "dreamina/generate_sync_response_done.json": ("hailuo", "succeeded", None),
+    "hailuo/generate_sync_response_succeeded.json": ("hailuo", "succeeded", None),
+    "hailuo/callback_payload_succeeded.json": ("hailuo", "succeeded", None),
+    "luma/generate_sync_response_completed.json": ("luma", "succeeded", None),
+    "luma/callback_payload_completed.json": ("luma", "succeeded", None),
+    "kling/generate_sync_response_succeed.json": ("kling", "succeeded", None),
+    "common/tasks_retrieve_unknown_id_response_200.json": ("hailuo", "failed", NOT_FOUND),
+}
+
+
+def test_every_acedata_task_fixture_is_covered():
+    on_disk = {
+        str(path.relative_to(FIXTURES / "acedata"))
+        for path in (FIXTURES / "acedata").glob("*/*.json")
+        if path.name.startswith(("task_", "generate_sync_response", "callback_payload"))
+    }
+    assert on_disk - set(ACEDATA_TASKS) == set()
+
+
+@pytest.mark.parametrize(("fixture", "expected"), ACEDATA_TASKS.items(), ids=list(ACEDATA_TASKS))
+def test_acedata_fixture_state(fixture, expected):
+    service, state, error_code = expected
+    result = acedata.interpret_record(acedata.SERVICES[service], "tid", load_fixture(f"acedata/{fixture}"))
+    assert result.state == state
+    assert (result.error.code if result.error else None) == error_code
+    if state == "succeeded":
+        assert result.videos and all(video.url.startswith("https://") for video in result.videos)
+    else:
+        assert result.videos == ()
+
+
+def test_luma_result_carries_size_thumbnail_and_video_id():
+    result = acedata.interpret_record(acedata.SERVICES["luma"], "t", load_fixture("acedata/luma/task_completed.json"))
+    (video,) = result.videos
+    assert (video.width, video.height) == (1360, 752)
+    assert video.thumbnail_url.endswith(".jpg")
+    assert video.video_id == "14a8fd8e-d5b2-5be6-b353-f73fe203b5e8"
+
+
+def test_result_json_round_trip():
+    result = acedata.interpret_record(acedata.SERVICES["luma"], "t", load_fixture("acedata/luma/task_completed.json"))
+    data = json.loads(json.dumps(result.to_dict()))
+    assert set(data) == {"task_id", "service", "vendor", "state", "progress", "videos", "error"}
+    assert TaskResult.from_dict(data) == result
+
+
+def test_retrieve_batch_routes_items_and_reports_missing_ids():
+    body = load_fixture("acedata/hailuo/tasks_retrieve_batch_response.json")
+    ids = [item["id"] for item in body["items"]] + ["never-submitted"]
+    results = acedata.parse_batch(acedata.SERVICES["hailuo"], ids, body)
+    assert [results[i].state for i in ids] == ["succeeded", "pending", "failed"]
+    assert results["never-submitted"].error.code == NOT_FOUND
+
+
+def test_minimax_batch_uses_total_not_count():
+    body = load_fixture("acedata/minimax/tasks_retrieve_batch_response.json")
+    task_id = body["items"][0]["id"]
+    assert acedata.parse_batch(acedata.SERVICES["minimax"], [task_id], body)[task_id].state == "pending"
+
+
+def test_empty_batch_answer():
+    body = load_fixture("acedata/common/tasks_retrieve_batch_empty_response.json")
+    assert acedata.parse_batch(acedata.SERVICES["sora"], ["a"], body)["a"].error.code == NOT_FOUND
+
+
+@pytest.mark.parametrize("name", ["async_ack_response.json", "async_ack_response_with_trace.json"])
+def test_submission_ack(name):
+    body = load_fixture(f"acedata/common/{name}")
+    assert acedata.parse_submit(body) == body["task_id"]
+
+
+ERRORS = sorted(p.name for p in (FIXTURES / "acedata/common").glob("error_*.json"))
+
+
+@pytest.mark.parametrize("name", ERRORS)
+def test_acedata_error_envelopes(name):
+    status = int(name.split("_")[1])
+    body = load_fixture(f"acedata/common/{name}")
+    request = ApiRequest("POST", "/hailuo/videos", "submit", json={})
+    with pytest.raises(ApiError) as caught:
+        acedata.decode(HttpResponse(status, json.dumps(body).encode()), request)
+    err = caught.value
+    assert err.status == status and err.code == body["error"]["code"]
+    assert body["error"]["message"] in str(err) and body["trace_id"] in str(err)
+    assert err.retryable == (status in (429, 500, 504))
+    # The platform's own envelope proves it refused the request: nothing was created.
+    assert err.nothing_created
+
+
+def test_unknown_id_404_is_a_not_found_result():
+    body = load_fixture("acedata/common/tasks_retrieve_unknown_id_response_404.json")
+    request = ApiRequest("POST", "/seedance/tasks", "retrieve", json={})
+    decoded = acedata.decode(HttpResponse(404, json.dumps(body).encode()), request, allow_not_found=True)
+    assert acedata.interpret_record(acedata.SERVICES["seedance"], "x", decoded).error.code == NOT_FOUND
+
+
+def test_non_json_and_transport_failures():
+    request = ApiRequest("POST", "/hailuo/tasks", "retrieve_batch", json={})
+    with pytest.raises(ApiError) as caught:
+        acedata.decode(HttpResponse(502, b"<html>bad gateway</html>"), request)
+    assert caught.value.retryable and not caught.value.nothing_created
+    with pytest.raises(ApiError) as caught:
+        acedata.decode(HttpResponse(200, b"<html>"), request)
+    assert caught.value.code == "non_json" and caught.value.retryable
+    submit = ApiRequest("POST", "/hailuo/videos", "submit", json={})
+    with pytest.raises(AmbiguousSubmissionError):
+        acedata.decode(TransportFailure("timeout_after_send", "ReadTimeout"), submit)
+    with pytest.raises(ApiError) as caught:
+        acedata.decode(TransportFailure("connect", "refused"), submit)
+    assert caught.value.nothing_created and caught.value.retryable
+
+
+HIDREAM_SINGLE = {
+    "result_single_no_subtasks_yet.json": ("pending", None),
+    "result_single_waiting.json": ("pending", None),
+    "result_single_processing.json": ("running", None),
+    "result_single_done.json": ("succeeded", None),
+    "result_single_failed.json": ("failed", "failed"),
+    "result_single_rejected.json": ("failed", MODERATION_REJECTED),
+}
+
+
+@pytest.mark.parametrize(("fixture", "expected"), HIDREAM_SINGLE.items(), ids=list(HIDREAM_SINGLE))
+def test_hidream_fixture_state(fixture, expected):
+    state, error_code = expected
+    body = load_fixture(f"hidream/{fixture}")
+    request = ApiRequest("GET", "/x", "retrieve")
+    record = hidream.decode(HttpResponse(200, json.dumps(body).encode()), request)
+    result = hidream.interpret_record(hidream.SERVICES["txt2video"], record["task_id"], record)
+    assert result.state == state
+    assert (result.error.code if result.error else None) == error_code
+    if state == "succeeded":
+        (video,) = result.videos
+        assert video.url.endswith(".mp4") and video.watermarked_url.endswith("_wm.mp4")
+    if error_code == MODERATION_REJECTED:
+        assert "rejected" in result.error.message and record["task_id"] in result.error.message
+
+
+def test_hidream_progress():
+    record = load_fixture("hidream/result_single_processing.json")["result"]
+    assert hidream.interpret_record(hidream.SERVICES["img2video"], "t", record).progress == 0.42
+
+
+def test_hidream_batch_is_a_list():
+    body = load_fixture("hidream/result_batch_response_mixed.json")
+    ids = [item["task_id"] for item in body["result"]] + ["unknown"]
+    results = hidream.parse_batch(hidream.SERVICES["txt2video"], ids, body["result"])
+    assert [results[i].state for i in ids] == ["succeeded", "failed", "running", "failed"]
+    assert results["unknown"].error.code == NOT_FOUND
+
+
+def test_hidream_notify_payload_parses_like_a_result():
+    body = load_fixture("hidream/notify_callback_payload.json")
+    record = {"task_id": body["main_task_id"], "sub_task_results": body["sub_task_results"]}
+    assert hidream.interpret_record(hidream.SERVICES["txt2video"], "t", record).state == "succeeded"
+
+
+@pytest.mark.parametrize("name", ["submit_error_response.json", "error_business_code_PLACEHOLDER.json"])
+def test_hidream_business_errors_carry_message(name):
+    body = load_fixture(f"hidream/{name}")
+    with pytest.raises(ApiError) as caught:
+        hidream.decode(HttpResponse(200, json.dumps(body).encode()), ApiRequest("POST", "/x", "submit"))
+    assert caught.value.code == str(body["code"]) and body["message"] in str(caught.value)
+    assert not caught.value.retryable
+
+
+def test_hidream_submit_answer():
+    body = load_fixture("hidream/submit_response.json")
+    result = hidream.decode(HttpResponse(200, json.dumps(body).encode()), ApiRequest("POST", "/x", "submit"))
+    assert hidream.parse_submit(result) == body["result"]["task_id"]
