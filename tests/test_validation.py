@@ -59,7 +59,7 @@ CATALOGUE = [
         {"video_name": "https://a.example/v.mp4", "prompt": "x", "style": "anime"},
         "prompt or style",
         "exactly one",
-    ),  # noqa: E501
+    ),
     (HIDREAM, "video_edit", {"video_name": "https://a.example/v.mp4"}, "prompt or style", "one of them is required"),
     (HIDREAM, "video_edit", {"video_name": "https://a.example/v.mp4", "style": "pixar"}, "style", "ink_wash"),
     (HIDREAM, "txt2video", {"prompt": "x", "motion_strength": 31}, "motion_strength", "between 0 and 30"),
@@ -106,7 +106,7 @@ def test_documented_request_bodies_validate(name):
 )  # fmt: skip
 def test_documented_hidream_bodies_validate(name):
     module = name.rsplit("_submit", 1)[0]
-    spec, request = prepare_submission(HIDREAM, module, load_fixture(f"hidream/{name}"))
+    _spec, request = prepare_submission(HIDREAM, module, load_fixture(f"hidream/{name}"))
     assert request.path == f"/api-pub/gw/v2/video/{module}/async"
 
 
@@ -117,7 +117,7 @@ def test_task_ids_must_be_non_empty_strings(bad):
 
 
 def test_connection_extras_are_checked():
-    with pytest.raises(InvalidInputError, match="extra.batch_size"):
+    with pytest.raises(InvalidInputError, match=r"extra\.batch_size"):
         api_settings(ACEDATA, None, {"batch_size": 0})
     assert api_settings(ACEDATA, "", {}).base_url == "https://api.acedata.cloud"
     assert api_settings(HIDREAM, "localhost:8765", {"batch_size": "20"}).batch_size == 20
