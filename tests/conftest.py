@@ -25,7 +25,7 @@ os.environ.update(
     {
         "AIRFLOW_HOME": str(_home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO),  # dag.test() needs the DAG file inside the dags folder
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "tests" / "dags"),  # dag.test() needs the file in here
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
     }
