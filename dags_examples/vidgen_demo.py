@@ -58,7 +58,7 @@ with DAG(
     batch = AceDataVideoOperator.partial(task_id="wan_submit", service="wan", wait_for_completion=False).expand(
         body=[{"model": "wan2.6-t2v", "prompt": f"A neon market street, shot {n}"} for n in (1, 2)]
     )
-    wan = VideoTaskSensor(task_id="wan_wait", task_ids=batch, service="wan", poke_interval=POLL_INTERVAL)
+    wan = VideoTaskSensor(task_id="wan_wait", task_ids=batch.output, service="wan", poke_interval=POLL_INTERVAL)
 
     generations = [hailuo, luma, kling, hidream, wan]
     if ON_EMULATOR:
@@ -73,18 +73,14 @@ with DAG(
         for task_id in ("hailuo", "luma", "kling", "hidream", "wan_wait", "hailuo_doomed"):
             if task_id not in context["dag"].task_ids:
                 continue
-            pulled = ti.xcom_pull(task_ids=task_id)
-            values = pulled if isinstance(pulled, list) else [pulled]
-            if task_id == "hailuo":  # mapped: one result per map index
-                values = list(ti.xcom_pull(task_ids=task_id, map_indexes=range(len(PROMPTS))) or [])
-            for value in values:
-                if isinstance(value, list):
-                    rows.extend({"step": task_id, **item} for item in value)
-                elif isinstance(value, dict):
-                    rows.append({"step": task_id, **value})
-                else:
-                    vendor_id = ti.xcom_pull(task_ids=task_id, key="vendor_task_id")
-                    rows.append({"step": task_id, "task_id": vendor_id, "state": "failed", "videos": []})
+            map_indexes = range(len(PROMPTS)) if task_id == "hailuo" else None  # mapped: one per prompt
+            values = ti.xcom_pull(task_ids=task_id, map_indexes=map_indexes)
+            values = list(values) if map_indexes is not None else [values]
+            failure = ti.xcom_pull(task_ids=task_id, key="failure")  # a failed generation, with its task id
+            for value in [*values, failure]:
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, dict):
+                        rows.append({"step": task_id, **item})
         summary = {"results": rows}
         if SUMMARY_FILE:
             Path(SUMMARY_FILE).write_text(json.dumps(summary, indent=2))

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 SUBMISSION_KEY = "vidgen_submission"  # task_state_store key, shared by every try of one task instance
 VENDOR_TASK_ID_XCOM = "vendor_task_id"
+FAILURE_XCOM = "failure"
 
 
 def default_deferrable() -> bool:
@@ -195,6 +196,8 @@ class BaseVideoOperator(BaseOperator):
         # Everything needed is in the event: dag.test() drops defer(kwargs=...) (Airflow 3.3.2).
         (result,) = raise_for_event(check_event(event))
         if result.state == "failed":
+            # Kept in XCom (key "failure") so a downstream all_done task can report it.
+            context["ti"].xcom_push(key=FAILURE_XCOM, value=result.to_dict())
             raise AirflowException(f"Generation failed: {result.describe()}")
         self.log.info("%s", result.describe())
         return result.to_dict()

@@ -1,0 +1,770 @@
+"""The emulator over real HTTP on loopback: shapes, lifecycle, markers, callbacks, counters, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from airflow_provider_vidgen.core import acedata, hidream
+from airflow_provider_vidgen.core.errors import InvalidInputError
+from airflow_provider_vidgen.core.schema import validate_body
+from airflow_provider_vidgen.core.transport import ApiRequest, HttpResponse, RetryPolicy, run_sync
+from airflow_provider_vidgen.core.vendors import ACEDATA, HIDREAM, prepare_submission, retrieve_flow, submit_flow
+from airflow_provider_vidgen.emulator import EmulatorConfig, EmulatorServer, create_app
+from airflow_provider_vidgen.emulator.server import ThreadedServer
+
+QUEUED, RUNNING = 0.2, 0.3
+BASELINE = dict(
+    queued_seconds=QUEUED,
+    running_seconds=RUNNING,
+    rate_limit=0.0,
+    fail_429_rate=0.0,
+    fail_500_rate=0.0,
+    fail_502_rate=0.0,
+    drop_rate=0.0,
+    ambiguous_submit_rate=0.0,
+    latency=0.0,
+    unknown_404=False,
+    max_batch_ids=100,
+    seed=0,
+)
+
+# A valid body per Ace Data service (markers go into "prompt" or content[].text).
+ACE_BODIES: dict[str, dict[str, Any]] = {
+    "hailuo": {"prompt": "a paper boat"},
+    "luma": {"prompt": "astronaut"},
+    "kling": {"action": "text2video", "prompt": "mug"},
+    "kling-motion": {
+        "mode": "std",
+        "image_url": "https://cdn.example.com/a.png",
+        "video_url": "https://cdn.example.com/a.mp4",
+        "character_orientation": "image",
+        "prompt": "dance",
+    },
+    "sora": {"model": "sora-2", "prompt": "cat"},
+    "veo": {"action": "text2video", "prompt": "whale"},
+    "veo-extend": {"video_id": "v1", "prompt": "more whale"},
+    "veo-upsample": {"video_id": "v1", "action": "1080p"},
+    "seedance": {"model": "doubao-seedance-1-5-pro-251215", "content": [{"type": "text", "text": "kitten"}]},
+    "wan": {"model": "wan2.6-t2v", "prompt": "walk"},
+    "happyhorse": {"prompt": "horse"},
+    "minimax": {"model": "MiniMax-H3", "content": [{"type": "text", "text": "fox"}]},
+}
+HIDREAM_BODIES: dict[str, dict[str, Any]] = {
+    "txt2video": {"prompt": "clownfish"},
+    "img2video": {"image": "https://cdn.example.com/lighthouse.jpg", "prompt": "waves"},
+    "video_edit": {"video_name": "https://cdn.example.com/pig.mp4", "prompt": "watercolor pig"},
+}
+
+
+def test_bodies_cover_every_service():
+    assert set(ACE_BODIES) == set(acedata.SERVICES)
+    assert set(HIDREAM_BODIES) == set(hidream.SERVICES)
+
+
+def with_marker(body: dict[str, Any], marker: str) -> dict[str, Any]:
+    body = json.loads(json.dumps(body))
+    if "content" in body:
+        body["content"][0]["text"] += " " + marker
+    else:
+        body["prompt"] = body.get("prompt", "") + " " + marker
+    return body
+
+
+# ------------------------------------------------------------------------------------------------
+# Fixtures
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with EmulatorServer(token="secret-token", **BASELINE) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def clean(emu):
+    emu.configure(**BASELINE)
+    emu.reset()
+    yield
+
+
+@pytest.fixture
+def client(emu):
+    with httpx.Client(
+        base_url=emu.url, headers={"authorization": f"Bearer {emu.token}"}, trust_env=False, timeout=10
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+def anon(emu):
+    with httpx.Client(base_url=emu.url, trust_env=False, timeout=10) as http:
+        yield http
+
+
+class Receiver:
+    """A tiny separate HTTP server that records the callbacks it receives."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.received: list[tuple[str, Any]] = []
+
+        async def hook(request: Request) -> JSONResponse:
+            self.received.append((request.url.path, await request.json()))
+            return JSONResponse({"ok": True}, status_code=status)
+
+        self.server = ThreadedServer(Starlette(routes=[Route("/{name}", hook, methods=["POST"])]))
+
+    def __enter__(self) -> Receiver:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.stop()
+
+    def url(self, name: str) -> str:
+        return f"{self.server.url}/{name}"
+
+
+def submit_ace(client: httpx.Client, name: str, body: dict[str, Any] | None = None, **extra: Any) -> str:
+    spec = acedata.SERVICES[name]
+    answer = client.post(spec.submit_path, json={**(body or ACE_BODIES[name]), "async": True, **extra})
+    assert answer.status_code == 200, answer.text
+    ack = answer.json()
+    assert set(ack) == {"task_id", "trace_id"}
+    return ack["task_id"]
+
+
+def retrieve_ace(client: httpx.Client, name: str, task_id: str) -> Any:
+    answer = client.post(acedata.SERVICES[name].poll_path, json={"action": "retrieve", "id": task_id})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def submit_hidream(client: httpx.Client, module: str, body: dict[str, Any] | None = None) -> str:
+    answer = client.post(hidream.SERVICES[module].submit_path, json=body or HIDREAM_BODIES[module])
+    assert answer.status_code == 200, answer.text
+    envelope = answer.json()
+    assert envelope["code"] == 0 and envelope["message"] == "Success", envelope
+    return envelope["result"]["task_id"]
+
+
+def retrieve_hidream(client: httpx.Client, module: str, task_id: str) -> Any:
+    answer = client.get(hidream.SERVICES[module].poll_path, params={"task_id": task_id})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["code"] == 0
+    return answer.json()["result"]
+
+
+def wait_terminal(client: httpx.Client, name: str, task_id: str, timeout: float = 5.0) -> Any:
+    spec = acedata.SERVICES[name]
+    deadline = time.monotonic() + timeout
+    while True:
+        record = retrieve_ace(client, name, task_id)
+        if acedata.interpret_record(spec, task_id, record).terminal:
+            return record
+        assert time.monotonic() < deadline, f"{name} task {task_id} never finished: {record}"
+        time.sleep(0.05)
+
+
+def wait_hidream(client: httpx.Client, module: str, task_id: str, timeout: float = 5.0) -> Any:
+    spec = hidream.SERVICES[module]
+    deadline = time.monotonic() + timeout
+    while True:
+        record = retrieve_hidream(client, module, task_id)
+        if hidream.interpret_record(spec, task_id, record).terminal:
+            return record
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def dedupe(sequence: list[str]) -> list[str]:
+    return [item for index, item in enumerate(sequence) if index == 0 or sequence[index - 1] != item]
+
+
+def error_of(answer: httpx.Response) -> dict[str, Any]:
+    body = answer.json()
+    assert body["success"] is False and isinstance(body["trace_id"], str), body
+    return body["error"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Auth
+# ------------------------------------------------------------------------------------------------
+
+
+def test_acedata_auth_errors(emu, anon):
+    missing = anon.post("/hailuo/videos", json=ACE_BODIES["hailuo"])
+    assert missing.status_code == 400 and error_of(missing)["code"] == "no_token"
+    wrong = anon.post("/hailuo/tasks", json={"id": "x"}, headers={"authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and error_of(wrong)["code"] == "invalid_token"
+    stats = emu.stats()
+    assert stats["counts"]["rejected_auth"] == 2 and stats["tasks"] == 0
+    assert stats["by_vendor"]["acedata"]["rejected_auth"] == 2
+
+
+def test_hidream_auth_errors(emu, anon):
+    path = hidream.SERVICES["txt2video"].submit_path
+    for headers in ({}, {"authorization": "Bearer nope"}):
+        answer = anon.post(path, json=HIDREAM_BODIES["txt2video"], headers=headers)
+        assert answer.status_code == 401
+        body = answer.json()
+        assert body["code"] == 1001 and body["result"] is None and body["request_id"]
+    assert emu.stats()["by_vendor"]["hidream"]["rejected_auth"] == 2
+    assert emu.stats()["tasks"] == 0
+
+
+# ------------------------------------------------------------------------------------------------
+# Lifecycle and shapes
+# ------------------------------------------------------------------------------------------------
+
+
+def test_acedata_lifecycle_every_service(emu, client):
+    """Every service goes queued -> running -> succeeded, read by the provider's own interpreter."""
+    ids = {name: submit_ace(client, name) for name in ACE_BODIES}
+    seen: dict[str, list[str]] = {name: [] for name in ids}
+    records: dict[str, list[Any]] = {name: [] for name in ids}
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        for name, task_id in ids.items():
+            spec = acedata.SERVICES[name]
+            record = retrieve_ace(client, name, task_id)
+            records[name].append(record)
+            seen[name].append(acedata.interpret_record(spec, task_id, record).state)
+        if all(states[-1] == "succeeded" for states in seen.values()):
+            break
+        time.sleep(0.03)
+    for name, states in seen.items():
+        spec = acedata.SERVICES[name]
+        running = "pending" if spec.running_word in acedata.QUEUED_WORDS else "running"
+        assert dedupe(states) == dedupe(["pending", running, "succeeded"]), (name, states)
+        first, last = records[name][0], records[name][-1]
+        result = acedata.interpret_record(spec, ids[name], last)
+        assert result.videos[0].url == f"{emu.url}/files/{ids[name]}.mp4"
+        if spec.response_shape == "task":
+            assert first["task"]["status"] == "queued" and last["task"]["status"] == "succeeded"
+            continue
+        assert "response" not in first and "finished_at" not in first  # queued
+        assert first["id"] == ids[name] and len(first["_id"]) == 24 and isinstance(first["created_at"], float)
+        running_records = [r for r in records[name] if "response" in r and "finished_at" not in r]
+        assert running_records, name
+        assert isinstance(last["finished_at"], float) and isinstance(last["elapsed"], float)
+        assert last["request"]["async"] is True
+        response = last["response"]
+        assert response["task_id"] == ids[name]
+        if spec.response_shape == "flat":
+            assert running_records[0]["response"][spec.state_key] == spec.running_word
+            assert response[spec.state_key] == spec.success_word and response["video_url"]
+        else:
+            assert running_records[0]["response"]["data"][0][spec.state_key] == spec.running_word
+            item = response["data"][0]
+            assert item[spec.state_key] == spec.success_word
+            assert (
+                "video_url" not in running_records[0]["response"]["data"][0]
+                or not (running_records[0]["response"]["data"][0]["video_url"])
+            )
+
+
+def test_acedata_shapes_match_fixtures(client):
+    """Spot checks of the service-specific dressing seen in the vendor fixtures."""
+    ids = {name: submit_ace(client, name) for name in ("luma", "kling", "seedance", "minimax", "wan")}
+    luma = wait_terminal(client, "luma", ids["luma"])["response"]
+    assert luma["thumbnail_url"].endswith(f"/files/{ids['luma']}.jpg")
+    assert (luma["video_width"], luma["video_height"]) == (160, 90) and luma["state"] == "completed"
+    kling = wait_terminal(client, "kling", ids["kling"])
+    assert kling["type"] == "videos" and kling["job_id"] and kling["response"]["state"] == "succeed"
+    assert isinstance(kling["response"]["duration"], str)
+    seed = wait_terminal(client, "seedance", ids["seedance"])["response"]["data"][0]
+    assert seed["status"] == "succeeded" and seed["content"]["video_url"].endswith(".mp4") and "state" not in seed
+    minimax = wait_terminal(client, "minimax", ids["minimax"])
+    assert set(minimax) == {"task"} and minimax["task"]["content"]["url"].endswith(".mp4")
+    wan = wait_terminal(client, "wan", ids["wan"])["response"]
+    assert set(wan) == {"success", "task_id", "state", "video_url"}
+
+
+def test_hidream_lifecycle_every_module(emu, client):
+    ids = {module: submit_hidream(client, module) for module in HIDREAM_BODIES}
+    seen: dict[str, list[str]] = {module: [] for module in ids}
+    progress: dict[str, list[float]] = {module: [] for module in ids}
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        for module, task_id in ids.items():
+            record = retrieve_hidream(client, module, task_id)
+            assert record["task_id"] == task_id
+            subs = record["sub_task_results"]
+            seen[module].append("empty" if not subs else str(subs[0]["task_status"]))
+            if subs and subs[0]["task_status"] == hidream.PROCESSING:
+                progress[module].append(subs[0]["task_completion"])
+        if all(states[-1] == "1" for states in seen.values()):
+            break
+        time.sleep(0.02)
+    for module, task_id in ids.items():
+        assert dedupe(seen[module]) == ["empty", "0", "2", "1"], (module, seen[module])
+        assert progress[module] == sorted(progress[module]) and 0 < progress[module][-1] < 1
+        result = hidream.interpret_record(hidream.SERVICES[module], task_id, retrieve_hidream(client, module, task_id))
+        assert result.state == "succeeded" and result.progress == 1.0
+        assert result.videos[0].url == f"{emu.url}/files/{task_id}.mp4"
+        assert result.videos[0].watermarked_url == f"{emu.url}/files/{task_id}_wm.mp4"
+
+
+def test_core_flows_drive_the_emulator(emu):
+    """The provider's own sans-IO flows (submit + retrieve) work against the emulator unchanged."""
+    with httpx.Client(base_url=emu.url, trust_env=False, timeout=10) as http:
+
+        def sender(vendor):
+            def send(request: ApiRequest) -> HttpResponse:
+                answer = http.request(
+                    request.method,
+                    request.path,
+                    json=request.json,
+                    params=request.params,
+                    headers=vendor.auth_headers(emu.token, {}),
+                )
+                return HttpResponse(answer.status_code, answer.content, dict(answer.headers))
+
+            return send
+
+        for vendor, service, body in (
+            (ACEDATA, "hailuo", ACE_BODIES["hailuo"]),
+            (HIDREAM, "txt2video", HIDREAM_BODIES["txt2video"]),
+        ):
+            spec, request = prepare_submission(vendor, service, body)
+            task_id = run_sync(submit_flow(vendor, request, RetryPolicy(1)), sender(vendor), time.sleep)
+            deadline = time.monotonic() + 5
+            while True:
+                result = run_sync(retrieve_flow(vendor, spec, task_id, RetryPolicy(1)), sender(vendor), time.sleep)
+                if result.terminal or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            assert result.state == "succeeded", result.describe()
+
+
+def test_blocking_submission_returns_the_final_body(client):
+    started = time.monotonic()
+    answer = client.post("/luma/videos", json={"prompt": "sync please"})
+    assert answer.status_code == 200
+    assert time.monotonic() - started >= QUEUED + RUNNING - 0.05
+    body = answer.json()
+    assert body["state"] == "completed" and body["video_url"].endswith(".mp4")
+    assert acedata.interpret_record(acedata.SERVICES["luma"], body["task_id"], body).state == "succeeded"
+
+
+# ------------------------------------------------------------------------------------------------
+# Markers
+# ------------------------------------------------------------------------------------------------
+
+
+def test_fail_marker_acedata(client):
+    hailuo = submit_ace(client, "hailuo", with_marker(ACE_BODIES["hailuo"], "[fail]"))
+    luma = submit_ace(client, "luma", with_marker(ACE_BODIES["luma"], "[fail]"))
+    minimax = submit_ace(client, "minimax", with_marker(ACE_BODIES["minimax"], "[fail]"))
+
+    record = wait_terminal(client, "hailuo", hailuo)
+    assert "finished_at" not in record  # like fixture hailuo/task_failed_structured_error.json
+    assert record["response"]["success"] is False and record["response"]["error"]["code"] == "api_error"
+    result = acedata.interpret_record(acedata.SERVICES["hailuo"], hailuo, record)
+    assert result.state == "failed" and result.error.code == "api_error"
+
+    record = wait_terminal(client, "luma", luma)
+    assert isinstance(record["finished_at"], float) and record["response"]["state"] == "failed"
+    assert acedata.interpret_record(acedata.SERVICES["luma"], luma, record).error.code == "api_error"
+
+    record = wait_terminal(client, "minimax", minimax)
+    assert record["task"]["status"] == "failed" and record["task"]["error"]["code"] == "api_error"
+
+
+def test_reject_and_nourl_markers_acedata(client):
+    sora = submit_ace(client, "sora", with_marker(ACE_BODIES["sora"], "[reject]"))
+    seedance = submit_ace(client, "seedance", with_marker(ACE_BODIES["seedance"], "[nourl]"))
+    record = wait_terminal(client, "sora", sora)
+    assert record["response"]["data"][0]["state"] == "failed" and "finished_at" in record
+    result = acedata.interpret_record(acedata.SERVICES["sora"], sora, record)
+    assert result.state == "failed" and result.error.code == "content_policy_violation"
+    record = wait_terminal(client, "seedance", seedance)
+    assert record["response"]["data"][0]["status"] == "succeeded"
+    result = acedata.interpret_record(acedata.SERVICES["seedance"], seedance, record)
+    assert result.state == "failed" and result.error.code == "no_video"
+
+
+def test_slow_marker_triples_the_time(client):
+    slow = submit_ace(client, "wan", with_marker(ACE_BODIES["wan"], "[slow]"))
+    normal = submit_ace(client, "wan")
+    time.sleep(QUEUED + RUNNING + 0.1)
+    spec = acedata.SERVICES["wan"]
+    assert acedata.interpret_record(spec, normal, retrieve_ace(client, "wan", normal)).state == "succeeded"
+    assert acedata.interpret_record(spec, slow, retrieve_ace(client, "wan", slow)).state == "running"
+
+
+def test_fail_and_reject_markers_hidream(client):
+    failed = submit_hidream(client, "txt2video", with_marker(HIDREAM_BODIES["txt2video"], "[fail]"))
+    rejected = submit_hidream(client, "img2video", with_marker(HIDREAM_BODIES["img2video"], "[reject]"))
+    record = wait_hidream(client, "txt2video", failed)
+    assert record["sub_task_results"][0]["task_status"] == hidream.FAILED
+    assert hidream.interpret_record(hidream.SERVICES["txt2video"], failed, record).state == "failed"
+    record = wait_hidream(client, "img2video", rejected)
+    assert record["sub_task_results"][0]["task_status"] == hidream.REJECTED
+    result = hidream.interpret_record(hidream.SERVICES["img2video"], rejected, record)
+    assert result.state == "failed" and result.error.code == "moderation_rejected"
+
+
+# ------------------------------------------------------------------------------------------------
+# Polling: batches, unknown ids, families
+# ------------------------------------------------------------------------------------------------
+
+
+def test_retrieve_batch_with_unknown_id(emu, client):
+    first, second = submit_ace(client, "hailuo"), submit_ace(client, "hailuo")
+    answer = client.post("/hailuo/tasks", json={"action": "retrieve_batch", "ids": [first, "nope", second]})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["count"] == 2 and [item["id"] for item in body["items"]] == [first, second]
+    results = acedata.parse_batch(acedata.SERVICES["hailuo"], [first, "nope", second], body)
+    assert results["nope"].state == "failed" and results["nope"].error.code == "not_found"
+    assert results[first].state == "pending"
+    assert emu.stats()["ids_polled"] == 3
+
+    minimax = submit_ace(client, "minimax")
+    body = client.post("/minimax/tasks", json={"action": "retrieve_batch", "ids": [minimax, "nope"]}).json()
+    assert body["total"] == 1 and body["items"][0]["id"] == minimax and body["items"][0]["status"] == "queued"
+
+    too_many = client.post("/hailuo/tasks", json={"action": "retrieve_batch", "ids": [f"id{i}" for i in range(101)]})
+    assert too_many.status_code == 400 and error_of(too_many)["code"] == "bad_request"
+
+
+def test_hidream_batch_and_unknown_id(client):
+    task_id = submit_hidream(client, "txt2video")
+    path = hidream.SERVICES["txt2video"].poll_path + "/batch"
+    body = client.post(path, json={"task_id_list": [task_id, "nope"]}).json()
+    assert body["code"] == 0 and isinstance(body["result"], list)
+    assert [item["task_id"] for item in body["result"]] == [task_id]
+    results = hidream.parse_batch(hidream.SERVICES["txt2video"], [task_id, "nope"], body["result"])
+    assert results["nope"].error.code == "not_found" and results[task_id].state == "pending"
+    assert client.post(path, json={"task_id_list": []}).json()["result"] == []  # the provider's probe
+    assert retrieve_hidream(client, "txt2video", "nope") is None  # unknown single id: result null
+    assert retrieve_hidream(client, "img2video", task_id) is None  # other module: not visible
+
+
+def test_unknown_id_and_task_families(emu, client):
+    assert retrieve_ace(client, "hailuo", "nope") == {}
+    emu.configure(unknown_404=True)
+    answer = client.post("/hailuo/tasks", json={"action": "retrieve", "id": "nope"})
+    assert answer.status_code == 404 and error_of(answer)["code"] == "not_found"
+    emu.configure(unknown_404=False)
+
+    hailuo = submit_ace(client, "hailuo")
+    assert retrieve_ace(client, "luma", hailuo) == {}  # only visible through its own family
+    motion = submit_ace(client, "kling-motion")
+    assert retrieve_ace(client, "kling", motion)["id"] == motion  # kling and kling-motion share /kling/tasks
+    assert retrieve_ace(client, "veo-upsample", submit_ace(client, "veo"))  # /veo/tasks family
+
+
+def test_delete(client):
+    task_id = submit_ace(client, "luma")
+    assert client.post("/luma/tasks", json={"action": "delete", "id": task_id}).json() == {
+        "id": task_id,
+        "deleted": True,
+    }
+    assert client.post("/luma/tasks", json={"action": "delete", "id": task_id}).json()["deleted"] is False
+    assert retrieve_ace(client, "luma", task_id) == {}
+
+
+# ------------------------------------------------------------------------------------------------
+# Media files
+# ------------------------------------------------------------------------------------------------
+
+
+def test_download_is_a_real_mp4(emu, client, anon):
+    task_id = submit_ace(client, "luma")
+    video_url = f"{emu.url}/files/{task_id}.mp4"
+    assert anon.get(video_url).status_code == 404  # not generated yet
+    response = wait_terminal(client, "luma", task_id)["response"]
+    assert response["video_url"] == video_url
+    video = anon.get(video_url)  # no token needed, like a CDN
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    assert int(video.headers["content-length"]) == len(video.content) < 100_000
+    assert video.content[4:8] == b"ftyp"
+    head = anon.head(video_url)
+    assert head.status_code == 200 and head.headers["content-length"] == video.headers["content-length"]
+    assert head.content == b""
+    thumb = anon.get(response["thumbnail_url"])
+    assert thumb.headers["content-type"] == "image/jpeg" and thumb.content[:2] == b"\xff\xd8"
+    assert anon.get(f"{emu.url}/files/nope.mp4").status_code == 404
+    assert emu.stats()["counts"]["download"] == 5
+
+
+def test_hidream_watermarked_file(emu, client, anon):
+    task_id = submit_hidream(client, "txt2video")
+    sub = wait_hidream(client, "txt2video", task_id)["sub_task_results"][0]
+    for url in (sub["video"], sub["video_wm"]):
+        answer = anon.get(url)
+        assert answer.status_code == 200 and answer.content[4:8] == b"ftyp"
+    assert emu.stats()["by_vendor"]["hidream"]["download"] == 2
+
+
+def test_failed_task_has_no_file(emu, client, anon):
+    task_id = submit_ace(client, "hailuo", with_marker(ACE_BODIES["hailuo"], "[fail]"))
+    wait_terminal(client, "hailuo", task_id)
+    assert anon.get(f"{emu.url}/files/{task_id}.mp4").status_code == 404
+
+
+# ------------------------------------------------------------------------------------------------
+# Callbacks
+# ------------------------------------------------------------------------------------------------
+
+
+def test_callbacks_are_really_posted(emu, client):
+    with Receiver() as receiver:
+        ace_id = submit_ace(client, "hailuo", callback_url=receiver.url("ace"))
+        hd_body = {**HIDREAM_BODIES["txt2video"], "notify_url": receiver.url("hidream")}
+        hd_id = submit_hidream(client, "txt2video", hd_body)
+        deadline = time.monotonic() + 5
+        while len(receiver.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        got = dict(receiver.received)
+    assert set(got) == {"/ace", "/hidream"}
+    assert got["/ace"] == retrieve_ace(client, "hailuo", ace_id)["response"]  # the final response body
+    assert got["/hidream"] == {
+        "main_task_id": hd_id,
+        "sub_task_results": retrieve_hidream(client, "txt2video", hd_id)["sub_task_results"],
+    }
+    assert emu.stats()["counts"]["callback"] == 2 and emu.stats()["counts"]["callback_failed"] == 0
+
+
+def test_failed_callbacks_are_counted(emu, client):
+    with Receiver(status=500) as receiver:
+        submit_ace(client, "luma", callback_url=receiver.url("ace"))
+        deadline = time.monotonic() + 5
+        while not emu.stats()["counts"]["callback_failed"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    closed = Receiver()  # never started: connection refused
+    submit_ace(client, "luma", callback_url=closed.url("x").replace(":0/", ":9/"))
+    deadline = time.monotonic() + 5
+    while emu.stats()["counts"]["callback_failed"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    counts = emu.stats()["counts"]
+    assert counts["callback"] == 2 and counts["callback_failed"] == 2
+
+
+def test_builtin_callback_receiver(emu, client):
+    submit_ace(client, "wan", callback_url=emu.callback_url + "/mine")
+    deadline = time.monotonic() + 5
+    while not emu.callbacks() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [received] = emu.callbacks()
+    assert received["path"] == "/_emulator/callbacks/mine" and received["body"]["state"] == "completed"
+
+
+# ------------------------------------------------------------------------------------------------
+# Counters and control endpoints
+# ------------------------------------------------------------------------------------------------
+
+
+def test_counters_count_every_request_by_kind(emu, client):
+    first, second = submit_ace(client, "hailuo"), submit_ace(client, "sora")
+    hd = submit_hidream(client, "txt2video")
+    retrieve_ace(client, "hailuo", first)
+    retrieve_ace(client, "sora", second)
+    client.post("/hailuo/tasks", json={"action": "retrieve_batch", "ids": [first, "x", "y"]})
+    retrieve_hidream(client, "txt2video", hd)
+    client.post(hidream.SERVICES["txt2video"].poll_path + "/batch", json={"task_id_list": [hd, "z"]})
+    stats = client.get("/_emulator/stats").json()
+    assert stats == emu.stats()
+    assert stats["tasks"] == 3 and stats["ids_polled"] == 2 + 3 + 1 + 2
+    counts = stats["counts"]
+    assert (counts["submit"], counts["retrieve"], counts["retrieve_batch"]) == (3, 3, 2)
+    assert stats["by_vendor"]["acedata"]["submit"] == 2 and stats["by_vendor"]["hidream"]["submit"] == 1
+    assert stats["by_vendor"]["hidream"]["retrieve_batch"] == 1
+    assert set(counts) >= {
+        "submit",
+        "retrieve",
+        "retrieve_batch",
+        "download",
+        "callback",
+        "rejected_auth",
+        "rate_limited",
+        "fault",
+    }
+
+    assert client.post("/_emulator/reset").json() == {"ok": True}
+    stats = emu.stats()
+    assert stats["tasks"] == 0 and stats["ids_polled"] == 0 and not any(stats["counts"].values())
+    assert retrieve_ace(client, "hailuo", first) == {}
+
+
+def test_config_endpoint(emu, anon):
+    answer = anon.post("/_emulator/config", json={"latency": 0.01, "rate_limit": 50})
+    assert answer.status_code == 200 and answer.json()["rate_limit"] == 50 and "token" not in answer.json()
+    assert emu.state.config.latency == 0.01
+    assert anon.post("/_emulator/config", json={"bogus": 1}).status_code == 400
+    assert anon.post("/_emulator/config", json={"drop_rate": 2}).status_code == 400
+    assert anon.get("/_emulator/config").json()["latency"] == 0.01
+
+
+# ------------------------------------------------------------------------------------------------
+# Validation, rate limit and faults
+# ------------------------------------------------------------------------------------------------
+
+
+def test_validation_error_creates_nothing(emu, client):
+    answer = client.post("/kling/videos", json={"action": "text2video", "async": True})  # prompt missing
+    assert answer.status_code == 400
+    error = error_of(answer)
+    with pytest.raises(InvalidInputError) as expected:  # the very text of the provider's own validation
+        validate_body(acedata.SERVICES["kling"], {"action": "text2video"})
+    assert error == {"code": "bad_request", "message": str(expected.value)}
+    answer = client.post("/hailuo/videos", json={"prompt": "x", "colour": "red", "async": True})
+    assert answer.status_code == 400 and error_of(answer)["message"].startswith("colour: is not a field")
+    answer = client.post(hidream.SERVICES["video_edit"].submit_path, json={"video_name": "https://a.example/v.mp4"})
+    assert answer.status_code == 200 and answer.json()["code"] == 1002 and "prompt or style" in answer.json()["message"]
+    stats = emu.stats()
+    assert stats["tasks"] == 0 and stats["counts"]["submit"] == 3
+
+
+def test_rate_limit_gives_429_with_retry_after(emu, client):
+    emu.configure(rate_limit=3)
+    statuses = [client.post("/hailuo/tasks", json={"id": "x"}) for _ in range(5)]
+    assert [answer.status_code for answer in statuses] == [200, 200, 200, 429, 429]
+    limited = statuses[-1]
+    assert error_of(limited)["code"] == "too_many_requests"
+    assert int(limited.headers["retry-after"]) >= 1
+    hd = client.get(hidream.SERVICES["txt2video"].poll_path, params={"task_id": "x"})
+    assert hd.status_code == 429 and "retry-after" in hd.headers  # the same token, the same window
+    assert emu.stats()["counts"]["rate_limited"] == 3
+    time.sleep(1.05)
+    assert client.post("/hailuo/tasks", json={"id": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("setting", "status", "code"),
+    [("fail_429_rate", 429, "too_many_requests"), ("fail_500_rate", 500, "api_error"), ("fail_502_rate", 502, None)],
+)
+def test_http_faults_create_nothing(emu, client, setting, status, code):
+    emu.configure(**{setting: 1.0})
+    answer = client.post("/hailuo/videos", json={**ACE_BODIES["hailuo"], "async": True})
+    assert answer.status_code == status
+    if code:
+        assert error_of(answer)["code"] == code
+    else:
+        assert answer.headers["content-type"].startswith("text/html")
+        with pytest.raises(ValueError):
+            answer.json()
+    if status == 429:
+        assert int(answer.headers["retry-after"]) >= 1
+    hd = client.post(hidream.SERVICES["txt2video"].submit_path, json=HIDREAM_BODIES["txt2video"])
+    assert hd.status_code == status
+    if status == 500:
+        assert hd.json()["code"] != 0
+    # faults never touch the control endpoints or the files
+    assert client.get("/_emulator/stats").status_code == 200
+    stats = emu.stats()
+    assert stats["tasks"] == 0 and stats["counts"]["fault"] == 2 and stats["counts"]["submit"] == 2
+
+
+def test_drop_closes_the_connection_and_creates_nothing(emu, client):
+    emu.configure(drop_rate=1.0)
+    with pytest.raises(httpx.TransportError):
+        client.post("/hailuo/videos", json={**ACE_BODIES["hailuo"], "async": True})
+    with pytest.raises(httpx.TransportError):
+        client.get(hidream.SERVICES["txt2video"].poll_path, params={"task_id": "x"})
+    stats = emu.stats()
+    assert stats["tasks"] == 0 and stats["counts"]["fault"] == 2
+
+
+def test_ambiguous_submit_creates_the_task_then_drops(emu, client):
+    emu.configure(ambiguous_submit_rate=1.0)
+    with pytest.raises(httpx.TransportError):
+        client.post("/hailuo/videos", json={**ACE_BODIES["hailuo"], "async": True})
+    with pytest.raises(httpx.TransportError):
+        client.post(hidream.SERVICES["txt2video"].submit_path, json=HIDREAM_BODIES["txt2video"])
+    assert client.post("/hailuo/tasks", json={"id": "x"}).status_code == 200  # polls are not affected
+    stats = emu.stats()
+    assert stats["tasks"] == 2 and stats["counts"]["fault"] == 2
+    [ace_task] = [task for task in emu.state.tasks.values() if task.vendor == "acedata"]
+    assert retrieve_ace(client, "hailuo", ace_task.id)["id"] == ace_task.id  # it exists and can be found
+
+
+def test_latency_is_added(emu, client):
+    emu.configure(latency=0.25)
+    started = time.monotonic()
+    client.post("/hailuo/tasks", json={"id": "x"})
+    assert time.monotonic() - started >= 0.25
+
+
+def test_faults_are_reproducible_with_a_seed(emu, client):
+    def run() -> list[int]:
+        emu.reset()
+        return [client.post("/hailuo/tasks", json={"id": "x"}).status_code for _ in range(20)]
+
+    emu.configure(seed=7, fail_500_rate=0.5)
+    first = run()
+    assert first == run() and {200, 500} == set(first)
+
+
+# ------------------------------------------------------------------------------------------------
+# App, config and CLI
+# ------------------------------------------------------------------------------------------------
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError):
+        EmulatorConfig(drop_rate=1.5)
+    with pytest.raises(ValueError):
+        EmulatorConfig(fail_429_rate=0.6, fail_500_rate=0.6)
+    with pytest.raises(ValueError):
+        EmulatorConfig().updated({"nope": 1})
+    assert create_app(EmulatorConfig(), token="x").state.emulator.config.token == "x"
+
+
+def test_cli_serves_until_sigterm(tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_vidgen.emulator",
+            "--port",
+            "0",
+            "--token",
+            "T",
+            "--log-level",
+            "error",
+        ],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                answer = httpx.post(
+                    f"{url}/hailuo/tasks", json={"id": "x"}, headers={"authorization": "Bearer T"}, trust_env=False
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert answer.status_code == 200 and answer.json() == {}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
