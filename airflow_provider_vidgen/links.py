@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
+
+    from airflow_provider_vidgen.core.results import TaskResult
 
 VIDEO_URL_XCOM = "video_url"
 
@@ -23,3 +26,10 @@ class VideoLink(BaseOperatorLink):
 
         url = XCom.get_value(key=VIDEO_URL_XCOM, ti_key=ti_key)
         return url if isinstance(url, str) else ""
+
+
+def push_video_url(context: Any, results: Sequence[TaskResult]) -> None:
+    """Keep the first video's URL in XCom for the link (the worker renders links from XCom)."""
+    url = next((video.url for result in results for video in result.videos), None)
+    if url:
+        context["ti"].xcom_push(key=VIDEO_URL_XCOM, value=url)

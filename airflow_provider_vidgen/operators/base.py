@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.vendors import Vendor, prepare_submission
+from airflow_provider_vidgen.links import VideoLink, push_video_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -78,6 +79,7 @@ class BaseVideoOperator(BaseOperator):
     conn_id_attr: ClassVar[str]  # the (templated) attribute holding the connection id
     service_fields: ClassVar[Sequence[str]] = ()  # named parameters that are request fields
     ui_color = "#f0e4ff"
+    operator_extra_links = (VideoLink(),)
 
     def __init__(
         self,
@@ -141,6 +143,7 @@ class BaseVideoOperator(BaseOperator):
             task_id = earlier.task_id
         context["ti"].xcom_push(key=VENDOR_TASK_ID_XCOM, value=task_id)
         if earlier is not None and earlier.state == "succeeded":
+            push_video_url(context, [earlier])
             return earlier.to_dict()
         if not self.wait_for_completion:
             return TaskResult(task_id, service, self.vendor.name, "pending").to_dict()
@@ -200,4 +203,5 @@ class BaseVideoOperator(BaseOperator):
             context["ti"].xcom_push(key=FAILURE_XCOM, value=result.to_dict())
             raise AirflowException(f"Generation failed: {result.describe()}")
         self.log.info("%s", result.describe())
+        push_video_url(context, [result])
         return result.to_dict()

@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.vendors import check_task_ids
+from airflow_provider_vidgen.links import VideoLink, push_video_url
 from airflow_provider_vidgen.operators.base import check_event, default_deferrable, raise_for_event
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class VideoTaskSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("task_ids", "service", "conn_id")
     ui_color = "#f0e4ff"
+    operator_extra_links = (VideoLink(),)
 
     def __init__(
         self,
@@ -90,6 +92,8 @@ class VideoTaskSensor(BaseSensorOperator):
         ordered = [results[task_id] for task_id in ids]
         done = all(result.terminal for result in ordered)
         self.log.info("%d/%d task(s) finished", sum(result.terminal for result in ordered), len(ordered))
+        if done:
+            push_video_url(context, ordered)
         return PokeReturnValue(is_done=done, xcom_value=self._finish(ordered) if done else None)
 
     def execute(self, context: Context) -> Any:
@@ -114,7 +118,9 @@ class VideoTaskSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return self._finish(raise_for_event(check_event(event)))
+        results = raise_for_event(check_event(event))
+        push_video_url(context, results)
+        return self._finish(results)
 
     def _finish(self, results: list[TaskResult]) -> list[dict[str, Any]]:
         failed = [result for result in results if result.state == "failed"]
