@@ -1,0 +1,93 @@
+"""Settings of the emulator: timings, limits and fault injection (pure data, no I/O)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+DEFAULT_TOKEN = "emulator-token"
+
+RATE_FIELDS = ("fail_429_rate", "fail_500_rate", "fail_502_rate", "drop_rate", "ambiguous_submit_rate")
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything that can be changed at start (CLI flags, ``EmulatorServer(**kw)``) or at runtime
+    (``EmulatorServer.configure(**kw)``, ``POST /_emulator/config``).
+
+    Timings are fixed per task when it is submitted, so changing them later does not move tasks
+    that already exist.
+    """
+
+    token: str = DEFAULT_TOKEN
+    extra_tokens: tuple[str, ...] = ()  # more accepted tokens (each gets its own rate-limit window)
+    queued_seconds: float = 1.0  # a new task is queued this long ...
+    running_seconds: float = 3.0  # ... then running this long, then terminal ([slow] multiplies both by 3)
+    rate_limit: float = 0.0  # requests per second per token in a sliding 1 s window; 0 = unlimited
+    fail_429_rate: float = 0.0  # share of API requests answered 429 too_many_requests
+    fail_500_rate: float = 0.0  # share answered 500 with the vendor's error envelope
+    fail_502_rate: float = 0.0  # share answered 502 with an HTML (non-JSON) body
+    drop_rate: float = 0.0  # share whose connection is closed without an answer (nothing created)
+    ambiguous_submit_rate: float = 0.0  # share of submissions that create the task, then drop the connection
+    latency: float = 0.0  # seconds added before every API answer
+    unknown_404: bool = False  # Ace Data: unknown task id -> 404 not_found instead of 200 {}
+    max_batch_ids: int = 100  # more ids in one batch poll -> 400 bad_request (HiDream: code 1002)
+    strict_fields: bool = True  # unknown request fields are a validation error (core.schema.validate_body)
+    seed: int = 0  # seeds the random generator that picks faulted requests
+    public_url: str | None = None  # base of video/thumbnail URLs; default: the URL the client used
+    callback_timeout: float = 10.0  # seconds for one callback / notify POST
+    sync_timeout: float = 600.0  # blocking-mode submissions give up after this long (504 timeout)
+    retry_after: float | None = None  # Retry-After on 429; default: time until the rate window frees up (>= 1)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        return frozenset((self.token, *self.extra_tokens))
+
+    def validate(self) -> None:
+        if not isinstance(self.token, str) or not self.token:
+            raise ValueError("token must be a non-empty string")
+        if isinstance(self.extra_tokens, str):
+            self.extra_tokens = (self.extra_tokens,)
+        self.extra_tokens = tuple(self.extra_tokens)
+        for name in ("queued_seconds", "running_seconds", "rate_limit", "latency"):
+            if _number(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("callback_timeout", "sync_timeout"):
+            if _number(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in RATE_FIELDS:
+            if not 0.0 <= _number(getattr(self, name)) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
+        total = sum(getattr(self, name) for name in RATE_FIELDS if name != "ambiguous_submit_rate")
+        if total > 1.0:
+            raise ValueError(f"fail_429_rate + fail_500_rate + fail_502_rate + drop_rate must be <= 1, got {total}")
+        if isinstance(self.max_batch_ids, bool) or not isinstance(self.max_batch_ids, int) or self.max_batch_ids < 1:
+            raise ValueError(f"max_batch_ids must be a positive integer, got {self.max_batch_ids!r}")
+        if self.retry_after is not None and _number(self.retry_after) < 0:
+            raise ValueError(f"retry_after must be >= 0, got {self.retry_after!r}")
+
+    def updated(self, changes: Mapping[str, Any]) -> EmulatorConfig:
+        """A validated copy with ``changes`` applied; unknown names raise ValueError."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown emulator setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return dataclasses.replace(self, **dict(changes))
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings as JSON-able data, without the tokens."""
+        data = dataclasses.asdict(self)
+        for key in ("token", "extra_tokens"):
+            data.pop(key)
+        return data
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)

@@ -1,0 +1,219 @@
+"""The emulator's mutable state: tasks, counters, rate-limit windows, fault dice and callbacks.
+
+Everything runs on the server's event loop (one thread), so no locks are needed; the
+:class:`~airflow_provider_vidgen.emulator.server.EmulatorServer` reaches in through that loop.
+Lookups are dict hits and task state is computed from timestamps, so thousands of tasks and
+hundreds of requests per second stay cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_vidgen.core.schema import ServiceSpec
+from airflow_provider_vidgen.emulator.config import EmulatorConfig
+from airflow_provider_vidgen.emulator.tasks import Task, ace_final_body, hidream_notify_body, new_task
+
+log = logging.getLogger("airflow_provider_vidgen.emulator")
+
+VENDORS = ("acedata", "hidream")
+KINDS = (
+    "submit",
+    "retrieve",
+    "retrieve_batch",
+    "delete",
+    "download",
+    "callback",
+    "callback_failed",
+    "rejected_auth",
+    "rate_limited",
+    "fault",
+)
+MAX_SINK = 10_000  # callbacks kept by the built-in receiver
+
+
+class EmulatorState:
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.rng = random.Random(self.config.seed)
+        self.tasks: dict[str, Task] = {}
+        self.windows: dict[str, deque[float]] = {}
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.sink: list[dict[str, Any]] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+        self._reset_counts()
+
+    # ---------------------------------------------------------------- counters
+
+    def _reset_counts(self) -> None:
+        self.counts = dict.fromkeys(KINDS, 0)
+        self.by_vendor = {vendor: dict.fromkeys(KINDS, 0) for vendor in VENDORS}
+        self.ids_polled = 0
+        self.tasks_created = 0
+
+    def count(self, kind: str, vendor: str | None = None, n: int = 1) -> None:
+        self.counts[kind] += n
+        if vendor in self.by_vendor:
+            self.by_vendor[vendor][kind] += n
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "counts": dict(self.counts),
+            "ids_polled": self.ids_polled,
+            "tasks": len(self.tasks),
+            "tasks_created": self.tasks_created,
+            "by_vendor": {vendor: dict(counts) for vendor, counts in self.by_vendor.items()},
+        }
+
+    def reset(self) -> None:
+        """Forget every task, counter, rate window and received callback; re-seed the dice."""
+        for handle in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+        for pending in list(self.inflight):
+            pending.cancel()
+        self.tasks.clear()
+        self.windows.clear()
+        self.sink.clear()
+        self.rng = random.Random(self.config.seed)
+        self._reset_counts()
+
+    def configure(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        new = self.config.updated(changes)
+        if new.seed != self.config.seed:
+            self.rng = random.Random(new.seed)
+        self.config = new
+        return new.public_dict()
+
+    # ---------------------------------------------------------------- auth, limits, faults
+
+    def rate_check(self, token: str, now: float) -> float | None:
+        """None if the request may pass (and it is counted in the window); else seconds to wait."""
+        limit = self.config.rate_limit
+        if limit <= 0:
+            return None
+        window = self.windows.get(token)
+        if window is None:
+            window = self.windows[token] = deque()
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= limit:
+            return max(0.0, window[0] + 1.0 - now)
+        window.append(now)
+        return None
+
+    def roll_fault(self) -> str | None:
+        """One draw per API request (only when a fault rate is set): "429", "500", "502", "drop" or None."""
+        config = self.config
+        rates = (
+            ("429", config.fail_429_rate),
+            ("500", config.fail_500_rate),
+            ("502", config.fail_502_rate),
+            ("drop", config.drop_rate),
+        )
+        if not any(rate for _, rate in rates):
+            return None
+        draw = self.rng.random()
+        edge = 0.0
+        for fault, rate in rates:
+            edge += rate
+            if draw < edge:
+                return fault
+        return None
+
+    def roll_ambiguous(self) -> bool:
+        rate = self.config.ambiguous_submit_rate
+        return bool(rate) and self.rng.random() < rate
+
+    # ---------------------------------------------------------------- tasks
+
+    def create(
+        self, spec: ServiceSpec, body: Mapping[str, Any], *, token: str, base_url: str, callback_url: str | None
+    ) -> Task:
+        config = self.config
+        task = new_task(
+            spec,
+            body,
+            token=token,
+            base_url=config.public_url or base_url,
+            queued=config.queued_seconds,
+            running=config.running_seconds,
+            callback_url=callback_url,
+        )
+        self.tasks[task.id] = task
+        self.tasks_created += 1
+        if callback_url:
+            self._schedule_callback(task)
+        return task
+
+    def lookup(self, task_id: Any, poll_path: str) -> Task | None:
+        """The task, if it exists and belongs to the family whose tasks endpoint is ``poll_path``."""
+        task = self.tasks.get(task_id) if isinstance(task_id, str) else None
+        return task if task is not None and task.spec.poll_path == poll_path else None
+
+    def delete(self, task_id: Any, poll_path: str) -> bool:
+        task = self.lookup(task_id, poll_path)
+        if task is None:
+            return False
+        del self.tasks[task.id]
+        handle = self.timers.pop(task.id, None)
+        if handle:
+            handle.cancel()
+        return True
+
+    # ---------------------------------------------------------------- callbacks
+
+    def _schedule_callback(self, task: Task) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, task.finish_mono - time.monotonic())
+        self.timers[task.id] = loop.call_later(delay, self._fire_callback, task)
+
+    def _fire_callback(self, task: Task) -> None:
+        self.timers.pop(task.id, None)
+        if self.tasks.get(task.id) is not task:  # deleted or reset meanwhile
+            return
+        pending = asyncio.ensure_future(self._post_callback(task))
+        self.inflight.add(pending)
+        pending.add_done_callback(self.inflight.discard)
+
+    async def _post_callback(self, task: Task) -> None:
+        import httpx
+
+        body = ace_final_body(task) if task.vendor == "acedata" else hidream_notify_body(task)
+        self.count("callback", task.vendor)
+        if self._client is None:
+            self._client = httpx.AsyncClient(trust_env=False)
+        try:
+            answer = await self._client.post(task.callback_url, json=body, timeout=self.config.callback_timeout)
+        except httpx.HTTPError as exc:
+            log.warning("callback for task %s to %s failed: %r", task.id, task.callback_url, exc)
+            self.count("callback_failed", task.vendor)
+            return
+        if not 200 <= answer.status_code < 300:
+            log.warning("callback for task %s to %s answered HTTP %s", task.id, task.callback_url, answer.status_code)
+            self.count("callback_failed", task.vendor)
+
+    def receive_callback(self, path: str, body: Any) -> None:
+        if len(self.sink) < MAX_SINK:
+            self.sink.append({"path": path, "received_at": time.time(), "body": body})
+
+    async def startup(self) -> None:
+        self.loop = asyncio.get_running_loop()
+
+    async def shutdown(self) -> None:
+        for handle in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+        for pending in list(self.inflight):
+            pending.cancel()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
