@@ -414,7 +414,8 @@ def parse_batch(spec: ServiceSpec, task_ids: Iterable[str], body: Any) -> dict[s
     by_id: dict[str, dict[str, Any]] = {}
     for item in items:
         if isinstance(item, dict) and (key := _record_id(item)):
-            by_id[key] = item
+            # MiniMax lists bare task objects in batches but wraps a single one as {"task": ...}.
+            by_id[key] = {"task": item} if spec.response_shape == "task" and "task" not in item else item
     return {task_id: interpret_record(spec, task_id, by_id.get(task_id, {})) for task_id in task_ids}
 
 

@@ -128,7 +128,7 @@ class VideoApiHook(BaseHook):
     async def aget_client(self, **limits: Any) -> httpx.AsyncClient:
         """A new AsyncClient for this connection; the caller owns (and closes) it."""
         settings = await self.asettings()
-        return httpx.AsyncClient(**self._client_kwargs(settings), limits=httpx.Limits(**limits) if limits else None)
+        return httpx.AsyncClient(**self._client_kwargs(settings), limits=httpx.Limits(**limits or {}))
 
     def close(self) -> None:
         if self._client is not None:

@@ -1,0 +1,104 @@
+"""Hooks, sync and async, against the emulator over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from conftest import TOKEN, set_connection
+
+from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
+from airflow_provider_vidgen.hooks.acedata import AceDataHook
+from airflow_provider_vidgen.hooks.base import hook_for_connection
+from airflow_provider_vidgen.hooks.hidream import HiDreamHook
+
+
+def wait_until_terminal(hook, service, task_ids, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        results = hook.retrieve_many(service, task_ids)
+        if all(result.terminal for result in results.values()):
+            return results
+        time.sleep(0.1)
+    raise AssertionError(f"not terminal in {timeout}s: {results}")
+
+
+@pytest.mark.parametrize(
+    ("hook_cls", "service", "body"),
+    [
+        (AceDataHook, "hailuo", {"prompt": "a boat"}),
+        (AceDataHook, "luma", {"prompt": "a volcano", "aspect_ratio": "16:9"}),
+        (AceDataHook, "kling", {"action": "text2video", "prompt": "a mug"}),
+        (AceDataHook, "sora", {"model": "sora-2", "prompt": "a cat"}),
+        (AceDataHook, "veo", {"action": "text2video", "prompt": "a whale"}),
+        (
+            AceDataHook,
+            "seedance",
+            {"model": "doubao-seedance-2-0-260128", "content": [{"type": "text", "text": "a kitten"}]},
+        ),
+        (AceDataHook, "wan", {"model": "wan2.6-t2v", "prompt": "a market"}),
+        (AceDataHook, "happyhorse", {"prompt": "a horse"}),
+        (AceDataHook, "minimax", {"model": "MiniMax-H3", "content": [{"type": "text", "text": "a fox"}]}),
+        (HiDreamHook, "txt2video", {"prompt": "a clownfish"}),
+        (HiDreamHook, "img2video", {"image": "https://cdn.example.com/a.png"}),
+        (HiDreamHook, "video_edit", {"video_name": "https://cdn.example.com/a.mp4", "style": "anime"}),
+    ],
+)
+def test_sync_submit_and_poll_every_service(emulator, hook_cls, service, body):
+    hook = hook_cls()
+    task_id = hook.submit(service, body)
+    assert hook.retrieve(service, task_id).state in ("pending", "running")
+    result = wait_until_terminal(hook, service, [task_id])[task_id]
+    assert result.state == "succeeded", result
+    assert result.videos[0].url.startswith(emulator.url)
+    assert hook.retrieve(service, task_id) == result  # single retrieve agrees with the batch path
+    assert emulator.stats()["counts"]["submit"] == 1
+
+
+def test_async_path_matches_sync_path(emulator):
+    async def scenario():
+        hook = AceDataHook()
+        task_id = await hook.asubmit("luma", {"prompt": "a volcano"})
+        while not (result := (await hook.aretrieve_many("luma", [task_id]))[task_id]).terminal:
+            await asyncio.sleep(0.1)
+        return task_id, result, await hook.aretrieve("luma", task_id)
+
+    task_id, batch_result, single = asyncio.run(scenario())
+    assert batch_result == single == AceDataHook().retrieve_many("luma", [task_id])[task_id]
+    assert batch_result.state == "succeeded"
+
+
+def test_retrieve_many_chunks_by_batch_size(emulator, monkeypatch):
+    set_connection(monkeypatch, "acedata_default", "acedata", emulator.url, TOKEN, batch_size=2)
+    hook = AceDataHook()
+    ids = [hook.submit("hailuo", {"prompt": f"clip {n}"}) for n in range(5)]
+    emulator.reset()  # count polls only
+    results = hook.retrieve_many("hailuo", [*ids, "unknown-id"])
+    assert list(results) == [*ids, "unknown-id"]
+    assert results["unknown-id"].state == "failed" and results["unknown-id"].error.code == "not_found"
+    assert emulator.stats()["counts"]["retrieve_batch"] == 3  # 6 ids, 2 per request
+
+
+def test_bad_token_is_a_clear_error_without_the_token(emulator, monkeypatch):
+    set_connection(monkeypatch, "acedata_default", "acedata", emulator.url, "wrong-secret-token")
+    with pytest.raises(ApiError) as caught:
+        AceDataHook().retrieve_many("hailuo", ["x"])
+    assert caught.value.status == 401 and caught.value.code == "invalid_token"
+    assert "wrong-secret-token" not in str(caught.value)
+
+
+def test_connection_without_token(monkeypatch, emulator):
+    set_connection(monkeypatch, "acedata_default", "acedata", emulator.url, "")
+    with pytest.raises(InvalidInputError, match="no API token"):
+        AceDataHook().retrieve("hailuo", "x")
+
+
+def test_hook_for_connection_follows_connection_type(emulator, monkeypatch):
+    assert isinstance(hook_for_connection("hidream_default"), HiDreamHook)
+    assert isinstance(hook_for_connection("acedata_default"), AceDataHook)
+    set_connection(monkeypatch, "plain_http", "http", emulator.url, TOKEN)
+    with pytest.raises(InvalidInputError, match="not a video vendor"):
+        hook_for_connection("plain_http")
+    with pytest.raises(InvalidInputError, match="needs 'acedata'"):
+        AceDataHook("hidream_default").retrieve("hailuo", "x")
