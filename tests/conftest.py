@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"  # a copy of ../shared/fixtures, so the suite runs anywhere
 TOKEN = "test-token-5ec2e7"
 
 _home = Path(tempfile.mkdtemp(prefix="vidgen-airflow-home-"))
