@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -94,15 +95,22 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
+def ambiguous_submission(vendor: str, what: str) -> AmbiguousSubmissionError:
+    """The error for a submission that may have created a paid task: it says how to find out."""
+    sent = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    return AmbiguousSubmissionError(
+        vendor,
+        f"{what}; the submission may or may not have created a paid task, so it was not resent. "
+        f"Look for a task created around {sent} in the {vendor} console (task history) before retrying: "
+        "if there is one, wait for its id with VideoTaskSensor; if there is none, clear this task to submit again.",
+        code="ambiguous_submission",
+    )
+
+
 def transport_error(vendor: str, failure: TransportFailure, request: ApiRequest) -> ApiError:
     """Map a request that got no answer to an ApiError; a submit whose body may have arrived is ambiguous."""
     if failure.kind == "timeout_after_send" and request.kind == "submit":
-        return AmbiguousSubmissionError(
-            vendor,
-            f"no answer after the submission was sent ({failure.detail}); it may or may not have "
-            "created a paid task, so it was not resent. Check the vendor's task list before retrying.",
-            code="ambiguous_submission",
-        )
+        return ambiguous_submission(vendor, f"no answer after the submission was sent ({failure.detail})")
     return ApiError(
         vendor,
         f"{failure.kind.replace('_', ' ')} error: {failure.detail}",
@@ -131,6 +139,13 @@ def call(
             return interpret(outcome)
         except ApiError as err:
             safe = err.retryable and (request.idempotent or err.nothing_created)
+            if not request.idempotent and err.retryable and not err.nothing_created:
+                if isinstance(err, AmbiguousSubmissionError):
+                    raise
+                # e.g. a bare 502/503 from a proxy, or a garbled 200: the vendor may have accepted it.
+                raise ambiguous_submission(
+                    err.vendor, f"the submission failed without proof that nothing was created ({err})"
+                ) from None
             if not safe or attempt >= retry.max_attempts:
                 raise
             yield Sleep(retry.delay(attempt, err.retry_after))
