@@ -39,8 +39,12 @@ def test_generation_dag(airflow_db, emulator, dag):
     (waited,) = xcoms[("wait", -1, "return_value")]
     assert waited["task_id"] == xcoms[("submit_only", -1, "return_value")]["task_id"]
     assert waited["state"] == "succeeded"
+    (hidream,) = xcoms[("hidream_wait", -1, "return_value")]
+    assert hidream["task_id"] == xcoms[("hidream_submit_only", -1, "return_value")]["task_id"]
+    assert hidream["vendor"] == "hidream" and hidream["state"] == "succeeded"
+    assert hidream["videos"][0]["watermarked_url"].endswith("_wm.mp4")
     counts = emulator.stats()["counts"]
-    assert counts["submit"] == 6  # one per generation, never more
+    assert counts["submit"] == 7  # one per generation, never more
 
 
 def test_failures_name_the_vendor_task_and_bad_input_sends_nothing(airflow_db, emulator, caplog, capsys):

@@ -38,6 +38,19 @@ def generation_dag(dag_id: str, deferrable: bool) -> DAG:
             poke_interval=POLL,
             timeout=60,
         )
+        hidream_submit = HiDreamVideoOperator(
+            task_id="hidream_submit_only", module="img2video", image="https://cdn.example.com/a.png",
+            wait_for_completion=False,
+        )  # fmt: skip
+        VideoTaskSensor(
+            task_id="hidream_wait",
+            task_ids=hidream_submit.output,
+            service="img2video",
+            conn_id="hidream_default",  # the vendor follows from the connection's type
+            deferrable=deferrable,
+            poke_interval=POLL,
+            timeout=60,
+        )
     return dag
 
 
