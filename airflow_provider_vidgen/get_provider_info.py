@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from airflow_provider_vidgen import __version__
@@ -19,6 +20,25 @@ def _conn_fields(batch_default: int) -> dict[str, Any]:
             "description": "Task ids per status request (retrieve_batch) when polling many tasks.",
             "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": batch_default},
         },
+    }
+
+
+def _connection_type(
+    conn_type: str, hook: str, label: str, default_host: str, extra_fields: dict[str, Any]
+) -> dict[str, Any]:
+    """A connection form: the password is the API token, the host an optional base URL."""
+    fields = {**extra_fields, **_conn_fields(50)}
+    example_extra = json.dumps({name: spec["schema"].get("default", "") for name, spec in fields.items()})
+    return {
+        "connection-type": conn_type,
+        "hook-class-name": f"airflow_provider_vidgen.hooks.{hook}",
+        "hook-name": label,
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login"],
+            "relabeling": {"host": "Base URL", "password": "API token"},
+            "placeholders": {"host": default_host, "password": f"{label} API token", "extra": example_extra},
+        },
+        "conn-fields": fields,
     }
 
 
@@ -51,43 +71,20 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Ace Data Cloud", "python-modules": ["airflow_provider_vidgen.triggers.video"]}
         ],
         "connection-types": [
-            {
-                "connection-type": "acedata",
-                "hook-class-name": "airflow_provider_vidgen.hooks.acedata.AceDataHook",
-                "hook-name": "Ace Data Cloud",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login"],
-                    "relabeling": {"host": "Base URL", "password": "API token"},
-                    "placeholders": {
-                        "host": "https://api.acedata.cloud",
-                        "password": "Ace Data Cloud API token",
-                        "extra": '{"request_timeout": 30, "batch_size": 50}',
-                    },
-                },
-                "conn-fields": _conn_fields(50),
-            },
-            {
-                "connection-type": "hidream",
-                "hook-class-name": "airflow_provider_vidgen.hooks.hidream.HiDreamHook",
-                "hook-name": "HiDream",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login"],
-                    "relabeling": {"host": "Base URL", "password": "API token"},
-                    "placeholders": {
-                        "host": "https://www.hidreamai.com",
-                        "password": "HiDream API token",
-                        "extra": '{"user_id": "", "request_timeout": 30, "batch_size": 50}',
-                    },
-                },
-                "conn-fields": {
+            _connection_type("acedata", "acedata.AceDataHook", "Ace Data Cloud", "https://api.acedata.cloud", {}),
+            _connection_type(
+                "hidream",
+                "hidream.HiDreamHook",
+                "HiDream",
+                "https://www.hidreamai.com",
+                {
                     "user_id": {
                         "label": "User ID",
                         "description": "Optional end-user id, sent as the API-User-ID header.",
                         "schema": {"type": ["string", "null"]},
-                    },
-                    **_conn_fields(50),
+                    }
                 },
-            },
+            ),
         ],
         "extra-links": ["airflow_provider_vidgen.links.VideoLink"],
     }

@@ -20,9 +20,8 @@ from airflow_provider_vidgen.core.transport import (
     ApiRequest,
     HttpResponse,
     Outcome,
-    TransportFailure,
+    json_body,
     parse_retry_after,
-    transport_error,
 )
 
 VENDOR = "acedata"
@@ -346,17 +345,10 @@ def probe_request() -> ApiRequest:
 
 def decode(outcome: Outcome, request: ApiRequest, *, allow_not_found: bool = False) -> Any:
     """Return the JSON body of a successful answer, or raise ApiError for every failure form."""
-    if isinstance(outcome, TransportFailure):
-        raise transport_error(LABEL, outcome, request)
-    try:
-        body = outcome.json()
-    except ValueError:
-        body = None
-        if outcome.status < 400:
-            raise ApiError(
-                LABEL, "answer is not JSON", status=outcome.status, code="non_json", retryable=True
-            ) from None
+    body = json_body(LABEL, outcome, request)
     if outcome.status < 400:
+        if body is None:
+            raise ApiError(LABEL, "answer is not JSON", status=outcome.status, code="non_json", retryable=True)
         return body
     error = body.get("error") if isinstance(body, dict) else None
     code = error.get("code") if isinstance(error, dict) else None

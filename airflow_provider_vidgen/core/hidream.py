@@ -24,9 +24,8 @@ from airflow_provider_vidgen.core.transport import (
     RETRYABLE_STATUSES,
     ApiRequest,
     Outcome,
-    TransportFailure,
+    json_body,
     parse_retry_after,
-    transport_error,
 )
 
 VENDOR = "hidream"
@@ -110,12 +109,7 @@ def probe_request() -> ApiRequest:
 
 def decode(outcome: Outcome, request: ApiRequest, *, allow_not_found: bool = False) -> Any:
     """Return ``result`` of an OK envelope, or raise ApiError carrying HiDream's code and message."""
-    if isinstance(outcome, TransportFailure):
-        raise transport_error(LABEL, outcome, request)
-    try:
-        body = outcome.json()
-    except ValueError:
-        body = None
+    body = json_body(LABEL, outcome, request)
     envelope = isinstance(body, dict) and "code" in body
     if outcome.status >= 400 or not envelope:
         message = body.get("message") if isinstance(body, dict) else None

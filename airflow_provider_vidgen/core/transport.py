@@ -120,6 +120,16 @@ def transport_error(vendor: str, failure: TransportFailure, request: ApiRequest)
     )
 
 
+def json_body(vendor: str, outcome: Outcome, request: ApiRequest) -> Any:
+    """The answer's JSON (None when the body is not JSON); raises for a request that got no answer."""
+    if isinstance(outcome, TransportFailure):
+        raise transport_error(vendor, outcome, request)
+    try:
+        return outcome.json()
+    except ValueError:
+        return None
+
+
 def call(
     request: ApiRequest,
     interpret: Callable[[Outcome], T],
