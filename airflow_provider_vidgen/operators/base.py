@@ -133,6 +133,8 @@ class BaseVideoOperator(BaseOperator):
 
         hook = self.get_hook()
         store = context.get("task_state_store") if self.reattach else None
+        if self.reattach and store is None:
+            self.log.info("No task_state_store (Airflow < 3.3): a retry of this task submits a new generation")
         identity = fingerprint(self.conn_id, self.vendor.name, service, body)
         earlier = self._reattach(hook, store, identity, service)
         if earlier is None:
@@ -141,6 +143,7 @@ class BaseVideoOperator(BaseOperator):
                 store.set(SUBMISSION_KEY, {"fingerprint": identity, "task_id": task_id, "service": service})
         else:
             task_id = earlier.task_id
+        self._submitted = (service, task_id)  # for on_kill
         context["ti"].xcom_push(key=VENDOR_TASK_ID_XCOM, value=task_id)
         if earlier is not None and earlier.state == "succeeded":
             push_video_url(context, [earlier])
@@ -168,7 +171,7 @@ class BaseVideoOperator(BaseOperator):
         task_id = previous["task_id"]
         result = hook.retrieve_many(service, [task_id])[task_id]
         if result.state == "failed":
-            self.log.info("Earlier try's task %s failed (%s); submitting a new generation", task_id, result.error)
+            self.log.info("Earlier try's generation failed (%s); submitting a new one", result.describe())
             return None
         self.log.info("Reattaching to %s instead of submitting again (%s)", task_id, result.state)
         return result
@@ -194,6 +197,27 @@ class BaseVideoOperator(BaseOperator):
                 timeout=timedelta(seconds=self.timeout + self.poll_interval + 60),
             )
         return self.execute_complete(context, first_event(trigger))
+
+    def on_kill(self) -> None:
+        """Best effort, idempotent: the vendor APIs have no cancel call, so say what keeps running (and is billed).
+
+        Airflow calls this for a task killed while running on a worker (blocking wait); a deferred
+        task is covered by the trigger's ``on_kill``.
+        """
+        submitted = getattr(self, "_submitted", None)
+        if submitted is None:
+            self.log.info("Killed before any %s submission: nothing keeps running", self.vendor.label)
+            return
+        service, task_id = submitted
+        self.log.warning(
+            "Killed; %s %s task %s keeps running on the vendor side (the API has no cancel call). "
+            "Collect it with VideoTaskSensor(task_ids=[%r], service=%r), or retry this task to reattach to it.",
+            self.vendor.label,
+            service,
+            task_id,
+            task_id,
+            service,
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         # Everything needed is in the event: dag.test() drops defer(kwargs=...) (Airflow 3.3.2).
