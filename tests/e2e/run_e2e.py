@@ -1,0 +1,455 @@
+"""``make e2e``: the content pipeline under a real scheduler, triggerer and API server.
+
+Starts the emulator and ``airflow standalone`` (SQLite, LocalExecutor, a real triggerer) on free
+ports with its own AIRFLOW_HOME in a temporary folder, copies the content pipeline (and the DAG
+its asset schedules) into a temporary DAGs folder, then through the REST API (JWT from
+``/auth/token``) triggers one run and checks:
+
+* the run succeeds, and so does the asset-scheduled ``vidgen_publish_videos`` run after it;
+* every generation task was seen ``deferred``, held by a trigger of the triggerer, and resumed
+  from the trigger's event (its log shows the event; the emulator saw the polls);
+* the videos exist at the templated destination with the manifest's sizes and sha256;
+* the asset event was recorded (with the download summary as its extra);
+* the Video extra link renders through the API server.
+
+Every process it started is stopped (process-group kill) in ``finally``. Prints PASS/FAIL per
+check and exits non-zero on any failure. ``--keep`` keeps the temporary folder (logs, DB, videos).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # run as a script: make the provider importable from the checkout
+
+from airflow_provider_vidgen.emulator import EmulatorServer  # noqa: E402
+
+PIPELINE = "vidgen_content_pipeline"
+PUBLISH = "vidgen_publish_videos"
+DAG_FILES = ("vidgen_content_pipeline.py", "vidgen_publish_videos.py", "content_prompts.txt")
+PROMPTS = ["e2e: a paper boat on a moonlit lake", "e2e: a red fox in fresh snow"]
+TOKEN = "e2e-token-4f1d9a"
+GENERATION_TASKS = ("generate", "wait_wan")  # the tasks that wait in the triggerer
+
+
+class Failed(Exception):
+    pass
+
+
+class Report:
+    def __init__(self) -> None:
+        self.rows: list[tuple[bool, str, str]] = []
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.rows.append((bool(ok), name, detail))
+        print(f"  [{'PASS' if ok else 'FAIL'}] {name}" + (f": {detail}" if detail else ""), flush=True)
+        return bool(ok)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows) and all(ok for ok, _, _ in self.rows)
+
+
+# ------------------------------------------------------------------------------------------------
+# processes
+# ------------------------------------------------------------------------------------------------
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def airflow_env(work: Path, emulator_url: str, api_port: int, log_ports: tuple[int, int]) -> dict[str, str]:
+    bin_dir = Path(sys.executable).parent  # standalone spawns `airflow` subcommands from PATH
+    api = f"http://127.0.0.1:{api_port}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "VIDGEN"))}
+    env.update(
+        {
+            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+            "AIRFLOW_HOME": str(work / "airflow_home"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(work / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__BASE_URL": api,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": os.urandom(16).hex(),
+            "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(48).hex(),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports[0]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports[1]),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # The worker supervisor notices a finished task process only every min_heartbeat_interval
+            # (default 5 s). A deferring task whose exit is noticed after its trigger already fired
+            # and the resumed try was queued gets failed by the scheduler (Airflow 3.3.2 race), so
+            # keep that window short.
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # The pipeline's connection, prompts and destination, as an operator would set them.
+            "AIRFLOW_CONN_ACEDATA_DEFAULT": json.dumps(
+                {"conn_type": "acedata", "host": emulator_url, "password": TOKEN}
+            ),
+            "AIRFLOW_VAR_VIDGEN_PROMPTS": json.dumps(PROMPTS),
+            "AIRFLOW_VAR_VIDGEN_VIDEO_ROOT": f"file://{work / 'videos'}",
+            "VIDGEN_POLL_INTERVAL": "1",
+        }
+    )
+    return env
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 25.0) -> None:
+    """SIGTERM the process group standalone leads (scheduler, triggerer, api-server, ...), then SIGKILL."""
+    if process.poll() is None or _group_alive(process.pid):
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and _group_alive(process.pid):
+                try:
+                    process.wait(timeout=0.2)
+                except subprocess.TimeoutExpired:
+                    pass
+            if not _group_alive(process.pid):
+                break
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie leader still counts; look for any live member.
+    for proc in Path("/proc").iterdir() if Path("/proc").exists() else ():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
+# ------------------------------------------------------------------------------------------------
+# REST API
+# ------------------------------------------------------------------------------------------------
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.client = httpx.Client(base_url=base, timeout=30)
+
+    def login(self, home: Path, deadline: float) -> None:
+        """JWT from /auth/token with the admin password standalone generated."""
+        passwords = home / "simple_auth_manager_passwords.json.generated"
+        wait_for(lambda: passwords.exists() and json.loads(passwords.read_text() or "{}"), deadline, "passwords file")
+        username, password = next(iter(json.loads(passwords.read_text()).items()))
+        response = self.client.post("/auth/token", json={"username": username, "password": password})
+        if response.status_code not in (200, 201):
+            raise Failed(f"/auth/token answered {response.status_code}: {response.text[:300]}")
+        self.client.headers["authorization"] = f"Bearer {response.json()['access_token']}"
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.client.get(path, params=params)
+        if response.status_code != 200:
+            raise Failed(f"GET {path} answered {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+    def send(self, method: str, path: str, body: Any) -> Any:
+        response = self.client.request(method, path, json=body)
+        if response.status_code not in (200, 201):
+            raise Failed(f"{method} {path} answered {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=200)["task_instances"]
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.get(path, map_index=map_index, deserialize=True, stringify=False)["value"]
+
+
+def wait_for(predicate: Callable[[], Any], deadline: float, what: str, interval: float = 0.5) -> Any:
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (httpx.HTTPError, Failed, ValueError, OSError) as err:
+            last_error = err
+        time.sleep(interval)
+    raise Failed(f"timed out waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
+# ------------------------------------------------------------------------------------------------
+
+
+def run(work: Path, report: Report, budget: float) -> None:
+    started = time.monotonic()
+    deadline = started + budget
+    (work / "dags").mkdir(parents=True)
+    for name in DAG_FILES:
+        shutil.copy(REPO / "dags_examples" / name, work / "dags" / name)
+    api_port, worker_log_port, trigger_log_port = free_ports(3)
+    log_path = work / "standalone.log"
+    print(f"Work folder: {work}\nStandalone log: {log_path}", flush=True)
+
+    # Long enough that every generation is still running when its task defers (so it must wait in
+    # the triggerer), short enough for a quick run.
+    with EmulatorServer(token=TOKEN, queued_seconds=3, running_seconds=4) as emulator:
+        env = airflow_env(work, emulator.url, api_port, (worker_log_port, trigger_log_port))
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                ["airflow", "standalone"],
+                env=env,
+                cwd=work,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, killed as a whole in finally
+            )
+        try:
+            _exercise(Api(f"http://127.0.0.1:{api_port}"), process, work, emulator, report, deadline, started)
+        finally:
+            print("Stopping airflow standalone ...", flush=True)
+            stop_group(process)
+            report.check("every started process stopped", not _group_alive(process.pid))
+
+
+def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline: float, started: float) -> None:
+    def alive() -> None:
+        if process.poll() is not None:
+            raise Failed(f"airflow standalone exited with {process.returncode}; see {work / 'standalone.log'}")
+
+    print("Waiting for the API server and the DAG processor ...", flush=True)
+    wait_for(lambda: alive() or api.client.get("/api/v2/monitor/health").status_code == 200, deadline, "the API")
+    api.login(work / "airflow_home", deadline)
+    wait_for(
+        lambda: alive() or all(api.client.get(f"/api/v2/dags/{d}").status_code == 200 for d in (PIPELINE, PUBLISH)),
+        deadline,
+        "the DAGs to be parsed",
+    )
+    pipeline = api.get(f"/api/v2/dags/{PIPELINE}")
+    report.check("DAGs parsed without import errors", not api.get("/api/v2/importErrors")["import_errors"])
+    print(f"Airflow is up after {time.monotonic() - started:.0f} s", flush=True)
+
+    # Trigger the run the scheduler would create next (so unpausing adds no second run), then unpause.
+    logical_date = pipeline.get("next_dagrun_logical_date")
+    run_id = f"e2e__{int(time.time())}"
+    api.send("POST", f"/api/v2/dags/{PIPELINE}/dagRuns", {"dag_run_id": run_id, "logical_date": logical_date})
+    for dag_id in (PIPELINE, PUBLISH):
+        api.send("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    print(f"Triggered {PIPELINE} run {run_id} (logical date {logical_date})", flush=True)
+
+    # Watch the task instances: every generation task must be seen deferred, held by the triggerer.
+    seen: dict[tuple[str, int], set[str]] = {}
+    triggers: dict[tuple[str, int], dict[str, Any]] = {}
+    state = None
+    while time.monotonic() < deadline:
+        alive()
+        for ti in api.task_instances(PIPELINE, run_id):
+            key = (ti["task_id"], ti["map_index"])
+            seen.setdefault(key, set()).add(ti["state"] or "none")
+            if ti["state"] == "deferred" and ti.get("trigger") and not (triggers.get(key) or {}).get("triggerer_job"):
+                triggers[key] = {**ti["trigger"], "triggerer_job": ti.get("triggerer_job")}
+        state = api.get(f"/api/v2/dags/{PIPELINE}/dagRuns/{run_id}")["state"]
+        if state in ("success", "failed"):
+            break
+        time.sleep(0.3)
+    elapsed = time.monotonic() - started
+    tis = {(ti["task_id"], ti["map_index"]): ti for ti in api.task_instances(PIPELINE, run_id)}
+    report.check(
+        f"{PIPELINE} run succeeded",
+        state == "success",
+        f"state {state} after {elapsed:.0f} s; " + ", ".join(f"{k[0]}[{k[1]}]={v['state']}" for k, v in tis.items()),
+    )
+    if state != "success":
+        raise Failed("the pipeline run did not succeed")
+
+    retried = {f"{k[0]}[{k[1]}]": ti["try_number"] for k, ti in tis.items() if ti["try_number"] > 1}
+    if retried:  # a retry reattaches to the vendor task (the submission count below stays exact)
+        print(f"  note: retried task instances (try numbers): {retried}", flush=True)
+    waiting = [key for key in tis if key[0] in GENERATION_TASKS]
+    report.check(
+        "generation tasks ran (2 services x prompts, plus the batch sensor)", len(waiting) == 2 * len(PROMPTS) + 1
+    )
+    not_deferred = [key for key in waiting if "deferred" not in seen.get(key, set())]
+    report.check(
+        "every generation task passed through 'deferred'", not not_deferred, f"not seen deferred: {not_deferred}"
+    )
+    held = [key for key in waiting if (triggers.get(key) or {}).get("triggerer_job")]
+    classpaths = {t.get("classpath") for t in triggers.values()}
+    report.check(
+        "their triggers were held by the triggerer",
+        len(held) == len(waiting),
+        f"{len(held)}/{len(waiting)} with a triggerer job; {sorted(c for c in classpaths if c)}",
+    )
+
+    # The triggerer fired the events the tasks resumed with (the task log shows the event).
+    fired = []
+    for task_id, map_index in waiting:
+        ti = tis[(task_id, map_index)]
+        text = task_log(api, run_id, task_id, map_index, ti["try_number"])
+        if "Trigger fired event" in text and "'status': 'success'" in text:
+            fired.append((task_id, map_index))
+    report.check("the triggerer fired every task's event", len(fired) == len(waiting), f"{len(fired)}/{len(waiting)}")
+    counts = emulator.stats()["counts"]
+    report.check(
+        "the emulator saw one submission per generation and batched polls",
+        counts["submit"] == 3 * len(PROMPTS) and counts["retrieve_batch"] > 0,
+        f"submit={counts['submit']} retrieve_batch={counts['retrieve_batch']} retrieve={counts['retrieve']}",
+    )
+
+    # The videos at the templated destination, as the manifest says.
+    manifest = api.xcom(PIPELINE, run_id, "download")
+    ds = logical_date[:10]
+    folder = work / "videos" / ds
+    problems = []
+    for entry in manifest:
+        path = Path(entry["destination_uri"].removeprefix("file://"))
+        if path.parent != folder or not path.is_file():
+            problems.append(f"{path}: missing or outside {folder}")
+            continue
+        data = path.read_bytes()
+        if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            problems.append(f"{path}: size/sha256 differ from the manifest")
+    videos = [e for e in manifest if e["kind"] == "video"]
+    report.check(
+        f"videos downloaded to videos/{ds}/ with the manifest's sizes and sha256",
+        not problems and len(videos) == 3 * len(PROMPTS),
+        f"{len(videos)} videos, {len(manifest) - len(videos)} thumbnails" + (f"; {problems}" if problems else ""),
+    )
+    report.check("manifest.json written next to them", (folder / "manifest.json").is_file())
+
+    # The asset event, and the DAG it schedules.
+    events = api.get("/api/v2/assets/events", source_dag_id=PIPELINE, source_run_id=run_id)["asset_events"]
+    extras = [e.get("extra") or {} for e in events if e.get("uri") == "vidgen://videos/daily"]
+    report.check(
+        "asset event recorded for vidgen://videos/daily",
+        len(extras) == 1 and extras[0].get("files") == len(manifest),
+        json.dumps(extras)[:300],
+    )
+
+    def published() -> Any:
+        alive()
+        runs = api.get(f"/api/v2/dags/{PUBLISH}/dagRuns")["dag_runs"]
+        return [r for r in runs if r["state"] in ("success", "failed")]
+
+    try:
+        runs = wait_for(published, deadline, f"a {PUBLISH} run")
+        ok = runs[0]["state"] == "success" and runs[0]["run_type"] == "asset_triggered"
+        detail = f"{runs[0]['dag_run_id']}: {runs[0]['state']}"
+        if ok:
+            result = api.xcom(PUBLISH, runs[0]["dag_run_id"], "publish")
+            ok = bool(result) and result[0]["videos"] == 3 * len(PROMPTS) and (folder / "playlist.m3u").is_file()
+            detail += f", {result}"
+    except Failed as err:
+        ok, detail = False, str(err)
+    report.check(f"the asset scheduled {PUBLISH}, which verified the files", ok, detail)
+
+    # The Video extra link, rendered by the API server.
+    link_path = f"/api/v2/dags/{PIPELINE}/dagRuns/{run_id}/taskInstances/generate/links"
+    links = api.get(link_path, map_index=0).get("extra_links") or {}
+    generated = api.xcom(PIPELINE, run_id, "generate", map_index=0)
+    report.check(
+        "Video extra link served by the API server",
+        links.get("Video") == generated["videos"][0]["url"],
+        f"{links}",
+    )
+
+
+def task_log(api: Api, run_id: str, task_id: str, map_index: int, try_number: int) -> str:
+    path = f"/api/v2/dags/{PIPELINE}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+    response = api.client.get(path, params={"map_index": map_index, "full_content": True})
+    if response.status_code != 200:
+        return ""
+    body = response.json()
+    content = body.get("content")
+    if isinstance(content, list):
+        return "\n".join(json.dumps(line) if not isinstance(line, str) else line for line in content)
+    return str(content)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, DB, videos)")
+    parser.add_argument("--budget", type=float, default=270.0, help="seconds before giving up (default 270)")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="vidgen-e2e-"))
+    report = Report()
+    error = None
+    try:
+        run(work, report, args.budget)
+    except Failed as err:
+        error = str(err)
+    except Exception as err:  # report, clean up, exit non-zero
+        error = f"{type(err).__name__}: {err}"
+    if error:
+        report.check("no error", False, error)
+        log = work / "standalone.log"
+        if log.exists():
+            print("---- last lines of the standalone log ----")
+            print("\n".join(log.read_text(errors="replace").splitlines()[-60:]))
+    elapsed = time.monotonic() - started
+    failed = [name for ok, name, _ in report.rows if not ok]
+    print(
+        f"\n{'PASS' if report.ok else 'FAIL'}: end-to-end run, {len(report.rows) - len(failed)}/{len(report.rows)} "
+        f"checks passed in {elapsed:.0f} s" + (f"; failed: {failed}" if failed else "")
+    )
+    (work / "report.json").write_text(
+        json.dumps([{"ok": ok, "check": name, "detail": detail} for ok, name, detail in report.rows])
+    )
+    if args.keep or not report.ok:
+        print(f"Kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
