@@ -2,11 +2,14 @@
 
 Other providers poll once per trigger per interval, so 1,000 deferred tasks make 1,000 requests
 every interval against one API token. Here the ids of all triggers that are due in the same poll
-window go out together in ``retrieve_batch`` requests of ``batch_size`` ids, over one pooled
-``httpx.AsyncClient``, and a 429 seen by any of them slows all of them down (shared backoff).
+cycle go out together in ``retrieve_batch`` requests of ``batch_size`` ids, over one pooled
+``httpx.AsyncClient``, and a 429 (or any ``Retry-After``) seen by any of them slows all of them
+down (shared backoff).
 
 Triggers still serialize only their own ids: a poller is rebuilt from whatever triggers run in
 the process, so it survives triggerer restarts and ``dag.test()`` (one fresh event loop per trigger).
+A poller lives as long as it has subscriptions: when the last one leaves, its loop stops, its
+client is closed and it leaves the registry; the next subscriber gets a fresh one.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -37,8 +39,7 @@ from airflow_provider_vidgen.hooks.base import VideoApiHook, ahook_for_connectio
 
 log = logging.getLogger(__name__)
 
-# Subscriptions due within this share of their interval are polled together with the ones due now,
-# so triggers that started at slightly different moments fall into step after their first poll.
+# Subscriptions due within this share of their interval are polled together with the ones due now.
 COALESCE_SHARE = 0.5
 COALESCE_MAX_SECONDS = 5.0
 # Batch requests in flight at once per connection: enough to finish a 1,000-id cycle quickly,
@@ -55,13 +56,28 @@ class PollFailure:
     fatal: bool  # a retry cannot help (bad token, bad request)
 
 
+class DeadlinePassed:
+    """Delivered once to a subscription whose ``end_time`` has passed."""
+
+    def __repr__(self) -> str:
+        return "DeadlinePassed()"
+
+
+DEADLINE_PASSED = DeadlinePassed()
+
+Update = dict[str, TaskResult] | PollFailure | DeadlinePassed
+
+
 @dataclass(eq=False)
 class Subscription:
+    """One trigger's ids in a poller. ``task_ids`` may be narrowed by its owner between polls."""
+
     service: str
     task_ids: list[str]
     poll_interval: float
-    next_due: float
-    updates: asyncio.Queue[dict[str, TaskResult] | PollFailure] = field(default_factory=asyncio.Queue)
+    next_due: float  # monotonic time of its next poll
+    updates: asyncio.Queue[Update] = field(default_factory=asyncio.Queue)
+    deadline: asyncio.TimerHandle | None = field(default=None, repr=False)
 
     def due(self, now: float) -> bool:
         window = min(self.poll_interval * COALESCE_SHARE, COALESCE_MAX_SECONDS)
@@ -69,71 +85,125 @@ class Subscription:
 
 
 class SharedPoller:
-    """Polls the ids of all its subscriptions in batches; one instance per (event loop, connection)."""
+    """Polls the ids of all its subscriptions in batches; one instance per (event loop, connection).
+
+    New subscriptions join the poller's next cycle (when that comes within their interval), so
+    triggers that arrive at different moments are polled together from then on: a cycle costs
+    ``ceil(ids / batch_size)`` requests, however many triggers hold the ids.
+    """
 
     def __init__(self, hook: VideoApiHook, *, retry: RetryPolicy = POLL_RETRY) -> None:
         self.hook = hook
         self.retry = retry
         self.subscriptions: set[Subscription] = set()
-        self.backoff_until = 0.0  # monotonic time before which no request is sent (shared 429 backoff)
+        self.backoff_until = 0.0  # monotonic time before which no request is sent (shared backoff)
         self.rate_limited_streak = 0
+        self.closed = False
+        # Counters for logs, tests and benchmarks.
         self.requests_sent = 0
+        self.rate_limited = 0
+        self.cycles = 0
+        self.ids_polled = 0
         self._client: httpx.AsyncClient | None = None
-        self._running = False
+        self._task: asyncio.Task[None] | None = None
+        self._next_cycle: float | None = None  # when the loop plans its next poll
         self._wakeup = asyncio.Event()
-        self._on_idle: list[Callable[[SharedPoller], None]] = []
+        self._registry: dict[str, SharedPoller] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"SharedPoller(conn_id={self.hook.conn_id!r}, subscriptions={len(self.subscriptions)}, "
+            f"cycles={self.cycles}, requests={self.requests_sent}, closed={self.closed})"
+        )
 
     # ------------------------------------------------------------ subscriptions
 
-    def subscribe(self, service: str, task_ids: Sequence[str], poll_interval: float) -> Subscription:
-        sub = Subscription(service, list(task_ids), poll_interval, time.monotonic() + poll_interval)
+    def subscribe(
+        self, service: str, task_ids: Sequence[str], poll_interval: float, *, end_time: float | None = None
+    ) -> Subscription:
+        """Poll ``task_ids`` every ``poll_interval`` s; results arrive on the subscription's queue.
+
+        ``end_time`` (epoch seconds) puts :data:`DEADLINE_PASSED` on the queue once it passes.
+        """
+        if self.closed:
+            raise RuntimeError(f"{self!r} is closed; get a poller with shared_poller()")
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        first = now + poll_interval
+        if self._next_cycle is not None and now < self._next_cycle < first:
+            first = self._next_cycle  # join the next cycle instead of starting a cycle of its own
+        sub = Subscription(service, list(task_ids), float(poll_interval), first)
+        if end_time is not None:
+            sub.deadline = loop.call_later(max(end_time - time.time(), 0.0), sub.updates.put_nowait, DEADLINE_PASSED)
         self.subscriptions.add(sub)
-        if not self._running:
-            self._running = True
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"vidgen-poller-{self.hook.conn_id}")
-        self._wakeup.set()
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run(), name=f"vidgen-poller-{self.hook.conn_id}")
+        elif self._next_cycle is None or first < self._next_cycle:
+            self._wakeup.set()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        """Forget ``sub``; safe to call twice. Its ids are not fetched again."""
+        """Forget ``sub``; safe to call twice. Its ids are not fetched again.
+
+        The last subscription leaving closes the poller: the loop (and any poll in flight) is
+        cancelled, the client closed, and the poller leaves the registry.
+        """
+        if sub.deadline is not None:
+            sub.deadline.cancel()
+            sub.deadline = None
         self.subscriptions.discard(sub)
-        self._wakeup.set()
+        if not self.subscriptions and not self.closed:
+            self._close()
+
+    def _close(self) -> None:
+        self.closed = True
+        if self._registry is not None and self._registry.get(self.hook.conn_id) is self:
+            del self._registry[self.hook.conn_id]
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
 
     # ------------------------------------------------------------ polling loop
 
     async def _run(self) -> None:
         try:
+            # Created up front (an SSL context costs tens of ms), so a poll cycle only polls.
+            self._client = await self.hook.aget_client(max_connections=MAX_CONCURRENT_REQUESTS)
             while self.subscriptions:
                 now = time.monotonic()
                 due = [sub for sub in self.subscriptions if sub.due(now)]
                 if not due:
-                    wait = min(sub.next_due for sub in self.subscriptions) - now
+                    self._next_cycle = min(sub.next_due for sub in self.subscriptions)
                     self._wakeup.clear()
                     with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), timeout=max(wait, 0.0))
+                        await asyncio.wait_for(self._wakeup.wait(), timeout=max(self._next_cycle - now, 0.0))
                     continue
                 for sub in due:
                     sub.next_due = now + sub.poll_interval
+                self._next_cycle = min(sub.next_due for sub in self.subscriptions)
                 await self.poll(due)
         finally:
-            # Stop accepting work before the first await, so a subscription made while the client
-            # closes starts a fresh loop instead of joining this finished one.
-            self._running = False
-            for callback in self._on_idle:
-                callback(self)
-            if self._client is not None:
-                client, self._client = self._client, None
-                await client.aclose()
+            self._next_cycle = None
+            client, self._client = self._client, None
+            if client is not None:
+                # Shielded: a poller cancelled by its last trigger still closes its connections.
+                await asyncio.shield(client.aclose())
 
     async def poll(self, subs: Sequence[Subscription]) -> None:
         """One poll cycle for ``subs``: every distinct id once, in batches, results routed back."""
-        wanted: dict[str, dict[str, list[Subscription]]] = defaultdict(lambda: defaultdict(list))
+        wanted: dict[str, dict[str, list[Subscription]]] = {}
         for sub in subs:
+            owners = wanted.setdefault(sub.service, {})
             for task_id in sub.task_ids:
-                wanted[sub.service][task_id].append(sub)
+                if task_id in owners:
+                    owners[task_id].append(sub)
+                else:
+                    owners[task_id] = [sub]
+        if not wanted:
+            return
+        settings = await self.hook.asettings()
         if self._client is None:
             self._client = await self.hook.aget_client(max_connections=MAX_CONCURRENT_REQUESTS)
-        settings = await self.hook.asettings()
+        self.cycles += 1
         semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
 
         async def fetch(service: str, chunk: list[str]) -> None:
@@ -151,9 +221,10 @@ class SharedPoller:
 
         jobs = [
             fetch(service, chunk)
-            for service, ids in wanted.items()
-            for chunk in chunked(list(ids), settings.batch_size)
+            for service, owners in wanted.items()
+            for chunk in chunked(list(owners), settings.batch_size)
         ]
+        self.ids_polled += sum(len(owners) for owners in wanted.values())
         await asyncio.gather(*jobs)
 
     async def _fetch(self, service: str, chunk: list[str]) -> dict[str, TaskResult]:
@@ -162,53 +233,82 @@ class SharedPoller:
         return await run_async(flow, self._send, asyncio.sleep)
 
     async def _send(self, request: ApiRequest) -> Outcome:
-        """Send through the shared gate; a 429 closes the gate for every trigger of this connection."""
+        """Send through the shared gate; a 429 or ``Retry-After`` closes it for every trigger of the connection."""
         while (wait := self.backoff_until - time.monotonic()) > 0:
             await asyncio.sleep(wait)
         assert self._client is not None
         self.requests_sent += 1
         outcome = await self.hook.asend(self._client, request)
-        if isinstance(outcome, HttpResponse) and outcome.status == 429:
-            self.rate_limited_streak += 1
-            delay = self.retry.delay(self.rate_limited_streak, parse_retry_after(outcome.headers))
-            self.backoff_until = max(self.backoff_until, time.monotonic() + delay)
-            log.warning(
-                "%s rate limit hit; all polls of %s pause %.1fs", self.hook.vendor.label, self.hook.conn_id, delay
-            )
-        elif isinstance(outcome, HttpResponse) and outcome.status < 400:
-            self.rate_limited_streak = 0
+        if isinstance(outcome, HttpResponse):
+            retry_after = parse_retry_after(outcome.headers) if outcome.status >= 400 else None
+            if outcome.status == 429 or retry_after is not None:
+                if outcome.status == 429:
+                    self.rate_limited += 1
+                self.rate_limited_streak += 1
+                delay = self.retry.delay(self.rate_limited_streak, retry_after)
+                if time.monotonic() + delay > self.backoff_until:
+                    self.backoff_until = time.monotonic() + delay
+                    log.warning(
+                        "%s answered HTTP %s; all polls of %s pause %.1fs",
+                        self.hook.vendor.label,
+                        outcome.status,
+                        self.hook.conn_id,
+                        delay,
+                    )
+            elif outcome.status < 400:
+                self.rate_limited_streak = 0
         return outcome
 
-    @staticmethod
     def _deliver(
-        owners: dict[str, list[Subscription]], chunk: list[str], results: dict[str, TaskResult] | PollFailure
+        self, owners: dict[str, list[Subscription]], chunk: list[str], results: dict[str, TaskResult] | PollFailure
     ) -> None:
-        by_sub: dict[Subscription, dict[str, TaskResult]] = defaultdict(dict)
+        """Give every subscription its own results of ``chunk`` (or the failure), once per chunk."""
+        live = self.subscriptions
+        if isinstance(results, PollFailure):
+            for sub in {sub for task_id in chunk for sub in owners[task_id]}:
+                if sub in live:
+                    sub.updates.put_nowait(results)
+            return
+        by_sub: dict[Subscription, dict[str, TaskResult]] = {}
         for task_id in chunk:
+            result = results.get(task_id)
+            if result is None:
+                continue
             for sub in owners[task_id]:
-                if isinstance(results, PollFailure):
-                    by_sub[sub] = {}
-                else:
-                    by_sub[sub][task_id] = results[task_id]
+                if sub in live:
+                    if sub in by_sub:
+                        by_sub[sub][task_id] = result
+                    else:
+                        by_sub[sub] = {task_id: result}
         for sub, update in by_sub.items():
-            sub.updates.put_nowait(results if isinstance(results, PollFailure) else update)
+            sub.updates.put_nowait(update)
 
 
 # One registry per event loop: pollers never cross loops (dag.test() runs each trigger in its own).
 _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, SharedPoller]] = weakref.WeakKeyDictionary()
+_creating: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
 
 
 async def shared_poller(conn_id: str) -> SharedPoller:
-    """The poller of ``conn_id`` in the running event loop, created on first use."""
-    pollers = _registry.setdefault(asyncio.get_running_loop(), {})
+    """The poller of ``conn_id`` in the running event loop, created on first use.
+
+    A thousand triggers starting together resolve the connection once: the others wait for it.
+    Subscribe right after the await (no other await in between), or the poller may have closed.
+    """
+    loop = asyncio.get_running_loop()
+    pollers = _registry.setdefault(loop, {})
     poller = pollers.get(conn_id)
-    if poller is None:
-        hook = await ahook_for_connection(conn_id)
-        await hook.asettings()
-        poller = pollers.get(conn_id)  # another trigger may have created it while we awaited
+    if poller is not None:
+        return poller
+    lock = _creating.setdefault(loop, {}).setdefault(conn_id, asyncio.Lock())
+    async with lock:
+        poller = pollers.get(conn_id)
         if poller is None:
-            poller = pollers[conn_id] = SharedPoller(hook)
-            poller._on_idle.append(lambda p: pollers.pop(conn_id, None) if pollers.get(conn_id) is p else None)
+            hook = await ahook_for_connection(conn_id)
+            await hook.asettings()
+            poller = SharedPoller(hook)
+            poller._registry = pollers
+            pollers[conn_id] = poller
     return poller
 
 
@@ -217,3 +317,21 @@ async def private_poller(conn_id: str) -> SharedPoller:
     hook = await ahook_for_connection(conn_id)
     await hook.asettings()
     return SharedPoller(hook)
+
+
+def pollers_in_loop(loop: asyncio.AbstractEventLoop | None = None) -> dict[str, SharedPoller]:
+    """The shared pollers registered in ``loop`` (default: the running one), for diagnostics and tests."""
+    return dict(_registry.get(loop or asyncio.get_running_loop(), {}))
+
+
+__all__ = [
+    "DEADLINE_PASSED",
+    "DeadlinePassed",
+    "PollFailure",
+    "SharedPoller",
+    "Subscription",
+    "Update",
+    "pollers_in_loop",
+    "private_poller",
+    "shared_poller",
+]

@@ -10,10 +10,15 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_vidgen.core.errors import VidgenError
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.vendors import check_task_ids
-from airflow_provider_vidgen.triggers.poller import PollFailure, private_poller, shared_poller
+from airflow_provider_vidgen.triggers.poller import (
+    DeadlinePassed,
+    PollFailure,
+    Subscription,
+    private_poller,
+    shared_poller,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,51 +83,45 @@ class VideoTaskTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        last: dict[str, TaskResult] = {}
-        vendor = ""
         try:
             poller = await (shared_poller(self.conn_id) if self.shared_polling else private_poller(self.conn_id))
-        except VidgenError as err:
-            yield self._event(ERROR, last, vendor, f"cannot poll with connection {self.conn_id!r}: {err}")
+        except Exception as err:  # e.g. the connection does not exist or has no token
+            yield self._event(ERROR, {}, "", f"cannot poll with connection {self.conn_id!r}: {err}")
             return
-        except Exception as err:  # e.g. the connection does not exist
-            yield self._event(ERROR, last, vendor, f"cannot poll with connection {self.conn_id!r}: {err}")
-            return
-        vendor = poller.hook.vendor.name
-        sub = poller.subscribe(self.service, self.task_ids, self.poll_interval)
-        failures = 0
+        sub = poller.subscribe(self.service, self.task_ids, self.poll_interval, end_time=self.end_time)
         try:
-            while True:
-                remaining = self.end_time - time.time()
-                try:
-                    if remaining <= 0:
-                        raise TimeoutError
-                    update = await asyncio.wait_for(sub.updates.get(), timeout=remaining)
-                except (TimeoutError, asyncio.TimeoutError):
-                    yield self._event(TIMEOUT, last, vendor, self._timeout_message(last, vendor))
-                    return
-                if isinstance(update, PollFailure):
-                    failures += 1
-                    log.warning(
-                        "poll %d/%d failed for %s: %s", failures, self.max_poll_failures, self.conn_id, update.error
-                    )
-                    if update.fatal or failures >= self.max_poll_failures:
-                        yield self._event(
-                            ERROR, last, vendor, f"polling gave up after {failures} failure(s): {update.error}"
-                        )
-                        return
-                    continue
-                failures = 0
-                last.update(update)
-                for result in update.values():
-                    log.info("%s", result.describe())
-                pending = [task_id for task_id in self.task_ids if not (task_id in last and last[task_id].terminal)]
-                if not pending:
-                    yield self._event(SUCCESS, last, vendor, "every task reached a final state")
-                    return
-                sub.task_ids = pending  # finished ids are not fetched again
+            event = await self._wait(sub, poller.hook.vendor.name)
         finally:
-            poller.unsubscribe(sub)
+            poller.unsubscribe(sub)  # before the event goes out: its ids are not polled again
+        yield event
+
+    async def _wait(self, sub: Subscription, vendor: str) -> TriggerEvent:
+        last: dict[str, TaskResult] = {}
+        failures = 0
+        while True:
+            update = await sub.updates.get()
+            if isinstance(update, DeadlinePassed):
+                return self._event(TIMEOUT, last, vendor, self._timeout_message(last, vendor))
+            if isinstance(update, PollFailure):
+                failures += 1
+                log.warning(
+                    "poll %d/%d failed for %s: %s", failures, self.max_poll_failures, self.conn_id, update.error
+                )
+                if update.fatal or failures >= self.max_poll_failures:
+                    return self._event(
+                        ERROR, last, vendor, f"polling gave up after {failures} failure(s): {update.error}"
+                    )
+                continue
+            failures = 0
+            for task_id, result in update.items():
+                previous = last.get(task_id)
+                if previous is None or previous.state != result.state:  # state changes only, not every poll
+                    log.info("%s", result.describe())
+            last.update(update)
+            pending = [task_id for task_id in self.task_ids if not (task_id in last and last[task_id].terminal)]
+            if not pending:
+                return self._event(SUCCESS, last, vendor, "every task reached a final state")
+            sub.task_ids = pending  # finished ids are not fetched again
 
     def _results(self, last: dict[str, TaskResult], vendor: str) -> list[dict[str, Any]]:
         return [
