@@ -69,7 +69,8 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Capped exponential backoff with full jitter; ``Retry-After`` wins when the server sends one."""
+    """Capped exponential backoff with jitter (a random delay in the upper half of the current step);
+    ``Retry-After`` wins when the server sends one."""
 
     max_attempts: int = 4
     base_delay: float = 1.0
