@@ -59,7 +59,9 @@ def emu(emulator, monkeypatch):
 @pytest.fixture
 def fast_polls(monkeypatch):
     """Shorter poll backoff (same policy, smaller numbers) so giving up takes milliseconds, not seconds."""
-    monkeypatch.setitem(SharedPoller.__init__.__kwdefaults__, "retry", FAST_POLL_RETRY)
+    defaults = SharedPoller.__init__.__kwdefaults__ or {}
+    assert "retry" in defaults, "SharedPoller(hook, *, retry=...) changed: update this fixture"
+    monkeypatch.setitem(defaults, "retry", FAST_POLL_RETRY)
 
 
 def total_requests(emulator) -> int:
@@ -349,15 +351,20 @@ async def test_timeout_event_lists_the_still_running_ids(emu):
 
 
 async def test_trigger_on_kill_is_safe_and_idempotent(emu, caplog):
-    trigger = VideoTaskTrigger("acedata_default", "hailuo", ["t-1", "t-2"], poll_interval=0.05)
+    emu.configure(queued_seconds=0, running_seconds=30)
+    hook = AceDataHook()
+    ids = [hook.submit("hailuo", {"prompt": f"boat {n}"}) for n in range(2)]
+    trigger = VideoTaskTrigger("acedata_default", "hailuo", ids, poll_interval=0.05)
     waiting = asyncio.create_task(first_event(trigger))
     await until(lambda: emu.stats()["counts"]["retrieve_batch"] >= 1)
     with caplog.at_level(logging.WARNING):
         await trigger.on_kill()  # Airflow calls it, then cancels the trigger
         waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
         await trigger.on_kill()  # a second call (or one after the end) is harmless
-    assert caplog.text.count("keep running on the vendor side") == 2 and "t-1, t-2" in caplog.text
-    assert emu.stats()["counts"]["submit"] == 0  # it only logs: the APIs have no cancel call
+    assert caplog.text.count("keep running on the vendor side") == 2 and ", ".join(ids) in caplog.text
+    assert emu.stats()["counts"]["submit"] == 2  # it only logs: the APIs have no cancel call
 
 
 async def test_unknown_connection_type_fails_the_trigger_before_any_request(emu):
