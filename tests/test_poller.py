@@ -1,0 +1,314 @@
+"""The shared poller: many triggers of one connection in one event loop share batched polls.
+
+Correctness only (no timing assertions): what goes out in which request, who gets which result,
+what a cancelled trigger leaves behind, and that a 429 seen by one trigger holds back the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from conftest import TOKEN, set_connection
+
+from airflow_provider_vidgen.core.transport import RetryPolicy
+from airflow_provider_vidgen.hooks.acedata import AceDataHook
+from airflow_provider_vidgen.hooks.base import VideoApiHook
+from airflow_provider_vidgen.hooks.hidream import HiDreamHook
+from airflow_provider_vidgen.triggers import poller as poller_module
+from airflow_provider_vidgen.triggers.poller import SharedPoller, pollers_in_loop, shared_poller
+from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
+
+FAST_POLL_RETRY = RetryPolicy(max_attempts=3, base_delay=0.02, max_delay=0.1)
+
+
+@pytest.fixture
+def wire(monkeypatch) -> list[dict[str, Any]]:
+    """Every request the pollers send: when, what kind, which ids, and the answer's status."""
+    sent: list[dict[str, Any]] = []
+    original = VideoApiHook.asend
+
+    async def recording(client, request):
+        entry: dict[str, Any] = {"at": time.monotonic(), "kind": request.kind, "path": request.path}
+        body = request.json if isinstance(request.json, dict) else {}
+        entry["ids"] = list(body.get("ids") or body.get("task_id_list") or ([body["id"]] if "id" in body else []))
+        sent.append(entry)
+        outcome = await original(client, request)
+        entry["status"] = getattr(outcome, "status", None)
+        entry["answered"] = time.monotonic()
+        return outcome
+
+    monkeypatch.setattr(VideoApiHook, "asend", staticmethod(recording))
+    return sent
+
+
+@pytest.fixture
+def clients(monkeypatch) -> list[Any]:
+    """Every AsyncClient a poller creates."""
+    made: list[Any] = []
+    original = VideoApiHook.aget_client
+
+    async def recording(self, **limits):
+        client = await original(self, **limits)
+        made.append(client)
+        return client
+
+    monkeypatch.setattr(VideoApiHook, "aget_client", recording)
+    return made
+
+
+def submit(hook: VideoApiHook, service: str, prompts: list[str]) -> list[str]:
+    try:
+        return [hook.submit(service, {"prompt": prompt}) for prompt in prompts]
+    finally:
+        hook.close()
+
+
+def trigger(task_ids: list[str], service: str = "hailuo", conn_id: str = "acedata_default", **kwargs):
+    kwargs.setdefault("poll_interval", 0.1)
+    kwargs.setdefault("end_time", time.time() + 30)
+    return VideoTaskTrigger(conn_id, service, task_ids, **kwargs)
+
+
+async def first_event(t: VideoTaskTrigger) -> dict[str, Any]:
+    async for event in t.run():
+        return event.payload
+    raise AssertionError("no event")
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def the_poller(conn_id: str = "acedata_default") -> SharedPoller:
+    await until(lambda: conn_id in pollers_in_loop())
+    return pollers_in_loop()[conn_id]
+
+
+# ------------------------------------------------------------------------------------------------
+# Batching and routing
+# ------------------------------------------------------------------------------------------------
+
+
+async def test_ids_of_many_triggers_go_out_in_one_request_per_cycle(emulator, wire, clients):
+    ids = submit(AceDataHook(), "hailuo", [f"boat {n}" for n in range(12)])
+    waiting = [asyncio.create_task(first_event(trigger([task_id]))) for task_id in ids]
+    poller = await the_poller()
+    events = await asyncio.gather(*waiting)
+
+    assert [e["status"] for e in events] == ["success"] * 12
+    assert [e["results"][0]["task_id"] for e in events] == ids
+    stats = emulator.stats()
+    assert stats["counts"]["retrieve"] == 0  # never one request per task
+    assert stats["counts"]["retrieve_batch"] == len(wire) == poller.requests_sent == poller.cycles
+    assert sorted(wire[0]["ids"]) == sorted(ids)  # the first cycle asked for all twelve at once
+    assert stats["ids_polled"] == sum(len(entry["ids"]) for entry in wire) == poller.ids_polled
+    assert len(clients) == 1  # one pooled client for the connection, not one per trigger
+
+
+async def test_a_cycle_is_chunked_at_the_connection_batch_size(emulator, monkeypatch, wire):
+    set_connection(monkeypatch, "acedata_default", "acedata", emulator.url, TOKEN, batch_size=3)
+    emulator.configure(queued_seconds=0.3, running_seconds=0.4)
+    ids = submit(AceDataHook(), "hailuo", [f"boat {n}" for n in range(10)])
+    events = await asyncio.gather(*(first_event(trigger([task_id])) for task_id in ids))
+
+    assert all(e["status"] == "success" for e in events)
+    first_cycle = wire[:4]  # ceil(10 / 3) requests cover every id once
+    assert [len(entry["ids"]) for entry in first_cycle] == [3, 3, 3, 1]
+    assert sorted(i for entry in first_cycle for i in entry["ids"]) == sorted(ids)
+    assert all(entry["kind"] == "retrieve_batch" and len(entry["ids"]) <= 3 for entry in wire)
+    assert emulator.stats()["counts"]["retrieve_batch"] == len(wire)
+
+
+async def test_hidream_triggers_share_its_batch_results_endpoint(emulator, wire):
+    ids = submit(HiDreamHook(), "txt2video", [f"kite {n}" for n in range(4)])
+    events = await asyncio.gather(
+        *(first_event(trigger([task_id], service="txt2video", conn_id="hidream_default")) for task_id in ids)
+    )
+    assert [(e["status"], e["results"][0]["state"]) for e in events] == [("success", "succeeded")] * 4
+    assert all(entry["path"].endswith("/results/batch") for entry in wire)
+    assert sorted(wire[0]["ids"]) == sorted(ids)
+    assert emulator.stats()["counts"]["retrieve"] == 0
+
+
+async def test_each_trigger_gets_its_own_results_even_when_ids_overlap(emulator, wire):
+    ok, failed, rejected, slow = submit(
+        AceDataHook(), "hailuo", ["boat", "boat [fail]", "boat [reject]", "boat [slow]"]
+    )
+    pairs = {
+        "ok": [ok],
+        "failed": [failed],
+        "rejected": [rejected],
+        "ok+slow": [ok, slow],  # shares ``ok`` with the first trigger
+    }
+    names = list(pairs)
+    events = dict(zip(names, await asyncio.gather(*(first_event(trigger(pairs[n])) for n in names)), strict=True))
+
+    states = {name: [(r["task_id"], r["state"]) for r in e["results"]] for name, e in events.items()}
+    assert states == {
+        "ok": [(ok, "succeeded")],
+        "failed": [(failed, "failed")],
+        "rejected": [(rejected, "failed")],
+        "ok+slow": [(ok, "succeeded"), (slow, "succeeded")],
+    }
+    assert events["rejected"]["results"][0]["error"]["code"] != events["failed"]["results"][0]["error"]["code"]
+    assert all(e["task_ids"] == pairs[name] for name, e in events.items())
+    assert all(len(entry["ids"]) == len(set(entry["ids"])) for entry in wire)  # a shared id is asked once
+    # Once ``ok`` had finished, only the slow task was still polled.
+    assert wire[-1]["ids"] == [slow]
+
+
+async def test_an_unknown_id_fails_only_its_own_trigger(emulator, wire):
+    ids = submit(AceDataHook(), "hailuo", ["boat 1", "boat 2"])
+    events = await asyncio.gather(*(first_event(trigger([task_id])) for task_id in [*ids, "no-such-task"]))
+
+    assert [e["status"] for e in events] == ["success"] * 3
+    assert [e["results"][0]["state"] for e in events] == ["succeeded", "succeeded", "failed"]
+    assert events[2]["results"][0]["error"]["code"] == "not_found"
+    assert "no-such-task" in wire[0]["ids"] and len(wire[0]["ids"]) == 3  # same request as the others
+
+
+async def test_an_unknown_service_fails_only_its_own_trigger(emulator, wire):
+    (task_id,) = submit(AceDataHook(), "hailuo", ["boat"])
+    good, bad = await asyncio.gather(first_event(trigger([task_id])), first_event(trigger(["x-1"], service="nope")))
+    assert good["status"] == "success" and good["results"][0]["state"] == "succeeded"
+    assert bad["status"] == "error" and "unknown Ace Data Cloud service 'nope'" in bad["message"]
+    assert all("x-1" not in entry["ids"] for entry in wire)  # rejected before any request
+
+
+# ------------------------------------------------------------------------------------------------
+# Cancellation and cleanup
+# ------------------------------------------------------------------------------------------------
+
+
+async def test_a_cancelled_trigger_is_no_longer_polled_and_the_others_carry_on(emulator, wire):
+    emulator.configure(queued_seconds=0.5, running_seconds=1.0)
+    leaving, staying = submit(AceDataHook(), "hailuo", ["boat 1", "boat 2"])
+    cancelled = asyncio.create_task(first_event(trigger([leaving])))
+    kept = asyncio.create_task(first_event(trigger([staying])))
+    poller = await the_poller()
+    await until(lambda: len(wire) >= 1 and "status" in wire[0])
+    assert sorted(wire[0]["ids"]) == sorted([leaving, staying])
+
+    cancelled.cancel()  # the task was cleared / marked failed: Airflow cancels the trigger
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert len(poller.subscriptions) == 1 and not poller.closed
+    cut = len(wire)
+    event = await kept
+
+    assert event["status"] == "success" and event["results"][0]["state"] == "succeeded"
+    later = wire[cut:]
+    assert later and all(entry["ids"] == [staying] for entry in later)
+
+
+async def test_the_last_trigger_leaving_stops_the_poller_and_closes_its_client(emulator, clients):
+    ids = submit(AceDataHook(), "hailuo", ["boat 1", "boat 2", "boat 3"])
+    events = await asyncio.gather(*(first_event(trigger([task_id])) for task_id in ids[:2]))
+    assert all(e["status"] == "success" for e in events)
+    assert pollers_in_loop() == {}  # left the registry at once
+    await until(lambda: clients[0].is_closed)  # the cancelled poller task closes its client
+    assert len(clients) == 1
+
+    # A trigger arriving afterwards gets a fresh poller and client.
+    event = await first_event(trigger([ids[2]]))
+    assert event["status"] == "success"
+    await until(lambda: clients[-1].is_closed)
+    assert pollers_in_loop() == {} and len(clients) == 2 and clients[0] is not clients[1]
+
+
+async def test_cancelling_every_trigger_mid_poll_leaves_nothing_running(emulator, clients, wire):
+    emulator.configure(queued_seconds=5, running_seconds=5)
+    ids = submit(AceDataHook(), "hailuo", [f"boat {n}" for n in range(5)])
+    emulator.configure(latency=0.5)  # every poll is in flight a while
+    waiting = [asyncio.create_task(first_event(trigger([task_id]))) for task_id in ids]
+    poller = await the_poller()
+    await until(lambda: len(wire) >= 1)  # a poll is in flight now
+    assert "status" not in wire[-1]
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+    await until(lambda: poller._task.done())
+
+    assert poller.closed and not poller.subscriptions
+    assert pollers_in_loop() == {}
+    assert clients[0].is_closed
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("vidgen-poller")]
+
+
+async def test_many_triggers_starting_together_resolve_the_connection_once(emulator, monkeypatch):
+    lookups = []
+    original = poller_module.ahook_for_connection
+
+    async def counting(conn_id, **kwargs):
+        lookups.append(conn_id)
+        await asyncio.sleep(0.05)  # a slow secrets backend: every other trigger arrives meanwhile
+        return await original(conn_id, **kwargs)
+
+    monkeypatch.setattr(poller_module, "ahook_for_connection", counting)
+    pollers = await asyncio.gather(*(shared_poller("acedata_default") for _ in range(50)))
+    assert len({id(p) for p in pollers}) == 1 and lookups == ["acedata_default"]
+
+
+def test_a_fresh_event_loop_per_run_gets_its_own_poller(emulator):
+    """dag.test() runs every trigger with asyncio.run: pollers must never cross loops."""
+    ids = submit(AceDataHook(), "hailuo", ["boat 1", "boat 2"])
+    seen: list[tuple[asyncio.AbstractEventLoop, SharedPoller]] = []
+
+    async def run(task_id: str) -> dict[str, Any]:
+        step = asyncio.ensure_future(trigger([task_id]).run().__anext__())
+        seen.append((asyncio.get_running_loop(), await the_poller()))
+        return (await step).payload
+
+    first = asyncio.run(run(ids[0]))
+    second = asyncio.run(run(ids[1]))
+    assert first["status"] == second["status"] == "success"
+    (loop1, poller1), (loop2, poller2) = seen
+    assert loop1 is not loop2 and poller1 is not poller2
+    assert poller1.closed and poller2.closed
+    assert poller_module._registry.get(loop1) == {} and poller_module._registry.get(loop2) == {}
+
+
+# ------------------------------------------------------------------------------------------------
+# Shared backoff
+# ------------------------------------------------------------------------------------------------
+
+
+async def test_a_429_seen_by_one_trigger_holds_back_every_trigger_of_the_connection(emulator, monkeypatch, wire):
+    # One id per request and three requests per second: a cycle of ten triggers runs into the limit.
+    set_connection(monkeypatch, "acedata_default", "acedata", emulator.url, TOKEN, batch_size=1)
+    ids = submit(AceDataHook(), "hailuo", [f"boat {n}" for n in range(10)])
+    emulator.configure(rate_limit=3, retry_after=1.0)
+    try:
+        events = await asyncio.gather(*(first_event(trigger([task_id])) for task_id in ids))
+    finally:
+        emulator.configure(rate_limit=0, retry_after=None)
+
+    assert [e["status"] for e in events] == ["success"] * 10
+    limited = [entry for entry in wire if entry["status"] == 429]
+    assert limited and emulator.stats()["counts"]["rate_limited"] == len(limited)
+    for hit in limited:
+        # Whichever trigger's request got the 429, no trigger sent anything during the Retry-After pause.
+        after = [entry["at"] for entry in wire if entry["at"] > hit["answered"]]
+        assert not after or min(after) >= hit["answered"] + 0.95
+
+
+async def test_retry_after_on_a_5xx_also_pauses_the_connection(emulator):
+    poller = SharedPoller(AceDataHook(), retry=FAST_POLL_RETRY)
+
+    async def answer_503(client, request):
+        return poller_module.HttpResponse(503, b"{}", {"Retry-After": "0.3"})
+
+    poller.hook.asend = answer_503  # type: ignore[method-assign]
+    poller._client = object()  # type: ignore[assignment]
+    request = poller_module.ApiRequest("POST", "/hailuo/tasks", "retrieve_batch")
+    await poller._send(request)
+    paused_until = poller.backoff_until
+    assert paused_until - time.monotonic() > 0.2 and poller.rate_limited == 0  # paused, not counted as a 429
+    await poller._send(request)  # waits out the pause first
+    assert time.monotonic() >= paused_until
