@@ -1,0 +1,138 @@
+"""Import cost of the provider's DAG-facing modules, measured after ``import airflow.sdk``.
+
+    python benchmarks/import_time.py [--repeat 7]
+
+Every measurement runs in a fresh interpreter (nothing cached in ``sys.modules``): ``import
+airflow.sdk`` first (every DAG file pays that anyway), then the clock runs around the one import.
+The median of ``--repeat`` runs is reported. Each run also records what the import pulled in:
+trigger, hook, emulator and web-server modules, and whether any httpx client got built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET_MS = 30.0
+
+MODULES = [
+    "airflow_provider_vidgen.operators.acedata",
+    "airflow_provider_vidgen.operators.hidream",
+    "airflow_provider_vidgen.sensors.video",
+]
+# Other providers' operator modules, measured only if installed.
+OTHERS = {
+    "OpenAI provider (airflow.providers.openai.operators.openai)": ("airflow.providers.openai.operators.openai", 370),
+    "Anthropic provider (airflow.providers.anthropic.operators.anthropic)": (
+        "airflow.providers.anthropic.operators.anthropic",
+        960,
+    ),
+}
+WATCH = {
+    "trigger modules": ("airflow_provider_vidgen.triggers",),
+    "hook modules": ("airflow_provider_vidgen.hooks",),
+    "emulator": ("airflow_provider_vidgen.emulator",),
+    "starlette / uvicorn": ("starlette", "uvicorn"),
+}
+
+PROBE = r"""
+import json, sys, time
+import airflow.sdk
+import httpx
+built = []
+for cls in (httpx.Client, httpx.AsyncClient):
+    original = cls.__init__
+    def init(self, *args, __original=original, __name=cls.__name__, **kwargs):
+        built.append(__name)
+        __original(self, *args, **kwargs)
+    cls.__init__ = init
+before = set(sys.modules)
+httpx_before = "httpx" in before
+start = time.perf_counter()
+for name in sys.argv[1:]:
+    __import__(name)
+elapsed = time.perf_counter() - start
+new = sorted(set(sys.modules) - before)
+print(json.dumps({"ms": elapsed * 1000, "new": new, "clients": built, "httpx_before": httpx_before}))
+"""
+
+
+def measure(modules: list[str], repeat: int) -> dict:
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE, *modules], capture_output=True, text=True, cwd=REPO, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"import of {modules} failed:\n{done.stderr[-2000:]}")
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    times = sorted(run["ms"] for run in runs)
+    last = runs[-1]
+    pulled = {
+        label: sorted({m for m in last["new"] if any(m == p or m.startswith(p + ".") for p in prefixes)})
+        for label, prefixes in WATCH.items()
+    }
+    return {
+        "median": statistics.median(times),
+        "min": times[0],
+        "max": times[-1],
+        "pulled": pulled,
+        "clients": last["clients"],
+        "httpx_new": "httpx" in last["new"],
+        "httpx_before": last["httpx_before"],
+        "new_count": len(last["new"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=7, help="fresh interpreters per module (default 7)")
+    args = parser.parse_args(argv)
+
+    print(f"Import time after `import airflow.sdk`, median of {args.repeat} fresh interpreters (target <= 30 ms)")
+    print(f"{'module':58}{'median':>10}{'min':>9}{'max':>9}  new modules")
+    ok = True
+    results = {}
+    for name in [*MODULES, "all three together"]:
+        modules = MODULES if name == "all three together" else [name]
+        result = results[name] = measure(modules, args.repeat)
+        passed = result["median"] <= TARGET_MS
+        ok &= passed or name == "all three together"
+        print(
+            f"{name:58}{result['median']:>8.1f}ms{result['min']:>7.1f}ms{result['max']:>7.1f}ms  "
+            f"{result['new_count']:>3}  {'ok' if passed else 'OVER TARGET'}"
+        )
+
+    print("\nWhat the imports pulled in (all three together):")
+    together = results["all three together"]
+    for label, found in together["pulled"].items():
+        print(f"  {label:22} {'IMPORTED: ' + ', '.join(found) if found else 'not imported'}")
+    httpx_note = (
+        "already imported by airflow.sdk"
+        if together["httpx_before"]
+        else ("imported" if together["httpx_new"] else "no")
+    )
+    print(f"  {'httpx module':22} {httpx_note}")
+    print(f"  {'httpx clients built':22} {len(together['clients']) or 'none'}")
+    ok &= not together["clients"] and not any(together["pulled"][k] for k in ("trigger modules", "emulator"))
+    ok &= not together["pulled"]["starlette / uvicorn"]
+
+    print("\nOther providers' operator modules:")
+    for label, (module, reference_ms) in OTHERS.items():
+        installed = importlib.util.find_spec(module.split(".operators")[0]) is not None
+        if installed:
+            result = measure([module], args.repeat)
+            print(f"  {label}: {result['median']:.0f} ms (measured here)")
+        else:
+            print(f"  {label}: ~{reference_ms} ms (reference figure from the issue, not measured here: not installed)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
