@@ -84,7 +84,7 @@ class VideoApiHook(BaseHook):
     # ---------------------------------------------------------------- connection
 
     def _configure(self, conn_type: str | None, host: str | None, token: str | None, extras: Mapping[str, Any]) -> None:
-        if conn_type and vendor_for_conn_type(conn_type) is not self.vendor:
+        if conn_type and vendor_of_connection(self.conn_id, conn_type) is not self.vendor:
             raise InvalidInputError(
                 "conn_type",
                 f"connection {self.conn_id!r} is of type {conn_type!r}; {type(self).__name__} needs "
@@ -226,15 +226,23 @@ class VideoApiHook(BaseHook):
         return True, f"{self.vendor.label} accepted the API token at {settings.base_url}"
 
 
+def vendor_of_connection(conn_id: str, conn_type: str | None) -> Vendor:
+    """The vendor a connection's type names; the error names the connection (before any request)."""
+    try:
+        return vendor_for_conn_type(conn_type)
+    except InvalidInputError as err:
+        raise InvalidInputError("conn_type", f"connection {conn_id!r}: {err.problem}") from None
+
+
 def hook_for_connection(conn_id: str, **kwargs: Any) -> VideoApiHook:
     """The vendor hook for ``conn_id``, chosen by the connection's type."""
     conn = BaseHook.get_connection(conn_id)
-    return hook_class(vendor_for_conn_type(conn.conn_type))(conn_id, **kwargs)
+    return hook_class(vendor_of_connection(conn_id, conn.conn_type))(conn_id, **kwargs)
 
 
 async def ahook_for_connection(conn_id: str, **kwargs: Any) -> VideoApiHook:
     conn = await BaseHook.aget_connection(conn_id)
-    return hook_class(vendor_for_conn_type(conn.conn_type))(conn_id, **kwargs)
+    return hook_class(vendor_of_connection(conn_id, conn.conn_type))(conn_id, **kwargs)
 
 
 def hook_class(vendor: Vendor) -> type[VideoApiHook]:
