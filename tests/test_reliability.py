@@ -369,7 +369,7 @@ async def test_trigger_on_kill_is_safe_and_idempotent(emu, caplog):
 
 async def test_unknown_connection_type_fails_the_trigger_before_any_request(emu):
     event = await first_event(VideoTaskTrigger("plain_http", "hailuo", ["t-1"], poll_interval=0.05))
-    assert event["status"] == "error" and "'http' is not a video vendor" in event["message"]
+    assert event["status"] == "error" and "connection 'plain_http': connection type 'http' is not" in event["message"]
     assert event["results"][0]["task_id"] == "t-1"
     assert total_requests(emu) == 0
 
@@ -533,5 +533,5 @@ def test_bad_input_through_operators_sends_zero_requests(airflow_db, emu, caplog
     ]:
         assert expected in text
     # the operator and both sensors with a connection of type http
-    assert text.count("connection type 'http' is not a video vendor") >= 3
+    assert text.count("connection 'plain_http': connection type 'http' is not a video vendor") >= 3
     assert total_requests(emu) == 0
