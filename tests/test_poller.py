@@ -312,3 +312,14 @@ async def test_retry_after_on_a_5xx_also_pauses_the_connection(emulator):
     assert paused_until - time.monotonic() > 0.2 and poller.rate_limited == 0  # paused, not counted as a 429
     await poller._send(request)  # waits out the pause first
     assert time.monotonic() >= paused_until
+
+
+async def test_a_poller_that_cannot_start_fails_its_triggers_instead_of_stranding_them(emulator, monkeypatch):
+    async def broken(self, **limits):
+        raise RuntimeError("no client today")
+
+    monkeypatch.setattr(VideoApiHook, "aget_client", broken)
+    events = await asyncio.gather(*(first_event(trigger([f"t-{n}"])) for n in range(3)))
+    assert [e["status"] for e in events] == ["error"] * 3
+    assert all("the shared poller stopped: RuntimeError: no client today" in e["message"] for e in events)
+    assert pollers_in_loop() == {}

@@ -181,6 +181,11 @@ class SharedPoller:
                     sub.next_due = now + sub.poll_interval
                 self._next_cycle = min(sub.next_due for sub in self.subscriptions)
                 await self.poll(due)
+        except Exception as err:  # a bug here must not leave every trigger of the connection waiting
+            log.exception("the poller of %s stopped", self.hook.conn_id)
+            failure = PollFailure(VidgenError(f"the shared poller stopped: {type(err).__name__}: {err}"), fatal=True)
+            for sub in self.subscriptions:
+                sub.updates.put_nowait(failure)
         finally:
             self._next_cycle = None
             client, self._client = self._client, None
