@@ -29,7 +29,6 @@ class VideoLink(BaseOperatorLink):
 
 
 def push_video_url(context: Any, results: Sequence[TaskResult]) -> None:
-    """Keep the first video's URL in XCom for the link (the worker renders links from XCom)."""
-    url = next((video.url for result in results for video in result.videos), None)
-    if url:
-        context["ti"].xcom_push(key=VIDEO_URL_XCOM, value=url)
+    """Keep the first video's URL in XCom for the link (the worker renders links from XCom); "" for none yet."""
+    url = next((video.url for result in results for video in result.videos), "")
+    context["ti"].xcom_push(key=VIDEO_URL_XCOM, value=url)

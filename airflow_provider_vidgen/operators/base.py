@@ -131,20 +131,26 @@ class BaseVideoOperator(BaseOperator):
         except InvalidInputError as err:
             raise AirflowFailException(f"{self.vendor.label} {service}: invalid input: {err}") from None
 
-        hook = self.get_hook()
         store = context.get("task_state_store") if self.reattach else None
         if self.reattach and store is None:
             self.log.info("No task_state_store (Airflow < 3.3): a retry of this task submits a new generation")
         identity = fingerprint(self.conn_id, self.vendor.name, service, body)
-        earlier = self._reattach(hook, store, identity, service)
-        if earlier is None:
-            task_id = self._submit(hook, service, body)
-            if store is not None:
-                store.set(SUBMISSION_KEY, {"fingerprint": identity, "task_id": task_id, "service": service})
-        else:
-            task_id = earlier.task_id
+        hook = self.get_hook()
+        try:
+            earlier = self._reattach(hook, store, identity, service)
+            if earlier is None:
+                task_id = self._submit(hook, service, body)
+                if store is not None:
+                    store.set(SUBMISSION_KEY, {"fingerprint": identity, "task_id": task_id, "service": service})
+            else:
+                task_id = earlier.task_id
+        finally:
+            hook.close()
         self._submitted = (service, task_id)  # for on_kill
         context["ti"].xcom_push(key=VENDOR_TASK_ID_XCOM, value=task_id)
+        # The worker renders the Video link whenever the task stops (deferral included); an empty
+        # value until the video exists keeps it from logging a missing-XCom error.
+        push_video_url(context, [])
         if earlier is not None and earlier.state == "succeeded":
             push_video_url(context, [earlier])
             return earlier.to_dict()

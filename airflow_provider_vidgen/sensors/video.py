@@ -92,8 +92,7 @@ class VideoTaskSensor(BaseSensorOperator):
         ordered = [results[task_id] for task_id in ids]
         done = all(result.terminal for result in ordered)
         self.log.info("%d/%d task(s) finished", sum(result.terminal for result in ordered), len(ordered))
-        if done:
-            push_video_url(context, ordered)
+        push_video_url(context, ordered)  # the link is rendered whenever the task stops, deferral included
         return PokeReturnValue(is_done=done, xcom_value=self._finish(ordered) if done else None)
 
     def execute(self, context: Context) -> Any:
