@@ -84,7 +84,10 @@ class VideoTaskSensor(BaseSensorOperator):
         from airflow_provider_vidgen.hooks.base import hook_for_connection
 
         ids = self._ids()
-        hook = hook_for_connection(self.conn_id)
+        try:
+            hook = hook_for_connection(self.conn_id)
+        except InvalidInputError as err:  # e.g. a connection that is not a video vendor's
+            raise AirflowFailException(f"invalid input: {err}") from None
         try:
             results = hook.retrieve_many(self.service, ids)
         finally:
