@@ -222,6 +222,8 @@ class SharedPoller:
                 except Exception as err:  # a bug must not strand every trigger of the connection
                     log.exception("unexpected error while polling %s", self.hook.conn_id)
                     results = PollFailure(VidgenError(f"unexpected poll error: {type(err).__name__}"), fatal=False)
+            if isinstance(results, PollFailure):  # logged once here, not once per waiting trigger
+                log.warning("poll of %d %s id(s) failed after retries: %s", len(chunk), service, results.error)
             self._deliver(wanted[service], chunk, results)
 
         jobs = [

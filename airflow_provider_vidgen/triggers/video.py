@@ -104,10 +104,9 @@ class VideoTaskTrigger(BaseTrigger):
                 return self._event(TIMEOUT, last, vendor, self._timeout_message(last, vendor))
             if isinstance(update, PollFailure):
                 failures += 1
-                log.warning(
-                    "poll %d/%d failed for %s: %s", failures, self.max_poll_failures, self.conn_id, update.error
-                )
+                log.debug("poll %d/%d failed for %s: %s", failures, self.max_poll_failures, self.conn_id, update.error)
                 if update.fatal or failures >= self.max_poll_failures:
+                    log.warning("giving up on %s after %d failed poll(s): %s", self.task_ids, failures, update.error)
                     return self._event(
                         ERROR, last, vendor, f"polling gave up after {failures} failure(s): {update.error}"
                     )
