@@ -2,15 +2,20 @@
 
 Starts the emulator and ``airflow standalone`` (SQLite, LocalExecutor, a real triggerer) on free
 ports with its own AIRFLOW_HOME in a temporary folder, copies the content pipeline (and the DAG
-its asset schedules) into a temporary DAGs folder, then through the REST API (JWT from
-``/auth/token``) triggers one run and checks:
+its asset schedules) and ``tests/e2e/dags/vidgen_blocking.py`` into a temporary DAGs folder, then
+through the REST API (JWT from ``/auth/token``) triggers one run of each (in parallel) and checks:
 
 * the run succeeds, and so does the asset-scheduled ``vidgen_publish_videos`` run after it;
 * every generation task was seen ``deferred``, held by a trigger of the triggerer, and resumed
   from the trigger's event (its log shows the event; the emulator saw the polls);
 * the videos exist at the templated destination with the manifest's sizes and sha256;
 * the asset event was recorded (with the download summary as its extra);
-* the Video extra link renders through the API server.
+* the Video extra link renders through the API server;
+* the blocking paths in a real LocalExecutor worker (``vidgen_blocking``, its connection created in
+  the metadata DB through the API, so the task process gets it from its supervisor): the
+  ``deferrable=False`` generation waits in its task process (never ``deferred``, never a trigger)
+  and returns the succeeded video; the non-deferrable sensor (``mode="reschedule"``, sync ``poke``)
+  returns the submit-only task as succeeded.
 
 Every process it started is stopped (process-group kill) in ``finally``. Prints PASS/FAIL per
 check and exits non-zero on any failure. ``--keep`` keeps the temporary folder (logs, DB, videos).
@@ -46,6 +51,11 @@ DAG_FILES = ("vidgen_content_pipeline.py", "vidgen_publish_videos.py", "content_
 PROMPTS = ["e2e: a paper boat on a moonlit lake", "e2e: a red fox in fresh snow"]
 TOKEN = "e2e-token-4f1d9a"
 GENERATION_TASKS = ("generate", "wait_wan")  # the tasks that wait in the triggerer
+BLOCKING = "vidgen_blocking"  # tests/e2e/dags: the non-deferrable paths
+BLOCKING_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_blocking.py"
+BLOCKING_CONN = "acedata_e2e_db"  # created through the REST API, so it lives in the metadata DB
+BLOCKING_SUBMITS = 2  # generate_blocking, submit_only
+FINISHED = ("success", "failed")
 
 
 class Failed(Exception):
@@ -241,6 +251,7 @@ def run(work: Path, report: Report, budget: float) -> None:
     (work / "dags").mkdir(parents=True)
     for name in DAG_FILES:
         shutil.copy(REPO / "dags_examples" / name, work / "dags" / name)
+    shutil.copy(BLOCKING_DAG, work / "dags" / BLOCKING_DAG.name)
     api_port, worker_log_port, trigger_log_port = free_ports(3)
     log_path = work / "standalone.log"
     print(f"Work folder: {work}\nStandalone log: {log_path}", flush=True)
@@ -276,7 +287,10 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     wait_for(lambda: alive() or api.client.get("/api/v2/monitor/health").status_code == 200, deadline, "the API")
     api.login(work / "airflow_home", deadline)
     wait_for(
-        lambda: alive() or all(api.client.get(f"/api/v2/dags/{d}").status_code == 200 for d in (PIPELINE, PUBLISH)),
+        lambda: (
+            alive()
+            or all(api.client.get(f"/api/v2/dags/{d}").status_code == 200 for d in (PIPELINE, PUBLISH, BLOCKING))
+        ),
         deadline,
         "the DAGs to be parsed",
     )
@@ -284,30 +298,55 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     report.check("DAGs parsed without import errors", not api.get("/api/v2/importErrors")["import_errors"])
     print(f"Airflow is up after {time.monotonic() - started:.0f} s", flush=True)
 
+    # The blocking DAG's connection, in the metadata DB (not the environment): its task processes
+    # can only get it from their supervisor, through the Execution API.
+    api.send(
+        "POST",
+        "/api/v2/connections",
+        {"connection_id": BLOCKING_CONN, "conn_type": "acedata", "host": emulator.url, "password": TOKEN},
+    )
+
     # Trigger the run the scheduler would create next (so unpausing adds no second run), then unpause.
+    # The blocking DAG (schedule=None) runs alongside.
     logical_date = pipeline.get("next_dagrun_logical_date")
     run_id = f"e2e__{int(time.time())}"
     api.send("POST", f"/api/v2/dags/{PIPELINE}/dagRuns", {"dag_run_id": run_id, "logical_date": logical_date})
-    for dag_id in (PIPELINE, PUBLISH):
+    blocking_run_id = f"e2e_blocking__{int(time.time())}"
+    api.send("POST", f"/api/v2/dags/{BLOCKING}/dagRuns", {"dag_run_id": blocking_run_id, "logical_date": None})
+    for dag_id in (PIPELINE, PUBLISH, BLOCKING):
         api.send("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-    print(f"Triggered {PIPELINE} run {run_id} (logical date {logical_date})", flush=True)
+    print(f"Triggered {PIPELINE} run {run_id} (logical date {logical_date}) and {BLOCKING} run", flush=True)
 
-    # Watch the task instances: every generation task must be seen deferred, held by the triggerer.
-    seen: dict[tuple[str, int], set[str]] = {}
-    triggers: dict[tuple[str, int], dict[str, Any]] = {}
-    state = None
+    # Watch the task instances of both runs: every generation task of the pipeline must be seen
+    # deferred, held by the triggerer; the blocking DAG's never.
+    runs = {PIPELINE: run_id, BLOCKING: blocking_run_id}
+    seen: dict[str, dict[tuple[str, int], set[str]]] = {dag_id: {} for dag_id in runs}
+    triggers: dict[str, dict[tuple[str, int], dict[str, Any]]] = {dag_id: {} for dag_id in runs}
+    with_trigger: dict[str, set[tuple[str, int]]] = {dag_id: set() for dag_id in runs}  # in any state
+    states: dict[str, str | None] = dict.fromkeys(runs)
+    finished_after: dict[str, float] = {}
     while time.monotonic() < deadline:
         alive()
-        for ti in api.task_instances(PIPELINE, run_id):
-            key = (ti["task_id"], ti["map_index"])
-            seen.setdefault(key, set()).add(ti["state"] or "none")
-            if ti["state"] == "deferred" and ti.get("trigger") and not (triggers.get(key) or {}).get("triggerer_job"):
-                triggers[key] = {**ti["trigger"], "triggerer_job": ti.get("triggerer_job")}
-        state = api.get(f"/api/v2/dags/{PIPELINE}/dagRuns/{run_id}")["state"]
-        if state in ("success", "failed"):
+        for dag_id, dag_run_id in runs.items():
+            if states[dag_id] in FINISHED:
+                continue
+            for ti in api.task_instances(dag_id, dag_run_id):
+                key = (ti["task_id"], ti["map_index"])
+                seen[dag_id].setdefault(key, set()).add(ti["state"] or "none")
+                if ti.get("trigger"):
+                    with_trigger[dag_id].add(key)
+                held = triggers[dag_id].get(key) or {}
+                if ti["state"] == "deferred" and ti.get("trigger") and not held.get("triggerer_job"):
+                    triggers[dag_id][key] = {**ti["trigger"], "triggerer_job": ti.get("triggerer_job")}
+            states[dag_id] = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}")["state"]
+            if states[dag_id] in FINISHED:
+                finished_after[dag_id] = time.monotonic() - started
+        if all(state in FINISHED for state in states.values()):
             break
         time.sleep(0.3)
-    elapsed = time.monotonic() - started
+    _check_blocking(api, blocking_run_id, states[BLOCKING], seen[BLOCKING], with_trigger[BLOCKING], emulator, report)
+    state = states[PIPELINE]
+    elapsed = finished_after.get(PIPELINE, time.monotonic() - started)
     tis = {(ti["task_id"], ti["map_index"]): ti for ti in api.task_instances(PIPELINE, run_id)}
     report.check(
         f"{PIPELINE} run succeeded",
@@ -324,12 +363,12 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     report.check(
         "generation tasks ran (2 services x prompts, plus the batch sensor)", len(waiting) == 2 * len(PROMPTS) + 1
     )
-    not_deferred = [key for key in waiting if "deferred" not in seen.get(key, set())]
+    not_deferred = [key for key in waiting if "deferred" not in seen[PIPELINE].get(key, set())]
     report.check(
         "every generation task passed through 'deferred'", not not_deferred, f"not seen deferred: {not_deferred}"
     )
-    held = [key for key in waiting if (triggers.get(key) or {}).get("triggerer_job")]
-    classpaths = {t.get("classpath") for t in triggers.values()}
+    held = [key for key in waiting if (triggers[PIPELINE].get(key) or {}).get("triggerer_job")]
+    classpaths = {t.get("classpath") for t in triggers[PIPELINE].values()}
     report.check(
         "their triggers were held by the triggerer",
         len(held) == len(waiting),
@@ -341,7 +380,7 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     fired = []
     for task_id, map_index in waiting:
         for try_number in range(tis[(task_id, map_index)]["try_number"], 0, -1):
-            text = task_log(api, run_id, task_id, map_index, try_number)
+            text = task_log(api, PIPELINE, run_id, task_id, map_index, try_number)
             if "Trigger fired event" in text and "'status': 'success'" in text:
                 fired.append((task_id, map_index))
                 break
@@ -349,7 +388,7 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     counts = emulator.stats()["counts"]
     report.check(
         "the emulator saw one submission per generation and batched polls",
-        counts["submit"] == 3 * len(PROMPTS) and counts["retrieve_batch"] > 0,
+        counts["submit"] == 3 * len(PROMPTS) + BLOCKING_SUBMITS and counts["retrieve_batch"] > 0,
         f"submit={counts['submit']} retrieve_batch={counts['retrieve_batch']} retrieve={counts['retrieve']}",
     )
 
@@ -411,8 +450,65 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     )
 
 
-def task_log(api: Api, run_id: str, task_id: str, map_index: int, try_number: int) -> str:
-    path = f"/api/v2/dags/{PIPELINE}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+def _check_blocking(
+    api: Api,
+    run_id: str,
+    state: str | None,
+    seen: dict[tuple[str, int], set[str]],
+    with_trigger: set[tuple[str, int]],
+    emulator,
+    report: Report,
+) -> None:
+    """The non-deferrable paths, in a real LocalExecutor worker (checked whatever the pipeline did)."""
+    tis = {ti["task_id"]: ti for ti in api.task_instances(BLOCKING, run_id)}
+    summary = ", ".join(f"{task_id}={ti['state']} (try {ti['try_number']})" for task_id, ti in tis.items())
+    ok = report.check(f"{BLOCKING} run succeeded", state == "success", f"state {state}; {summary}")
+    if not ok:
+        for task_id, ti in tis.items():
+            if ti["state"] != "success":
+                lines = task_log(api, BLOCKING, run_id, task_id, -1, max(ti["try_number"], 1)).splitlines()
+                print(f"---- last lines of the {task_id} log ----\n" + "\n".join(lines[-25:]), flush=True)
+        return
+
+    # In its task process: the trigger's own log lines (state changes) are in the task's log, and no
+    # event came from a triggerer.
+    key = ("generate_blocking", -1)
+    text = task_log(api, BLOCKING, run_id, "generate_blocking", -1, tis["generate_blocking"]["try_number"])
+    polled_inline = "airflow_provider_vidgen.triggers.video" in text and ": succeeded" in text
+    report.check(
+        "the blocking generation waited in its worker: never 'deferred', no trigger, polled in-process",
+        "deferred" not in seen.get(key, set())
+        and key not in with_trigger
+        and not tis["generate_blocking"].get("trigger")
+        and polled_inline
+        and "Trigger fired event" not in text,
+        f"states seen {sorted(seen.get(key, set()))}; ever had a trigger: {key in with_trigger}; "
+        f"trigger log lines in the task log: {polled_inline}",
+    )
+    result = api.xcom(BLOCKING, run_id, "generate_blocking") or {}
+    urls = [video.get("url") or "" for video in result.get("videos") or []]
+    report.check(
+        "its XCom result is the succeeded emulator video",
+        result.get("state") == "succeeded" and len(urls) == 1 and urls[0].startswith(f"{emulator.url}/files/"),
+        f"state {result.get('state')}, videos {urls}",
+    )
+
+    submitted = api.xcom(BLOCKING, run_id, "submit_only") or {}
+    collected = api.xcom(BLOCKING, run_id, "wait_blocking")
+    sensor_states = seen.get(("wait_blocking", -1), set())
+    report.check(
+        "the non-deferrable sensor (reschedule mode) returned the submit-only task as succeeded",
+        submitted.get("state") == "pending"
+        and [(r.get("task_id"), r.get("state")) for r in collected or []] == [(submitted.get("task_id"), "succeeded")]
+        and "up_for_reschedule" in sensor_states
+        and "deferred" not in sensor_states,
+        f"submitted {submitted.get('task_id')} ({submitted.get('state')}); returned "
+        f"{[(r.get('task_id'), r.get('state')) for r in collected or []]}; states seen {sorted(sensor_states)}",
+    )
+
+
+def task_log(api: Api, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> str:
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
     response = api.client.get(path, params={"map_index": map_index, "full_content": True})
     if response.status_code != 200:
         return ""
