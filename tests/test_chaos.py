@@ -22,7 +22,7 @@ from airflow_provider_vidgen.core.transport import RetryPolicy
 from airflow_provider_vidgen.hooks.acedata import AceDataHook
 from airflow_provider_vidgen.hooks.base import VideoApiHook
 from airflow_provider_vidgen.hooks.hidream import HiDreamHook
-from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
+from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, next_event
 
 # (connection, service, request body) x count: 200 generations across both vendors and four services.
 PLAN = [
@@ -84,12 +84,7 @@ def test_200_generations_through_faults_each_paid_exactly_once(chaos):
     ]
 
     async def wait_all() -> list[dict]:
-        async def first(trigger: VideoTaskTrigger) -> dict:
-            async for event in trigger.run():
-                return event.payload
-            raise AssertionError("no event")
-
-        return await asyncio.gather(*(first(trigger) for trigger in triggers))
+        return await asyncio.gather(*(next_event(trigger) for trigger in triggers))
 
     events = asyncio.run(wait_all())
     elapsed = time.monotonic() - started

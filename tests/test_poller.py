@@ -20,6 +20,7 @@ from airflow_provider_vidgen.hooks.hidream import HiDreamHook
 from airflow_provider_vidgen.triggers import poller as poller_module
 from airflow_provider_vidgen.triggers.poller import SharedPoller, pollers_in_loop, shared_poller
 from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
+from airflow_provider_vidgen.triggers.video import next_event as first_event
 
 FAST_POLL_RETRY = RetryPolicy(max_attempts=3, base_delay=0.02, max_delay=0.1)
 
@@ -70,12 +71,6 @@ def trigger(task_ids: list[str], service: str = "hailuo", conn_id: str = "acedat
     kwargs.setdefault("poll_interval", 0.1)
     kwargs.setdefault("end_time", time.time() + 30)
     return VideoTaskTrigger(conn_id, service, task_ids, **kwargs)
-
-
-async def first_event(t: VideoTaskTrigger) -> dict[str, Any]:
-    async for event in t.run():
-        return event.payload
-    raise AssertionError("no event")
 
 
 async def until(condition, timeout: float = 10.0) -> None:

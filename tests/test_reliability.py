@@ -38,6 +38,7 @@ from airflow_provider_vidgen.operators.acedata import HailuoVideoOperator
 from airflow_provider_vidgen.operators.base import SUBMISSION_KEY
 from airflow_provider_vidgen.triggers.poller import SharedPoller, shared_poller
 from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
+from airflow_provider_vidgen.triggers.video import next_event as first_event
 
 FAST_POLL_RETRY = RetryPolicy(max_attempts=3, base_delay=0.02, max_delay=0.1)
 FAST_SUBMIT_RETRY = RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.1)
@@ -81,12 +82,6 @@ def run_dag(dag, **kwargs):
 
 def logs(caplog, capfd) -> str:
     return caplog.text + capfd.readouterr().out  # dag.test() sends task logs to stdout
-
-
-async def first_event(trigger: VideoTaskTrigger) -> dict[str, Any]:
-    async for event in trigger.run():
-        return event.payload
-    raise AssertionError("no event")
 
 
 async def until(condition, timeout: float = 10.0) -> None:

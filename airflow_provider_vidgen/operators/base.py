@@ -183,7 +183,7 @@ class BaseVideoOperator(BaseOperator):
         return result
 
     def _wait(self, context: Context, service: str, task_id: str) -> dict[str, Any]:
-        from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, first_event
+        from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, wait_inline
 
         trigger = VideoTaskTrigger(
             conn_id=self.conn_id,
@@ -202,7 +202,7 @@ class BaseVideoOperator(BaseOperator):
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.timeout + self.poll_interval + 60),
             )
-        return self.execute_complete(context, first_event(trigger))
+        return self.execute_complete(context, wait_inline(trigger))
 
     def on_kill(self) -> None:
         """Best effort, idempotent: the vendor APIs have no cancel call, so say what keeps running (and is billed).

@@ -162,12 +162,13 @@ class VideoTaskTrigger(BaseTrigger):
         )
 
 
-def first_event(trigger: BaseTrigger) -> dict[str, Any]:
+async def next_event(trigger: BaseTrigger) -> dict[str, Any]:
+    """The payload of a trigger's first event, as the triggerer (and ``dag.test()``) would take it."""
+    async for event in trigger.run():
+        return event.payload
+    raise RuntimeError("trigger ended without an event")
+
+
+def wait_inline(trigger: BaseTrigger) -> dict[str, Any]:
     """Run a trigger to its first event in a private event loop: the blocking (non-deferrable) wait."""
-
-    async def wait() -> dict[str, Any]:
-        async for event in trigger.run():
-            return event.payload
-        raise RuntimeError("trigger ended without an event")
-
-    return asyncio.run(wait())
+    return asyncio.run(next_event(trigger))
