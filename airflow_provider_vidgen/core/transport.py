@@ -63,6 +63,8 @@ class Sleep:
 Outcome = HttpResponse | TransportFailure
 Flow = Generator[ApiRequest | Sleep, Outcome | None, T]
 
+USER_AGENT = "airflow-provider-vidgen"
+
 # Statuses after which the same request may succeed later.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 

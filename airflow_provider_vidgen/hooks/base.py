@@ -13,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
-from airflow.sdk import BaseHook
+from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.schema import ServiceSpec
 from airflow_provider_vidgen.core.transport import (
     NO_RETRY,
+    USER_AGENT,
     ApiRequest,
     Flow,
     HttpResponse,
@@ -42,8 +43,6 @@ from airflow_provider_vidgen.core.vendors import (
     submit_flow,
     vendor_for_conn_type,
 )
-
-USER_AGENT = "airflow-provider-vidgen"
 
 
 def transport_failure(exc: httpx.HTTPError) -> TransportFailure:
@@ -80,6 +79,7 @@ class VideoApiHook(BaseHook):
         self._settings: ApiSettings | None = None
         self._headers: dict[str, str] | None = None
         self._client: httpx.Client | None = None
+        self._connection: Connection | None = None  # set when a caller already looked it up
 
     # ---------------------------------------------------------------- connection
 
@@ -103,14 +103,14 @@ class VideoApiHook(BaseHook):
     @property
     def settings(self) -> ApiSettings:
         if self._settings is None:
-            conn = self.get_connection(self.conn_id)
+            conn = self._connection or self.get_connection(self.conn_id)
             self._configure(conn.conn_type, conn.host, conn.password, conn.extra_dejson)
         assert self._settings is not None
         return self._settings
 
     async def asettings(self) -> ApiSettings:
         if self._settings is None:
-            conn = await self.aget_connection(self.conn_id)
+            conn = self._connection or await self.aget_connection(self.conn_id)
             extras = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
             self._configure(conn.conn_type, conn.host, conn.password, extras)
         assert self._settings is not None
@@ -236,13 +236,17 @@ def vendor_of_connection(conn_id: str, conn_type: str | None) -> Vendor:
 
 def hook_for_connection(conn_id: str, **kwargs: Any) -> VideoApiHook:
     """The vendor hook for ``conn_id``, chosen by the connection's type."""
-    conn = BaseHook.get_connection(conn_id)
-    return hook_class(vendor_of_connection(conn_id, conn.conn_type))(conn_id, **kwargs)
+    return _hook_for(BaseHook.get_connection(conn_id), conn_id, **kwargs)
 
 
 async def ahook_for_connection(conn_id: str, **kwargs: Any) -> VideoApiHook:
-    conn = await BaseHook.aget_connection(conn_id)
-    return hook_class(vendor_of_connection(conn_id, conn.conn_type))(conn_id, **kwargs)
+    return _hook_for(await BaseHook.aget_connection(conn_id), conn_id, **kwargs)
+
+
+def _hook_for(conn: Connection, conn_id: str, **kwargs: Any) -> VideoApiHook:
+    hook = hook_class(vendor_of_connection(conn_id, conn.conn_type))(conn_id, **kwargs)
+    hook._connection = conn  # the hook reads its settings from it instead of looking it up again
+    return hook
 
 
 def hook_class(vendor: Vendor) -> type[VideoApiHook]:

@@ -6,12 +6,13 @@ Kept cheap to import: httpx is imported inside ``execute``.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.core.transport import USER_AGENT, RetryPolicy
 
 if TYPE_CHECKING:
     import httpx
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB per file
 CHUNK_SIZE = 1024 * 1024
-USER_AGENT = "airflow-provider-vidgen"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".m4v", ".mkv")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -333,6 +334,7 @@ class VideoDownloadOperator(BaseOperator):
     def _fetch_with_retries(self, client: httpx.Client, url: str, target: ObjectStoragePath) -> tuple[int, str, bool]:
         import httpx
 
+        backoff = RetryPolicy(max_attempts=self.download_retries + 1, base_delay=2.0, max_delay=10.0)
         attempt = 0
         while True:
             try:
@@ -345,7 +347,7 @@ class VideoDownloadOperator(BaseOperator):
             if attempt >= self.download_retries:
                 raise DownloadError(f"GET {url} failed after {attempt + 1} attempt(s): {problem}")
             attempt += 1
-            delay = min(2.0**attempt, 10.0)
+            delay = backoff.delay(attempt)
             self.log.warning("Download of %s failed (%s); retrying in %.0f s", url, problem, delay)
             time.sleep(delay)
 
@@ -371,10 +373,9 @@ class VideoDownloadOperator(BaseOperator):
         self, response: httpx.Response, url: str, target: ObjectStoragePath, expected: int | None
     ) -> tuple[int, str]:
         """Write the body under a temporary name, check it, then rename it into place."""
-        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
         digest = hashlib.sha256()
         size = 0
-        try:
+        with _replaced_atomically(target) as partial:
             with partial.open("wb") as out:
                 for chunk in response.iter_bytes(CHUNK_SIZE):
                     size += len(chunk)
@@ -388,21 +389,11 @@ class VideoDownloadOperator(BaseOperator):
                 raise DownloadError(
                     f"{url}: received {size} bytes but Content-Length said {expected}; the partial file was removed"
                 )
-            partial.rename(target)
-        except BaseException:
-            _remove_quietly(partial)
-            raise
         return size, digest.hexdigest()
 
     def _write_atomically(self, target: ObjectStoragePath, data: bytes) -> str:
-        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
-        try:
-            with partial.open("wb") as out:
-                out.write(data)
-            partial.rename(target)
-        except BaseException:
-            _remove_quietly(partial)
-            raise
+        with _replaced_atomically(target) as partial, partial.open("wb") as out:
+            out.write(data)
         return str(target)
 
     def _annotate_outlets(
@@ -430,6 +421,18 @@ class VideoDownloadOperator(BaseOperator):
 
 class _Transient(Exception):
     """A retryable answer (429, 5xx) for one file."""
+
+
+@contextlib.contextmanager
+def _replaced_atomically(target: ObjectStoragePath) -> Iterator[ObjectStoragePath]:
+    """A hidden temporary path next to ``target``: renamed onto it when the block succeeds, removed otherwise."""
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
+    try:
+        yield partial
+        partial.rename(target)
+    except BaseException:
+        _remove_quietly(partial)
+        raise
 
 
 def _size_or_none(path: ObjectStoragePath) -> int | None:

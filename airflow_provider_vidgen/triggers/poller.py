@@ -206,8 +206,6 @@ class SharedPoller:
         if not wanted:
             return
         settings = await self.hook.asettings()
-        if self._client is None:
-            self._client = await self.hook.aget_client(max_connections=MAX_CONCURRENT_REQUESTS)
         self.cycles += 1
         semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
 
@@ -311,9 +309,7 @@ async def shared_poller(conn_id: str) -> SharedPoller:
     async with lock:
         poller = pollers.get(conn_id)
         if poller is None:
-            hook = await ahook_for_connection(conn_id)
-            await hook.asettings()
-            poller = SharedPoller(hook)
+            poller = SharedPoller(await _configured_hook(conn_id))
             poller._registry = pollers
             pollers[conn_id] = poller
     return poller
@@ -321,9 +317,14 @@ async def shared_poller(conn_id: str) -> SharedPoller:
 
 async def private_poller(conn_id: str) -> SharedPoller:
     """A poller for one trigger alone: how other providers poll (one request per trigger per interval)."""
+    return SharedPoller(await _configured_hook(conn_id))
+
+
+async def _configured_hook(conn_id: str) -> VideoApiHook:
+    """The connection's hook with its settings loaded, so a bad connection fails before polling."""
     hook = await ahook_for_connection(conn_id)
     await hook.asettings()
-    return SharedPoller(hook)
+    return hook
 
 
 def pollers_in_loop(loop: asyncio.AbstractEventLoop | None = None) -> dict[str, SharedPoller]:
