@@ -25,6 +25,7 @@ from airflow_provider_vidgen.core.transport import ApiRequest, HttpResponse, Ret
 from airflow_provider_vidgen.core.vendors import ACEDATA, HIDREAM, prepare_submission, retrieve_flow, submit_flow
 from airflow_provider_vidgen.emulator import EmulatorConfig, EmulatorServer, create_app
 from airflow_provider_vidgen.emulator.server import ThreadedServer
+from airflow_provider_vidgen.emulator.state import EmulatorClock
 
 QUEUED, RUNNING = 0.2, 0.3
 BASELINE = dict(
@@ -234,11 +235,11 @@ def test_hidream_auth_errors(emu, anon):
 
 def test_acedata_lifecycle_every_service(emu, client):
     """Every service goes queued -> running -> succeeded, read by the provider's own interpreter."""
+    emu.hold_clock()  # each phase is looked at before the clock moves on: no race on a busy machine
     ids = {name: submit_ace(client, name) for name in ACE_BODIES}
     seen: dict[str, list[str]] = {name: [] for name in ids}
     records: dict[str, list[Any]] = {name: [] for name in ids}
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
+    for _ in range(100):
         for name, task_id in ids.items():
             spec = acedata.SERVICES[name]
             record = retrieve_ace(client, name, task_id)
@@ -246,7 +247,7 @@ def test_acedata_lifecycle_every_service(emu, client):
             seen[name].append(acedata.interpret_record(spec, task_id, record).state)
         if all(states[-1] == "succeeded" for states in seen.values()):
             break
-        time.sleep(0.03)
+        emu.advance(0.03)
     for name, states in seen.items():
         spec = acedata.SERVICES[name]
         running = "pending" if spec.running_word in acedata.QUEUED_WORDS else "running"
@@ -296,11 +297,11 @@ def test_acedata_shapes_match_fixtures(client):
 
 
 def test_hidream_lifecycle_every_module(emu, client):
+    emu.hold_clock()
     ids = {module: submit_hidream(client, module) for module in HIDREAM_BODIES}
     seen: dict[str, list[str]] = {module: [] for module in ids}
     progress: dict[str, list[float]] = {module: [] for module in ids}
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
+    for _ in range(100):
         for module, task_id in ids.items():
             record = retrieve_hidream(client, module, task_id)
             assert record["task_id"] == task_id
@@ -310,7 +311,7 @@ def test_hidream_lifecycle_every_module(emu, client):
                 progress[module].append(subs[0]["task_completion"])
         if all(states[-1] == "1" for states in seen.values()):
             break
-        time.sleep(0.02)
+        emu.advance(0.02)
     for module, task_id in ids.items():
         assert dedupe(seen[module]) == ["empty", "0", "2", "1"], (module, seen[module])
         assert progress[module] == sorted(progress[module]) and 0 < progress[module][-1] < 1
@@ -399,13 +400,34 @@ def test_reject_and_nourl_markers_acedata(client):
     assert result.state == "failed" and result.error.code == "no_video"
 
 
-def test_slow_marker_triples_the_time(client):
+def test_slow_marker_triples_the_time(emu, client):
+    emu.hold_clock()
     slow = submit_ace(client, "wan", with_marker(ACE_BODIES["wan"], "[slow]"))
     normal = submit_ace(client, "wan")
-    time.sleep(QUEUED + RUNNING + 0.1)
+    emu.advance(QUEUED + RUNNING)
     spec = acedata.SERVICES["wan"]
     assert acedata.interpret_record(spec, normal, retrieve_ace(client, "wan", normal)).state == "succeeded"
+    assert acedata.interpret_record(spec, slow, retrieve_ace(client, "wan", slow)).state == "pending"  # 3x queue
+    emu.advance(2 * (QUEUED + RUNNING) - 0.02)
     assert acedata.interpret_record(spec, slow, retrieve_ace(client, "wan", slow)).state == "running"
+    emu.advance(0.04)
+    assert acedata.interpret_record(spec, slow, retrieve_ace(client, "wan", slow)).state == "succeeded"
+
+
+def test_the_emulator_clock_holds_steps_and_never_goes_back():
+    clock = EmulatorClock()
+    clock.hold()
+    held = clock()
+    assert clock() == held and clock.held
+    clock.advance(5)
+    assert clock() == held + 5
+    clock.release()
+    assert not clock.held and clock() >= held + 5  # runs on from where it stood
+    before = clock()
+    clock.advance(2)
+    assert clock() >= before + 2
+    with pytest.raises(ValueError, match="never goes backwards"):
+        clock.advance(-1)
 
 
 def test_fail_and_reject_markers_hidream(client):
@@ -633,6 +655,7 @@ def test_validation_error_creates_nothing(emu, client):
 
 
 def test_rate_limit_gives_429_with_retry_after(emu, client):
+    emu.hold_clock()  # every request below falls in one window, however slow the machine
     emu.configure(rate_limit=3)
     statuses = [client.post("/hailuo/tasks", json={"id": "x"}) for _ in range(5)]
     assert [answer.status_code for answer in statuses] == [200, 200, 200, 429, 429]
@@ -642,7 +665,7 @@ def test_rate_limit_gives_429_with_retry_after(emu, client):
     hd = client.get(hidream.SERVICES["txt2video"].poll_path, params={"task_id": "x"})
     assert hd.status_code == 429 and "retry-after" in hd.headers  # the same token, the same window
     assert emu.stats()["counts"]["rate_limited"] == 3
-    time.sleep(1.05)
+    emu.advance(1.0)
     assert client.post("/hailuo/tasks", json={"id": "x"}).status_code == 200
 
 

@@ -85,14 +85,47 @@ async def the_poller(conn_id: str = "acedata_default") -> SharedPoller:
     return pollers_in_loop()[conn_id]
 
 
+class HeldClock:
+    """The pollers' clock, stopped until ``release()``: no cycle comes due while triggers subscribe.
+
+    Without it, triggers started together subscribe a few ms apart, and on a busy machine the first
+    cycle can come due before the last of them has joined.
+    """
+
+    def __init__(self) -> None:
+        self.held_at: float | None = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.held_at if self.held_at is not None else time.monotonic()
+
+    def release(self) -> None:
+        self.held_at = None
+
+
+@pytest.fixture
+def start_together(monkeypatch):
+    """Start triggers so that all of them are subscribed before their first poll cycle."""
+
+    async def start(triggers: list[VideoTaskTrigger], conn_id: str = "acedata_default") -> list[asyncio.Task]:
+        held = HeldClock()
+        monkeypatch.setattr(poller_module, "clock", held)
+        waiting = [asyncio.create_task(first_event(t)) for t in triggers]
+        poller = await the_poller(conn_id)
+        await until(lambda: len(poller.subscriptions) == len(triggers))
+        held.release()
+        return waiting
+
+    return start
+
+
 # ------------------------------------------------------------------------------------------------
 # Batching and routing
 # ------------------------------------------------------------------------------------------------
 
 
-async def test_ids_of_many_triggers_go_out_in_one_request_per_cycle(emulator, wire, clients):
+async def test_ids_of_many_triggers_go_out_in_one_request_per_cycle(emulator, wire, clients, start_together):
     ids = submit(AceDataHook(), "hailuo", [f"boat {n}" for n in range(12)])
-    waiting = [asyncio.create_task(first_event(trigger([task_id]))) for task_id in ids]
+    waiting = await start_together([trigger([task_id]) for task_id in ids])
     poller = await the_poller()
     events = await asyncio.gather(*waiting)
 
@@ -106,11 +139,11 @@ async def test_ids_of_many_triggers_go_out_in_one_request_per_cycle(emulator, wi
     assert len(clients) == 1  # one pooled client for the connection, not one per trigger
 
 
-async def test_a_cycle_is_chunked_at_the_connection_batch_size(emulator, monkeypatch, wire):
+async def test_a_cycle_is_chunked_at_the_connection_batch_size(emulator, monkeypatch, wire, start_together):
     set_connection(monkeypatch, "acedata_default", "acedata", emulator.url, TOKEN, batch_size=3)
     emulator.configure(queued_seconds=0.3, running_seconds=0.4)
     ids = submit(AceDataHook(), "hailuo", [f"boat {n}" for n in range(10)])
-    events = await asyncio.gather(*(first_event(trigger([task_id])) for task_id in ids))
+    events = await asyncio.gather(*await start_together([trigger([task_id]) for task_id in ids]))
 
     assert all(e["status"] == "success" for e in events)
     first_cycle = wire[:4]  # ceil(10 / 3) requests cover every id once
@@ -120,11 +153,10 @@ async def test_a_cycle_is_chunked_at_the_connection_batch_size(emulator, monkeyp
     assert emulator.stats()["counts"]["retrieve_batch"] == len(wire)
 
 
-async def test_hidream_triggers_share_its_batch_results_endpoint(emulator, wire):
+async def test_hidream_triggers_share_its_batch_results_endpoint(emulator, wire, start_together):
     ids = submit(HiDreamHook(), "txt2video", [f"kite {n}" for n in range(4)])
-    events = await asyncio.gather(
-        *(first_event(trigger([task_id], service="txt2video", conn_id="hidream_default")) for task_id in ids)
-    )
+    triggers = [trigger([task_id], service="txt2video", conn_id="hidream_default") for task_id in ids]
+    events = await asyncio.gather(*await start_together(triggers, "hidream_default"))
     assert [(e["status"], e["results"][0]["state"]) for e in events] == [("success", "succeeded")] * 4
     assert all(entry["path"].endswith("/results/batch") for entry in wire)
     assert sorted(wire[0]["ids"]) == sorted(ids)
@@ -158,9 +190,9 @@ async def test_each_trigger_gets_its_own_results_even_when_ids_overlap(emulator,
     assert wire[-1]["ids"] == [slow]
 
 
-async def test_an_unknown_id_fails_only_its_own_trigger(emulator, wire):
+async def test_an_unknown_id_fails_only_its_own_trigger(emulator, wire, start_together):
     ids = submit(AceDataHook(), "hailuo", ["boat 1", "boat 2"])
-    events = await asyncio.gather(*(first_event(trigger([task_id])) for task_id in [*ids, "no-such-task"]))
+    events = await asyncio.gather(*await start_together([trigger([task_id]) for task_id in [*ids, "no-such-task"]]))
 
     assert [e["status"] for e in events] == ["success"] * 3
     assert [e["results"][0]["state"] for e in events] == ["succeeded", "succeeded", "failed"]
@@ -181,11 +213,10 @@ async def test_an_unknown_service_fails_only_its_own_trigger(emulator, wire):
 # ------------------------------------------------------------------------------------------------
 
 
-async def test_a_cancelled_trigger_is_no_longer_polled_and_the_others_carry_on(emulator, wire):
+async def test_a_cancelled_trigger_is_no_longer_polled_and_the_others_carry_on(emulator, wire, start_together):
     emulator.configure(queued_seconds=0.5, running_seconds=1.0)
     leaving, staying = submit(AceDataHook(), "hailuo", ["boat 1", "boat 2"])
-    cancelled = asyncio.create_task(first_event(trigger([leaving])))
-    kept = asyncio.create_task(first_event(trigger([staying])))
+    cancelled, kept = await start_together([trigger([leaving]), trigger([staying])])
     poller = await the_poller()
     await until(lambda: len(wire) >= 1 and "status" in wire[0])
     assert sorted(wire[0]["ids"]) == sorted([leaving, staying])
@@ -318,3 +349,19 @@ async def test_a_poller_that_cannot_start_fails_its_triggers_instead_of_strandin
     assert [e["status"] for e in events] == ["error"] * 3
     assert all("the shared poller stopped: RuntimeError: no client today" in e["message"] for e in events)
     assert pollers_in_loop() == {}
+
+
+async def test_ids_of_a_trigger_that_left_after_its_cycle_began_are_not_fetched(emulator, wire):
+    kept_id, left_id = submit(AceDataHook(), "hailuo", ["boat 1", "boat 2"])
+    poller = await shared_poller("acedata_default")
+    kept = poller.subscribe("hailuo", [kept_id], poll_interval=60)
+    left = poller.subscribe("hailuo", [left_id], poll_interval=60)
+    await until(lambda: poller._client is not None)
+    poller.unsubscribe(left)  # it leaves after the cycle chose its subscriptions
+    try:
+        await poller.poll([kept, left])
+    finally:
+        poller.unsubscribe(kept)
+    assert [entry["ids"] for entry in wire] == [[kept_id]]
+    assert list(kept.updates.get_nowait()) == [kept_id] and left.updates.empty()
+    assert emulator.stats()["ids_polled"] == poller.ids_polled == 1

@@ -20,7 +20,6 @@ import asyncio
 import json
 import logging
 import math
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -161,7 +160,7 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
         if refusal is not None:
             state.count("rejected_auth", vendor)
             return refusal
-        wait = state.rate_check(token, time.monotonic())
+        wait = state.rate_check(token, state.clock())
         if wait is not None:
             state.count("rate_limited", vendor)
             headers = _retry_after_header(config.retry_after if config.retry_after is not None else wait)
@@ -236,7 +235,7 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
 
     async def blocking_answer(task: Task) -> Response:
         """Synchronous mode: hold the request until the task is terminal, answer its final body."""
-        remaining = task.finish_mono - time.monotonic()
+        remaining = task.finish_mono - state.clock()
         if remaining > cfg().sync_timeout:
             await asyncio.sleep(cfg().sync_timeout)
             return ace_error(504, "timeout", "The request timed out before the task finished.")
@@ -255,7 +254,7 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
             async def handle(token: str) -> Response:
                 if not isinstance(body, dict):
                     return ace_error(400, "bad_request", "body: must be a JSON object")
-                now = time.monotonic()
+                now = state.clock()
                 if action == "retrieve":
                     task_id = body.get("id")
                     if not isinstance(task_id, str) or not task_id:
@@ -329,7 +328,7 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
                     return hidream_envelope(1002, "task_id: is required", request_id=request_id)
                 state.ids_polled += 1
                 task = state.lookup(task_id, spec.poll_path)
-                record = hidream_record(task, time.monotonic()) if task is not None else None
+                record = hidream_record(task, state.clock()) if task is not None else None
                 return hidream_envelope(0, "Success", record, request_id=request_id)
 
             return await guarded(request, "hidream", "retrieve", handle)
@@ -347,7 +346,7 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
                 if len(ids) > cfg().max_batch_ids:
                     return hidream_envelope(1002, f"task_id_list: takes at most {cfg().max_batch_ids} ids")
                 state.ids_polled += len(ids)
-                now = time.monotonic()
+                now = state.clock()
                 found = (state.lookup(task_id, spec.poll_path) for task_id in dict.fromkeys(ids))
                 return hidream_envelope(0, "Success", [hidream_record(task, now) for task in found if task])
 
@@ -363,7 +362,7 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
         task_id = stem[:-3] if extension == "mp4" and stem.endswith("_wm") else stem
         task = state.tasks.get(task_id)
         state.count("download", task.vendor if task else None)
-        now = time.monotonic()
+        now = state.clock()
         if not dot or extension not in ("mp4", "jpg") or task is None or not task.has_video or not task.terminal(now):
             return Response("not found\n", status_code=404, media_type="text/plain")
         data, media_type = (SAMPLE_MP4, "video/mp4") if extension == "mp4" else (SAMPLE_JPG, "image/jpeg")

@@ -186,6 +186,18 @@ class EmulatorServer(ThreadedServer):
         """Change faults, limits or timings at runtime; returns the settings now in force."""
         return self._on_loop(lambda: self.state.configure(settings))
 
+    def hold_clock(self) -> None:
+        """Stop the emulator's clock: tasks stay in their phase and rate windows stay open until :meth:`advance`."""
+        self._on_loop(self.state.clock.hold)
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock forward (held or not): tasks age and rate windows pass by ``seconds``."""
+        self._on_loop(lambda: self.state.clock.advance(seconds))
+
+    def release_clock(self) -> None:
+        """Let the emulator's clock run with real time again (from where it stood); :meth:`reset` does this too."""
+        self._on_loop(self.state.clock.release)
+
     def callbacks(self) -> list[dict[str, Any]]:
         """What the built-in receiver at ``<url>/_emulator/callbacks`` got: ``[{path, received_at, body}]``."""
         return self._on_loop(lambda: list(self.state.sink))

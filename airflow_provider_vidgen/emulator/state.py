@@ -38,9 +38,46 @@ KINDS = (
 MAX_SINK = 10_000  # callbacks kept by the built-in receiver
 
 
+class EmulatorClock:
+    """Monotonic time as the emulator sees it: real time, or held still and stepped by a test.
+
+    Task lifecycles and rate-limit windows read this clock, so a test can hold it, look at a task
+    in each phase, and step to the next phase, instead of racing the real clock on a busy machine.
+    It never goes backwards.
+    """
+
+    def __init__(self) -> None:
+        self._held: float | None = None
+        self._offset = 0.0
+
+    def __call__(self) -> float:
+        return self._held if self._held is not None else time.monotonic() + self._offset
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
+
+    def hold(self) -> None:
+        self._held = self()
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the emulator clock never goes backwards")
+        if self._held is not None:
+            self._held += seconds
+        else:
+            self._offset += seconds
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._offset = self._held - time.monotonic()
+            self._held = None
+
+
 class EmulatorState:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
+        self.clock = EmulatorClock()
         self.rng = random.Random(self.config.seed)
         self.tasks: dict[str, Task] = {}
         self.windows: dict[str, deque[float]] = {}
@@ -84,6 +121,7 @@ class EmulatorState:
         self.windows.clear()
         self.sink.clear()
         self.rng = random.Random(self.config.seed)
+        self.clock.release()
         self._reset_counts()
 
     def configure(self, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,6 +185,7 @@ class EmulatorState:
             queued=config.queued_seconds,
             running=config.running_seconds,
             callback_url=callback_url,
+            now=self.clock(),
         )
         self.tasks[task.id] = task
         self.tasks_created += 1
@@ -173,7 +212,7 @@ class EmulatorState:
 
     def _schedule_callback(self, task: Task) -> None:
         loop = asyncio.get_running_loop()
-        delay = max(0.0, task.finish_mono - time.monotonic())
+        delay = max(0.0, task.finish_mono - self.clock())
         self.timers[task.id] = loop.call_later(delay, self._fire_callback, task)
 
     def _fire_callback(self, task: Task) -> None:

@@ -115,7 +115,7 @@ class Task:
     request: dict[str, Any]  # the body as submitted (stored like the platform's ``request``)
     outcome: str
     base_url: str  # media URLs are built from this
-    t0: float  # time.monotonic() at submission; the lifecycle is computed from it
+    t0: float  # the emulator clock at submission; the lifecycle is computed from it
     created_at: float  # wall clock, what the records show
     queued: float
     running: float
@@ -172,6 +172,7 @@ def new_task(
     queued: float,
     running: float,
     callback_url: str | None,
+    now: float,
 ) -> Task:
     outcome, factor = choose_outcome(body)
     task = Task(
@@ -180,7 +181,7 @@ def new_task(
         request=dict(body),
         outcome=outcome,
         base_url=base_url.rstrip("/"),
-        t0=time.monotonic(),
+        t0=now,
         created_at=round(time.time(), 3),
         queued=queued * factor,
         running=running * factor,

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -46,6 +46,8 @@ COALESCE_MAX_SECONDS = 5.0
 # few enough to stay polite to a rate-limited API.
 MAX_CONCURRENT_REQUESTS = 4
 POLL_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=20.0)
+# The pollers' monotonic clock. Tests replace it to decide when a cycle comes due instead of racing it.
+clock: Callable[[], float] = time.monotonic
 
 
 @dataclass
@@ -128,7 +130,7 @@ class SharedPoller:
         if self.closed:
             raise RuntimeError(f"{self!r} is closed; get a poller with shared_poller()")
         loop = asyncio.get_running_loop()
-        now = time.monotonic()
+        now = clock()
         first = now + poll_interval
         if self._next_cycle is not None and now < self._next_cycle < first:
             first = self._next_cycle  # join the next cycle instead of starting a cycle of its own
@@ -169,7 +171,7 @@ class SharedPoller:
             # Created up front (an SSL context costs tens of ms), so a poll cycle only polls.
             self._client = await self.hook.aget_client(max_connections=MAX_CONCURRENT_REQUESTS)
             while self.subscriptions:
-                now = time.monotonic()
+                now = clock()
                 due = [sub for sub in self.subscriptions if sub.due(now)]
                 if not due:
                     self._next_cycle = min(sub.next_due for sub in self.subscriptions)
@@ -211,6 +213,11 @@ class SharedPoller:
 
         async def fetch(service: str, chunk: list[str]) -> None:
             async with semaphore:
+                # Triggers can leave while this chunk waits for its turn: their ids are not fetched.
+                chunk = [task_id for task_id in chunk if not self.subscriptions.isdisjoint(wanted[service][task_id])]
+                if not chunk:
+                    return
+                self.ids_polled += len(chunk)
                 try:
                     results: dict[str, TaskResult] | PollFailure = await self._fetch(service, chunk)
                 except ApiError as err:
@@ -229,7 +236,6 @@ class SharedPoller:
             for service, owners in wanted.items()
             for chunk in chunked(list(owners), settings.batch_size)
         ]
-        self.ids_polled += sum(len(owners) for owners in wanted.values())
         await asyncio.gather(*jobs)
 
     async def _fetch(self, service: str, chunk: list[str]) -> dict[str, TaskResult]:
@@ -239,7 +245,7 @@ class SharedPoller:
 
     async def _send(self, request: ApiRequest) -> Outcome:
         """Send through the shared gate; a 429 or ``Retry-After`` closes it for every trigger of the connection."""
-        while (wait := self.backoff_until - time.monotonic()) > 0:
+        while (wait := self.backoff_until - clock()) > 0:
             await asyncio.sleep(wait)
         assert self._client is not None
         self.requests_sent += 1
@@ -251,8 +257,8 @@ class SharedPoller:
                     self.rate_limited += 1
                 self.rate_limited_streak += 1
                 delay = self.retry.delay(self.rate_limited_streak, retry_after)
-                if time.monotonic() + delay > self.backoff_until:
-                    self.backoff_until = time.monotonic() + delay
+                if clock() + delay > self.backoff_until:
+                    self.backoff_until = clock() + delay
                     log.warning(
                         "%s answered HTTP %s; all polls of %s pause %.1fs",
                         self.hook.vendor.label,
