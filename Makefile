@@ -11,7 +11,12 @@ STAMP        := $(VENV)/.installed-$(AIRFLOW_LINE)
 # Each line's lock resolves packages released up to the date in its .in file ("# exclude-newer: ...").
 LOCK_LINES   := $(patsubst requirements/airflow-%.in,%,$(wildcard requirements/airflow-*.in))
 
-.PHONY: install test lint demo bench e2e lock lock-check clean
+# The Airflow lines of the version matrix besides the default one (each with its own venv and lock).
+MATRIX_LINES := $(filter-out $(AIRFLOW_LINE),$(LOCK_LINES))
+DEMO_DIR     ?= .demo
+WHEEL_VENV   ?= .venv-wheel
+
+.PHONY: install test lint demo bench e2e lock lock-check matrix dist wheel-check clean
 
 $(UV): requirements/uv.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +44,7 @@ test: install lint lock-check
 	$(BIN)/python -m pytest -q
 
 demo: install
-	$(BIN)/python -m airflow_provider_vidgen.demo
+	$(BIN)/python -m airflow_provider_vidgen.demo --workdir $(DEMO_DIR)
 
 bench: install
 	$(BIN)/python benchmarks/import_time.py
@@ -47,6 +52,32 @@ bench: install
 
 e2e: install
 	$(BIN)/python tests/e2e/run_e2e.py
+
+# The whole suite and the demo on every other supported Airflow line, each from its own lock.
+matrix:
+	for line in $(MATRIX_LINES); do \
+		echo "=== Airflow $$line ==="; \
+		$(MAKE) --no-print-directory install AIRFLOW_LINE=$$line VENV=.venv-$$line || exit 1; \
+		.venv-$$line/bin/airflow version || exit 1; \
+		.venv-$$line/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
+		$(MAKE) --no-print-directory demo AIRFLOW_LINE=$$line VENV=.venv-$$line DEMO_DIR=.demo-$$line || exit 1; \
+	done
+
+# The sdist and wheel, built from the locked environment and checked by twine.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# The built wheel in a clean venv (the same locked dependencies, the provider from the wheel only):
+# every module imports, the package data is there, and the demo DAG runs against it.
+wheel-check: dist
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(UV) pip sync --quiet --python $(WHEEL_VENV)/bin/python --require-hashes $(LOCK)
+	$(UV) pip install --quiet --python $(WHEEL_VENV)/bin/python --no-deps dist/*.whl
+	cd $(WHEEL_VENV) && bin/python $(CURDIR)/tests/wheel/smoke.py \
+		--dags-folder $(CURDIR)/dags_examples --workdir $(CURDIR)/$(WHEEL_VENV)/demo
 
 # Re-resolve every lock from pyproject.toml and its .in file; commit the result with the reason.
 lock: $(UV)
@@ -59,4 +90,4 @@ lock: $(UV)
 	done
 
 clean:
-	rm -rf $(VENV) .venv-* .demo .pytest_cache
+	rm -rf $(VENV) .venv-* .demo .demo-* dist .pytest_cache

@@ -88,3 +88,41 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "extra-links": ["airflow_provider_vidgen.links.VideoLink"],
     }
+
+
+def connection_type_info(conn_type: str) -> dict[str, Any]:
+    """The ``connection-types`` entry of ``conn_type`` (the one source of the connection form)."""
+    return next(item for item in get_provider_info()["connection-types"] if item["connection-type"] == conn_type)
+
+
+def ui_field_behaviour(conn_type: str) -> dict[str, Any]:
+    """The form's standard fields in the shape of ``get_ui_field_behaviour()`` (Airflow < 3.2)."""
+    behaviour = connection_type_info(conn_type)["ui-field-behaviour"]
+    return {
+        "hidden_fields": list(behaviour["hidden-fields"]),
+        "relabeling": dict(behaviour["relabeling"]),
+        "placeholders": dict(behaviour["placeholders"]),
+    }
+
+
+def connection_form_widgets(conn_type: str) -> dict[str, Any]:
+    """The form's extra fields as WTForms fields, ``get_connection_form_widgets()`` (Airflow < 3.2).
+
+    Airflow 3.1's API server mocks WTForms and reads label, description, default and type from them.
+    """
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import IntegerField, StringField
+    from wtforms.validators import Optional
+
+    widgets: dict[str, Any] = {}
+    for name, spec in connection_type_info(conn_type)["conn-fields"].items():
+        field = IntegerField if "integer" in spec["schema"]["type"] else StringField
+        widgets[name] = field(
+            lazy_gettext(spec["label"]),
+            validators=[Optional()],
+            description=spec["description"],
+            default=spec["schema"].get("default"),
+            widget=BS3TextFieldWidget(),
+        )
+    return widgets

@@ -14,8 +14,8 @@ from typing import Any
 
 import pendulum
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk import Asset, ObjectStoragePath
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.emulator.app import SAMPLE_JPG, SAMPLE_MP4

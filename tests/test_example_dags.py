@@ -10,7 +10,7 @@ EXAMPLES = REPO / "dags_examples"
 
 @pytest.fixture(scope="module")
 def bag(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_compat import DagBag
 
     return DagBag(str(EXAMPLES))
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from airflow.models.xcom import XComModel
-from airflow.sdk import serde
 from airflow.utils.session import create_session
 from airflow.utils.state import DagRunState, TaskInstanceState
+from airflow_compat import AIRFLOW_3_3_PLUS, serde
 from conftest import TOKEN, set_connection
 from dags import reliability_dags
 from test_validation import CATALOGUE
@@ -431,6 +431,12 @@ def test_operator_on_kill_is_safe_and_idempotent(emu, caplog, capfd):
     assert emu.stats()["counts"]["submit"] == 1
 
 
+needs_task_state_store = pytest.mark.skipif(
+    not AIRFLOW_3_3_PLUS, reason="reattach on retry needs Airflow's task_state_store (3.3+)"
+)
+
+
+@needs_task_state_store
 @pytest.mark.parametrize(("earlier_state", "running_seconds"), [("succeeded", 0.05), ("running", 1.5)])
 def test_retry_after_the_trigger_gave_up_reattaches(
     airflow_db, emu, fast_polls, caplog, capfd, earlier_state, running_seconds
@@ -461,6 +467,18 @@ def test_retry_with_changed_inputs_or_reattach_off_submits_again(airflow_db, emu
     assert emu.stats()["tasks"] == 2 and xcoms[("gen", -1, "return_value")]["state"] == "succeeded"
 
 
+@pytest.mark.skipif(AIRFLOW_3_3_PLUS, reason="Airflow 3.3+ has task_state_store: the retry reattaches")
+def test_before_airflow_3_3_a_retry_submits_again_and_says_so(airflow_db, emu, fast_polls, caplog, capfd):
+    emu.configure(queued_seconds=0, running_seconds=0.05)
+    dag_run, _, xcoms = run_dag(reliability_dags.reattach_dag)
+    text = logs(caplog, capfd)
+    assert dag_run.state == DagRunState.SUCCESS, text[-3000:]
+    assert "polling gave up after 1 failure(s)" in text and "Reattaching" not in text
+    assert "No task_state_store (Airflow < 3.3): a retry of this task submits a new generation" in text
+    assert emu.stats()["tasks"] == 2 and xcoms[("gen", -1, "return_value")]["state"] == "succeeded"
+
+
+@needs_task_state_store
 def test_failed_generation_is_the_one_thing_a_retry_resubmits(airflow_db, emu, caplog, capfd):
     dag_run, _, _ = run_dag(reliability_dags.failed_resubmits_dag)
     text = logs(caplog, capfd)

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from airflow.sdk import serde
 from airflow.sdk.log import redact
+from airflow_compat import AIRFLOW_3_3_PLUS, serde
 from conftest import TOKEN, set_connection
 from dags import reliability_dags
 from test_reliability import fast_polls, first_event, run_dag  # noqa: F401 (fast_polls is a fixture)
@@ -149,9 +149,10 @@ def test_no_token_in_the_metadata_db_logs_or_xcom_after_real_runs(airflow_db, em
         rendered = db.execute(
             "select rendered_fields from rendered_task_instance_fields where dag_id = ?", ("rel_secrets",)
         ).fetchall()
-        stored = db.execute("select count(*) from task_state_store where dag_id = ?", ("rel_secrets",)).fetchone()
+        if AIRFLOW_3_3_PLUS:
+            stored = db.execute("select count(*) from task_state_store where dag_id = ?", ("rel_secrets",)).fetchone()
+            assert stored[0] >= 4  # and the submissions remembered for reattaching
         triggers = " ".join(row[0] for row in db.execute("select kwargs from trigger"))
     assert any("a red fox" in row[0] for row in rendered)  # rendered templates are in there
-    assert stored[0] >= 4  # and the submissions remembered for reattaching
     assert xcoms[("deferred", -1, "vendor_task_id")] in triggers  # so are the deferred tasks' trigger kwargs
     assert TOKEN not in dump and "Bearer" not in dump

@@ -11,8 +11,8 @@ import time
 from typing import Any
 
 import pytest
-from airflow.sdk import serde
 from airflow.sdk.module_loading import import_string
+from airflow_compat import serde
 from conftest import TOKEN, set_connection
 
 from airflow_provider_vidgen.core.errors import InvalidInputError

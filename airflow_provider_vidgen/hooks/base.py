@@ -72,6 +72,15 @@ class VideoApiHook(BaseHook):
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Airflow < 3.2 builds the connection form from these methods, looked up in each hook class's
+        # own __dict__; newer Airflow reads the same fields from get_provider_info() without the hook.
+        from airflow_provider_vidgen import get_provider_info as info
+
+        cls.get_ui_field_behaviour = classmethod(lambda c: info.ui_field_behaviour(c.conn_type))  # type: ignore[method-assign,assignment]
+        cls.get_connection_form_widgets = classmethod(lambda c: info.connection_form_widgets(c.conn_type))  # type: ignore[method-assign,assignment]
+
     def __init__(self, conn_id: str | None = None, *, retry: RetryPolicy | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+from airflow.sdk import BaseOperator
 
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
@@ -133,7 +133,10 @@ class BaseVideoOperator(BaseOperator):
 
         store = context.get("task_state_store") if self.reattach else None
         if self.reattach and store is None:
-            self.log.info("No task_state_store (Airflow < 3.3): a retry of this task submits a new generation")
+            self.log.warning(
+                "No task_state_store (Airflow < 3.3): a retry of this task submits a new generation. "
+                "Upgrade to Airflow 3.3 to reattach instead, or set retries=0 to never pay twice"
+            )
         identity = fingerprint(self.conn_id, self.vendor.name, service, body)
         hook = self.get_hook()
         try:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from airflow.sdk import BaseOperator, ObjectStoragePath
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
