@@ -424,7 +424,8 @@ def _record_id(record: dict[str, Any]) -> str | None:
 
 
 # State words (API_CONTRACT.md §1.4.3 and §1.5); matched case-insensitively.
-FAILURE_WORDS = frozenset({"failed", "failure", "error", "cancelled", "canceled", "rejected", "dead"})
+# ``expired``: Seedance (ByteDance ModelArk) ends a task that waited past execution_expires_after.
+FAILURE_WORDS = frozenset({"failed", "failure", "error", "cancelled", "canceled", "rejected", "dead", "expired"})
 SUCCESS_WORDS = frozenset({"succeeded", "succeed", "success", "completed", "complete", "finished", "done"})
 QUEUED_WORDS = frozenset({"queued", "pending", "waiting", "submitted", "created"})
 
@@ -448,10 +449,7 @@ def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult
     if isinstance(record.get("task"), dict):  # MiniMax H3 envelope
         response: Any = record["task"]
         finished = False
-    elif any(key in record for key in ("request", "_id", "api_id", "created_at")) or set(record) <= {
-        "id",
-        "status",
-    }:
+    elif _is_envelope(record):
         response = record.get("response")
         finished = record.get("finished_at") is not None
     else:  # flat poll: the record is the response body itself
@@ -459,8 +457,8 @@ def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult
         finished = False
 
     words = _state_words(response, depth=6)
-    if isinstance(record.get("status"), str):  # maestro / digital-human keep it on the record
-        words.append(record["status"].lower())
+    if isinstance(record.get("status"), str) and record["status"].strip():  # maestro / digital-human
+        words.append(record["status"].strip().lower())
     progress = _progress(response)
     videos = tuple(_videos(response))
     error = _error(response)
@@ -490,15 +488,33 @@ def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult
     return result("running")
 
 
+def _is_envelope(record: dict[str, Any]) -> bool:
+    """A task record (``{id, request?, response?, finished_at?, ...}``) rather than a flat poll body.
+
+    A ``response`` key alone is enough: a record trimmed of ``request``/``_id``/``api_id``/
+    ``created_at`` still nests the result there, and reading it as flat loses the video.
+    """
+    if "response" in record and (record["response"] is None or isinstance(record["response"], dict)):
+        return True
+    return any(key in record for key in ENVELOPE_KEYS) or set(record) <= {"id", "status"}
+
+
+ENVELOPE_KEYS = ("request", "_id", "api_id", "created_at")
+
+
 def _state_words(node: Any, depth: int) -> list[str]:
-    """Every string under a ``state``/``status`` key, searched ``depth`` levels deep."""
+    """Every non-empty string under a ``state``/``status`` key, searched ``depth`` levels deep.
+
+    An empty word (``"state": ""``) says nothing, so it must not hide the other signals.
+    """
     if depth < 0:
         return []
     words: list[str] = []
     if isinstance(node, dict):
         for key, value in node.items():
             if key in ("state", "status") and isinstance(value, str):
-                words.append(value.lower())
+                if value.strip():
+                    words.append(value.strip().lower())
             elif isinstance(value, dict | list):
                 words.extend(_state_words(value, depth - 1))
     elif isinstance(node, list):
