@@ -57,12 +57,17 @@ ACE_BODIES: dict[str, dict[str, Any]] = {
     },
     "sora": {"model": "sora-2", "prompt": "cat"},
     "veo": {"action": "text2video", "prompt": "whale"},
-    "veo-extend": {"video_id": "v1", "prompt": "more whale"},
+    "veo-extend": {"video_id": "v1", "model": "veo31-fast", "prompt": "more whale"},
     "veo-upsample": {"video_id": "v1", "action": "1080p"},
     "seedance": {"model": "doubao-seedance-1-5-pro-251215", "content": [{"type": "text", "text": "kitten"}]},
     "wan": {"model": "wan2.6-t2v", "prompt": "walk"},
     "happyhorse": {"prompt": "horse"},
-    "minimax": {"model": "MiniMax-H3", "content": [{"type": "text", "text": "fox"}]},
+    "minimax": {
+        "model": "MiniMax-H3",
+        "content": [{"type": "text", "text": "fox"}],
+        "duration": 4,
+        "resolution": "768P",
+    },
 }
 HIDREAM_BODIES: dict[str, dict[str, Any]] = {
     "txt2video": {"prompt": "clownfish"},

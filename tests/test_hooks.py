@@ -39,7 +39,16 @@ def wait_until_terminal(hook, service, task_ids, timeout=10.0):
         ),
         (AceDataHook, "wan", {"model": "wan2.6-t2v", "prompt": "a market"}),
         (AceDataHook, "happyhorse", {"prompt": "a horse"}),
-        (AceDataHook, "minimax", {"model": "MiniMax-H3", "content": [{"type": "text", "text": "a fox"}]}),
+        (
+            AceDataHook,
+            "minimax",
+            {
+                "model": "MiniMax-H3",
+                "content": [{"type": "text", "text": "a fox"}],
+                "duration": 4,
+                "resolution": "768P",
+            },
+        ),
         (HiDreamHook, "txt2video", {"prompt": "a clownfish"}),
         (HiDreamHook, "img2video", {"image": "https://cdn.example.com/a.png"}),
         (HiDreamHook, "video_edit", {"video_name": "https://cdn.example.com/a.mp4", "style": "anime"}),

@@ -52,6 +52,128 @@ CATALOGUE = [
     (ACEDATA, "happyhorse", {"prompt": "x", "duration": 20}, "duration", "between 3 and 15"),
     (ACEDATA, "happyhorse", {"action": "video_edit", "prompt": "x"}, "video_url", "required for action video_edit"),
     (ACEDATA, "tiktok", {"prompt": "x"}, "service", "allowed: hailuo, luma"),
+    # Per-model and per-action rules (issue 9), each checked against the vendor's SDK or docs.
+    (ACEDATA, "kling", {"action": "text2video", "prompt": "x", "mode": "4k"}, "mode", "'std', 'pro' for model"),
+    (
+        ACEDATA,
+        "kling",
+        {"action": "text2video", "model": "kling-v3-turbo", "prompt": "x", "mode": "4k"},
+        "mode",
+        "'std', 'pro'",
+    ),
+    (ACEDATA, "kling", {"action": "extend", "model": "kling-v3", "video_id": "v"}, "model", "'kling-v1', 'kling-v1-6'"),
+    (ACEDATA, "kling", {"action": "text2video", "prompt": "x", "duration": 7}, "duration", "5, 10 for model"),
+    (ACEDATA, "kling", {"action": "text2video", "model": "kling-o1", "prompt": "x", "duration": 10}, "duration", "5"),
+    (ACEDATA, "kling", {"action": "text2video", "model": "kling-v3", "prompt": "x", "duration": 16}, "duration", "15"),
+    (
+        ACEDATA,
+        "kling",
+        {"action": "text2video", "model": "kling-v2-6", "prompt": "x", "image_list": [{"image_url": "https://a/b"}]},
+        "image_list",
+        "not allowed for model",
+    ),
+    (
+        ACEDATA,
+        "kling",
+        {"action": "image2video", "prompt": "x", "end_image_url": "https://a/e.png"},
+        "start_image_url",
+        "required for action image2video",
+    ),
+    (
+        ACEDATA,
+        "kling",
+        {"action": "text2video", "prompt": "x", "end_image_url": "https://a/e.png"},
+        "start_image_url",
+        "required with end_image_url",
+    ),
+    (ACEDATA, "veo", {"action": "text2video", "prompt": "x", "resolution": "4k"}, "resolution", "'1080p', 'gif'"),
+    (
+        ACEDATA,
+        "veo",
+        {"action": "text2video", "model": "veo31-fast", "prompt": "x", "resolution": "4k"},
+        "resolution",
+        "for model",
+    ),
+    (ACEDATA, "veo-extend", {"video_id": "v"}, "model", "is required"),
+    (ACEDATA, "veo-extend", {"video_id": "v", "model": "veo3"}, "model", "'veo31-fast', 'veo31'"),
+    (ACEDATA, "veo-extend", {"video_id": "v", "model": "veo31", "resolution": "4k"}, "resolution", "'720p', '1080p'"),
+    (
+        ACEDATA,
+        "seedance",
+        {"model": "doubao-seedance-2-0-260128", "content": [{"type": "text", "text": "x"}], "frames": 29},
+        "frames",
+        "not allowed for model",
+    ),
+    (
+        ACEDATA,
+        "seedance",
+        {"model": "doubao-seedance-1-0-pro-250528", "content": [{"type": "text", "text": "x"}], "frames": 30},
+        "frames",
+        "29..361 in steps of 4",
+    ),
+    (
+        ACEDATA,
+        "seedance",
+        {
+            "model": "doubao-seedance-1-0-pro-250528",
+            "content": [{"type": "text", "text": "x"}],
+            "frames": 29,
+            "duration": 5,
+        },
+        "duration",
+        "not allowed with frames",
+    ),
+    (
+        ACEDATA,
+        "seedance",
+        {"model": "doubao-seedance-1-0-pro-250528", "content": [{"type": "text", "text": "x"}], "duration": -1},
+        "duration",
+        "between 2 and 12 for model",
+    ),
+    (
+        ACEDATA,
+        "seedance",
+        {"model": "doubao-seedance-2-0-260128", "content": [{"type": "text", "text": "x"}], "priority": 10},
+        "priority",
+        "between 0 and 9",
+    ),
+    (ACEDATA, "minimax", {"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}]}, "duration", "required"),
+    (
+        ACEDATA,
+        "minimax",
+        {"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "duration": 4},
+        "resolution",
+        "required",
+    ),
+    (
+        ACEDATA,
+        "minimax",
+        {"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "duration": 20, "resolution": "2K"},
+        "duration",
+        "between 4 and 15",
+    ),
+    (
+        ACEDATA,
+        "sora",
+        {"model": "sora-2", "prompt": "x", "duration": 25},
+        "duration",
+        "10, 15 for version 1.0 and model sora-2",
+    ),
+    (ACEDATA, "sora", {"version": "2.0", "prompt": "x", "duration": 10}, "duration", "4, 8, 12 for version 2.0"),
+    (ACEDATA, "sora", {"version": "2.0", "prompt": "x", "orientation": "portrait"}, "orientation", "not allowed"),
+    (
+        ACEDATA,
+        "kling-motion",
+        {
+            "mode": "std",
+            "image_url": "https://a/i.png",
+            "video_url": "https://a/v.mp4",
+            "character_orientation": "image",
+            "keep_original_sound": "maybe",
+        },
+        "keep_original_sound",
+        "'yes', 'no'",
+    ),
     (HIDREAM, "img2video", {"prompt": "waves"}, "image", "is required"),
     (
         HIDREAM,
@@ -108,6 +230,49 @@ def test_documented_hidream_bodies_validate(name):
     module = name.rsplit("_submit", 1)[0]
     _spec, request = prepare_submission(HIDREAM, module, load_fixture(f"hidream/{name}"))
     assert request.path == f"/api-pub/gw/v2/video/{module}/async"
+
+
+# Valid current-model requests (vendor SDK 2026.10 and Docs guides) that must pass unchanged.
+IMG, VID = "https://cdn.example.com/a.png", "https://cdn.example.com/a.mp4"
+TEXT = [{"type": "text", "text": "a kite over the dunes"}]
+VALID = [
+    ("kling", {"action": "text2video", "model": "kling-v3", "multi_shot": True, "shot_type": "customize",
+               "multi_prompt": [{"index": 1, "prompt": "wide shot", "duration": "3"}], "duration": 6}),
+    ("kling", {"action": "text2video", "model": "kling-v3-omni", "prompt": "x", "mode": "4k",
+               "element_list": [{"element_id": 1}], "voice_list": [{"voice_id": "v1"}]}),
+    ("kling", {"action": "image2video", "model": "kling-v3-omni", "prompt": "x", "start_image_url": IMG,
+               "image_list": [{"image_url": IMG}], "generate_audio": True}),
+    ("kling", {"action": "extend", "model": "kling-v2-5-turbo", "video_id": "123"}),
+    ("kling", {"action": "text2video", "model": "kling-v2-6", "mode": "pro", "prompt": "x", "generate_audio": True}),
+    ("kling-motion", {"mode": "pro", "image_url": IMG, "video_url": VID, "character_orientation": "video",
+                      "keep_original_sound": "yes"}),
+    ("seedance", {"model": "doubao-seedance-2-5-260628", "content": TEXT, "omni_reference_task_type": "edit",
+                  "output_format": "mov", "priority": 0, "tools": [{"type": "web_search"}], "duration": 30,
+                  "safety_identifier": "user-1"}),
+    ("seedance", {"model": "doubao-seedance-2-0-260128", "content": TEXT, "omni_reference_task_type": "extend",
+                  "output_format": "mp4", "priority": 5, "duration": -1}),
+    # Exactly what the SDK's Seedance.generate sends by default (ratio, audio, last frame, expiry, priority).
+    ("seedance", {"model": "doubao-seedance-1-0-pro-250528", "content": TEXT, "ratio": "16:9", "generate_audio": False,
+                  "return_last_frame": False, "execution_expires_after": 172800, "priority": 0, "frames": 121}),
+    ("wan", {"model": "wan3.0-video", "prompt": "x", "media": [{"type": "image", "url": IMG}]}),
+    ("veo-extend", {"video_id": "v", "model": "veo31-fast", "prompt": "zoom out", "aspect_ratio": "9:16",
+                    "resolution": "720p"}),
+    ("veo", {"action": "text2video", "model": "veo31", "prompt": "x", "resolution": "4k"}),
+    ("veo", {"action": "text2video", "model": "veo2", "prompt": "x", "aspect_ratio": "4:3"}),
+    ("hailuo", {"action": "generate", "model": "minimax-i2v", "first_image_url": IMG}),
+    ("sora", {"version": "2.0", "prompt": "cat running on the river", "duration": 8, "size": "1280x720"}),
+    ("sora", {"version": "2.0", "prompt": "x", "model": "sora-2", "seconds": 8, "size": "1280x720"}),
+    ("sora", {"model": "sora-2", "prompt": "x", "size": "large", "duration": 15, "orientation": "landscape",
+              "image_urls": [IMG, "https://cdn.example.com/b.png"]}),
+    ("sora", {"model": "sora-2-pro", "prompt": "x", "duration": 25}),
+    ("minimax", {"model": "MiniMax-H3", "content": TEXT, "resolution": "2K", "duration": 15, "ratio": "16:9"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("service", "body"), VALID, ids=[f"{s}-{i}" for i, (s, _) in enumerate(VALID)])
+def test_current_vendor_requests_validate(service, body):
+    spec, request = prepare_submission(ACEDATA, service, body)
+    assert request.path == spec.submit_path
 
 
 @pytest.mark.parametrize("bad", [[], "", [""], [1], None, {}])

@@ -13,8 +13,8 @@ from typing import Any
 
 from airflow_provider_vidgen.core.errors import ApiError
 from airflow_provider_vidgen.core.results import NO_VIDEO, NOT_FOUND, TaskError, TaskResult, Video
+from airflow_provider_vidgen.core.schema import GIVEN, Allows, Forbids, OneOf, Requires, ServiceSpec
 from airflow_provider_vidgen.core.schema import FieldSpec as F
-from airflow_provider_vidgen.core.schema import Forbids, OneOf, Requires, ServiceSpec
 from airflow_provider_vidgen.core.transport import (
     RETRYABLE_STATUSES,
     ApiRequest,
@@ -45,7 +45,16 @@ SEEDANCE_MODELS = (
     "doubao-seedance-1-0-lite-i2v-250428", "doubao-seedance-2-0-260128",
     "doubao-seedance-2-0-fast-260128", "doubao-seedance-2-0-mini-260615", "doubao-seedance-2-5-260628",
 )  # fmt: skip
-VEO_MODELS = ("veo3", "veo3-fast", "veo31", "veo31-fast", "veo31-fast-ingredients")
+KLING_V3 = ("kling-v3", "kling-v3-omni", "kling-v3-turbo")
+KLING_5_OR_10 = tuple(m for m in KLING_MODELS if m not in (*KLING_V3, "kling-o1"))
+KLING_OMNI = ("kling-o1", "kling-v3-omni")  # the models that take image_list / video_list references
+SEEDANCE_1_0 = (
+    "doubao-seedance-1-0-pro-250528", "doubao-seedance-1-0-pro-fast-251015",
+    "doubao-seedance-1-0-lite-t2v-250428", "doubao-seedance-1-0-lite-i2v-250428",
+)  # fmt: skip
+SEEDANCE_2_0 = ("doubao-seedance-2-0-260128", "doubao-seedance-2-0-fast-260128", "doubao-seedance-2-0-mini-260615")
+# veo2/veo2-fast: in the Docs guide (en/guides/veo/veo_videos.mdx), not in the SDK's Literal; both accepted.
+VEO_MODELS = ("veo2", "veo2-fast", "veo3", "veo3-fast", "veo31", "veo31-fast", "veo31-fast-ingredients")
 WAN_MODELS = ("wan2.6-t2v", "wan2.6-i2v", "wan2.6-i2v-flash", "wan2.6-r2v", "wan3.0-video")
 HAPPYHORSE_MODELS = (
     "happyhorse-1.0-t2v", "happyhorse-1.1-t2v", "happyhorse-1.0-i2v", "happyhorse-1.1-i2v",
@@ -72,11 +81,13 @@ SERVICES: dict[str, ServiceSpec] = {
             (
                 F("action", choices=("generate",)),
                 F("model", choices=("minimax-t2v", *HAILUO_I2V)),
-                F("prompt", required=True),
+                F("prompt", non_empty=True),
                 F("first_image_url", "url"),
             ),
             defaults={"action": "generate", "model": "minimax-t2v"},
             rules=(
+                # Spec and SDK make prompt optional; text-to-video without text is our own refusal.
+                Requires(("prompt",), when={"model": ("minimax-t2v",)}),
                 Requires(("first_image_url",), when={"model": HAILUO_I2V}),
                 Forbids(("first_image_url",), when={"model": ("minimax-t2v",)}),
             ),
@@ -122,12 +133,54 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("image_list", "list", min_items=1, max_items=7, item_type="object"),
                 F("video_list", "list", min_items=1, max_items=1, item_type="object"),
                 F("timeout", "number", minimum=1, maximum=3600),
+                # Storyboards and Omni elements/voices (SDK 2026.10 kling._build_generate_body).
+                F("multi_shot", "bool"),
+                F("shot_type"),
+                F("multi_prompt", "list", min_items=1, item_type="object"),
+                F("element_list", "list", min_items=1, item_type="object"),
+                F("voice_list", "list", min_items=1, item_type="object"),
             ),
             defaults={"model": "kling-v1", "mode": "std"},
             rules=(
-                Requires(("prompt",), when={"action": ("text2video", "image2video")}),
+                OneOf(("prompt", "multi_prompt"), when={"action": ("text2video", "image2video")}),
                 Requires(("start_image_url",), when={"action": ("image2video",)}),
+                Requires(("start_image_url",), when={"end_image_url": GIVEN}),
                 Requires(("video_id",), when={"action": ("extend",)}),
+                Allows("model", {"action": ("extend",)}, choices=("kling-v1", "kling-v1-6", "kling-v2-5-turbo")),
+                Forbids(("image_list", "video_list"), when={"action": ("extend",)}),
+                Allows(
+                    "mode",
+                    {"model": tuple(m for m in KLING_MODELS if m not in ("kling-v3", "kling-v3-omni"))},
+                    choices=("std", "pro"),
+                ),
+                Allows("duration", {"model": KLING_5_OR_10}, choices=(5, 10)),
+                Allows("duration", {"model": ("kling-o1",)}, choices=(5,)),
+                Forbids(
+                    ("image_list", "video_list"), when={"model": tuple(m for m in KLING_MODELS if m not in KLING_OMNI)}
+                ),
+                Forbids(("negative_prompt", "camera_control", "cfg_scale"), when={"model": ("kling-o1",)}),
+                Forbids(("negative_prompt", "camera_control", "cfg_scale"), when={"image_list": GIVEN}),
+                Forbids(("negative_prompt", "camera_control", "cfg_scale"), when={"video_list": GIVEN}),
+                Allows(
+                    "generate_audio",
+                    {"model": tuple(m for m in KLING_MODELS if m not in (*KLING_V3, "kling-v2-6"))},
+                    choices=(False,),
+                ),
+                Allows("generate_audio", {"model": ("kling-v2-6",), "mode": ("std",)}, choices=(False,)),
+                Allows("generate_audio", {"model": ("kling-v3-turbo",)}, choices=(True,)),  # audio is included
+                Forbids(
+                    (
+                        "end_image_url",
+                        "camera_control",
+                        "cfg_scale",
+                        "negative_prompt",
+                        "element_list",
+                        "voice_list",
+                        "multi_prompt",
+                    ),
+                    when={"model": ("kling-v3-turbo",)},
+                ),
+                Allows("multi_shot", {"model": ("kling-v3-turbo",)}, choices=(False,)),
             ),
             response_shape="flat",
             success_word="succeed",
@@ -140,7 +193,7 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("video_url", "url", required=True),
                 F("character_orientation", required=True, choices=("image", "video")),
                 F("model_name", choices=("kling-v2-6", "kling-v3")),
-                F("keep_original_sound", "bool"),
+                F("keep_original_sound", "any", choices=("yes", "no", True, False)),
                 F("watermark_info", "object"),
                 F("prompt"),
             ),
@@ -152,16 +205,31 @@ SERVICES: dict[str, ServiceSpec] = {
         _service(
             "sora",
             (
-                F("model", required=True, choices=("sora-2", "sora-2-pro")),
+                F("model", choices=("sora-2", "sora-2-pro")),
                 F("prompt", required=True),
                 F("version", choices=("1.0", "2.0")),
                 F("duration", "int", choices=(4, 8, 10, 12, 15, 25)),
+                F("seconds", "int", choices=(4, 8, 12)),  # 2.0's name for duration in the guide's examples
                 F("size", choices=("small", "large", "720x1280", "1280x720", "1024x1792", "1792x1024")),
                 F("orientation", choices=("landscape", "portrait")),
-                F("image_urls", "list", item_type="url", max_items=1),
+                F("image_urls", "list", item_type="url", min_items=1),  # 1.0 takes several; 2.0 uses the first
                 F("character_url", "url"),
                 F("character_start", "number", minimum=0),
                 F("character_end", "number", minimum=0),
+            ),
+            defaults={"version": "1.0"},
+            rules=(
+                # Docs en/guides/sora/sora_videos.mdx: 2.0's model defaults to sora-2; 1.0 names it.
+                Requires(("model",), when={"version": ("1.0",)}),
+                Allows("duration", {"version": ("1.0",)}, choices=(10, 15, 25)),
+                Allows("duration", {"version": ("1.0",), "model": ("sora-2",)}, choices=(10, 15)),
+                Allows("duration", {"version": ("2.0",)}, choices=(4, 8, 12)),
+                Allows("size", {"version": ("1.0",)}, choices=("small", "large")),
+                Allows("size", {"version": ("2.0",)}, choices=("720x1280", "1280x720", "1024x1792", "1792x1024")),
+                Forbids(
+                    ("orientation", "character_url", "character_start", "character_end"), when={"version": ("2.0",)}
+                ),
+                Forbids(("seconds",), when={"version": ("1.0",)}),
             ),
         ),
         _service(
@@ -175,7 +243,7 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("model", choices=VEO_MODELS),
                 F("prompt"),
                 F("image_urls", "list", item_type="url", min_items=1, max_items=3),
-                F("aspect_ratio", choices=("16:9", "9:16")),
+                F("aspect_ratio", choices=("16:9", "9:16", "4:3", "3:4", "1:1")),  # SDK: first two; guide: all
                 F("resolution", choices=("4k", "1080p", "gif")),
                 F("translation", "bool"),
                 F("video_id"),
@@ -185,12 +253,21 @@ SERVICES: dict[str, ServiceSpec] = {
                 Requires(("prompt",), when={"action": ("text2video", "image2video", "ingredients2video")}),
                 Requires(("image_urls",), when={"action": ("image2video", "ingredients2video")}),
                 Requires(("video_id",), when={"action": ("get1080p",)}),
+                # Guide: "the veo31 model supports 4k resolution, while other models do not".
+                Allows("resolution", {"model": tuple(m for m in VEO_MODELS if m != "veo31")}, choices=("1080p", "gif")),
             ),
             running_word="running",
         ),
         _service(
             "veo-extend",
-            (F("video_id", required=True), F("model", choices=VEO_MODELS), F("prompt")),
+            (
+                F("video_id", required=True),
+                # Guide en/guides/veo/veo_extend.mdx: "only supports veo31-fast and veo31".
+                F("model", required=True, choices=("veo31-fast", "veo31")),
+                F("prompt"),
+                F("aspect_ratio", choices=("16:9", "9:16")),
+                F("resolution", choices=("720p", "1080p")),
+            ),
             submit_path="/veo/extend",
             poll_path="/veo/tasks",
             running_word="running",
@@ -210,13 +287,28 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("ratio", choices=("16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive")),
                 F("resolution", choices=("480p", "720p", "1080p", "4k")),
                 F("duration", "int", minimum=-1, maximum=30),
-                F("frames", "int", minimum=29, maximum=361),
+                F("frames", "int", choices=range(29, 362, 4)),  # 25 + 4n (spec; the MCP stops at 289)
                 F("seed", "int", minimum=-1, maximum=4294967295),
                 F("camerafixed", "bool"),
                 F("watermark", "bool"),
                 F("generate_audio", "bool"),
                 F("return_last_frame", "bool"),
                 F("execution_expires_after", "int", minimum=3600, maximum=259200),
+                # 2.x options. The SDK sends priority 0 for every model, so none of these is model-gated.
+                F("omni_reference_task_type", choices=("auto", "reference", "edit", "extend")),
+                F("output_format", choices=("mp4", "mov")),
+                F("tools", "list", item_type="object"),
+                F("priority", "int", minimum=0, maximum=9),
+                F("safety_identifier", max_length=64),
+            ),
+            rules=(
+                # The MCP's seedance tools: frames is 1.0-series only and excludes duration.
+                Forbids(("frames",), when={"model": tuple(m for m in SEEDANCE_MODELS if m not in SEEDANCE_1_0)}),
+                Forbids(("duration",), when={"frames": GIVEN}),
+                Allows("duration", {"model": SEEDANCE_1_0}, minimum=2, maximum=12),
+                Allows("duration", {"model": ("doubao-seedance-1-5-pro-251215",)}, choices=(-1, *range(4, 13))),
+                Allows("duration", {"model": SEEDANCE_2_0}, choices=(-1, *range(4, 16))),
+                Allows("duration", {"model": ("doubao-seedance-2-5-260628",)}, choices=(-1, *range(4, 31))),
             ),
             state_key="status",
         ),
@@ -239,6 +331,7 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("ratio", choices=("adaptive", "16:9", "4:3", "1:1", "3:4", "9:16")),
                 F("seed", "int", minimum=0),
                 F("watermark", "bool"),
+                F("media", "list", min_items=1, item_type="object"),  # SDK 2026.10 (wan3.0-video)
             ),
             defaults={"action": "text2video"},
             rules=(
@@ -277,10 +370,11 @@ SERVICES: dict[str, ServiceSpec] = {
         _service(
             "minimax",
             (
+                # MiniMax-H3 only: Docs minimax_videos.mdx ("fixed as MiniMax-H3"), SDK and MCP Literal.
                 F("model", required=True, choices=("MiniMax-H3",)),
                 F("content", "list", required=True, min_items=1, item_type="object"),
-                F("duration", "int", minimum=1, maximum=60),
-                F("resolution", choices=("768P", "2K")),
+                F("duration", "int", required=True, minimum=4, maximum=15),
+                F("resolution", required=True, choices=("768P", "2K")),
                 F("ratio", choices=("adaptive", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16")),
             ),
             response_shape="task",

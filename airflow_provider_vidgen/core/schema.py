@@ -48,6 +48,7 @@ class FieldSpec:
     min_items: int | None = None
     max_items: int | None = None
     item_type: FieldType | None = None
+    non_empty: bool = False  # a given string must not be blank even when the field is optional
 
     def check(self, value: Any) -> None:
         name = self.name
@@ -61,7 +62,7 @@ class FieldSpec:
         elif self.type == "str":
             if not isinstance(value, str):
                 raise InvalidInputError(name, f"must be a string, got {_show(value)}")
-            if self.required and not value.strip():
+            if (self.required or self.non_empty) and not value.strip():
                 raise InvalidInputError(name, "must not be empty")
         elif self.type == "bool":
             if not isinstance(value, bool):
@@ -85,8 +86,7 @@ class FieldSpec:
             raise InvalidInputError(name, f"must be an object, got {_show(value)}")
 
         if self.choices is not None and value not in self.choices:
-            allowed = ", ".join(repr(c) for c in self.choices)
-            raise InvalidInputError(name, f"must be one of {allowed}; got {_show(value)}")
+            raise InvalidInputError(name, f"must be one of {_allowed(self.choices)}; got {_show(value)}")
         if self.minimum is not None and value < self.minimum:
             raise InvalidInputError(name, f"must be between {self.minimum} and {self.maximum}, got {value}")
         if self.maximum is not None and value > self.maximum:
@@ -94,6 +94,24 @@ class FieldSpec:
         if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
             raise InvalidInputError(name, f"must be at most {self.max_length} characters, got {len(value)}")
 
+
+class _Given(Collection[Any]):
+    """A condition value matching any non-empty value: ``when={"end_image_url": GIVEN}``."""
+
+    def __contains__(self, value: object) -> bool:
+        return value not in (None, "", [], ())
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "GIVEN"
+
+
+GIVEN = _Given()
 
 Condition = Mapping[str, Collection[Any]]  # field -> values for which a rule applies; {} = always
 
@@ -105,8 +123,17 @@ def _applies(when: Condition, body: Mapping[str, Any], defaults: Mapping[str, An
 def _describe(when: Condition) -> str:
     if not when:
         return ""
-    parts = [f"{key} {'/'.join(map(str, sorted(values, key=str)))}" for key, values in when.items()]
-    return " for " + " and ".join(parts)
+    matched = [
+        f"{key} {'/'.join(map(str, sorted(values, key=str)))}" for key, values in when.items() if values is not GIVEN
+    ]
+    given = [key for key, values in when.items() if values is GIVEN]
+    return (" for " + " and ".join(matched) if matched else "") + (" with " + " and ".join(given) if given else "")
+
+
+def _allowed(choices: Collection[Any]) -> str:
+    if isinstance(choices, range) and len(choices) > 6:
+        return f"{choices.start}..{choices[-1]} in steps of {choices.step}"
+    return ", ".join(repr(c) for c in choices)
 
 
 @dataclass(frozen=True)
@@ -158,7 +185,37 @@ class Forbids:
                 raise InvalidInputError(name, f"is not allowed{_describe(self.when)}")
 
 
-Rule = Requires | OneOf | Forbids
+@dataclass(frozen=True)
+class Allows:
+    """When ``when`` matches, ``field`` (if given) must be one of ``choices`` and within the range.
+
+    The per-model narrowing of a field the table already allows in general, e.g. Kling's
+    ``duration`` 5 or 10 except on the v3 family.
+    """
+
+    field: str
+    when: Condition
+    choices: Collection[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def check(self, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+        value = body.get(self.field)
+        if value is None or not _applies(self.when, body, defaults):
+            return
+        if self.choices is not None and value not in self.choices:
+            raise InvalidInputError(
+                self.field, f"must be one of {_allowed(self.choices)}{_describe(self.when)}; got {_show(value)}"
+            )
+        low = self.minimum if self.minimum is not None else -math.inf
+        high = self.maximum if self.maximum is not None else math.inf
+        if isinstance(value, int | float) and not low <= value <= high:
+            raise InvalidInputError(
+                self.field, f"must be between {self.minimum} and {self.maximum}{_describe(self.when)}, got {value}"
+            )
+
+
+Rule = Requires | OneOf | Forbids | Allows
 
 
 @dataclass(frozen=True)
@@ -184,8 +241,14 @@ class ServiceSpec:
         return tuple(f.name for f in self.fields)
 
 
-def validate_body(spec: ServiceSpec, body: Mapping[str, Any], *, allow_unknown: bool = False) -> dict[str, Any]:
-    """Check ``body`` against the service schema; return it as a plain dict with None values dropped."""
+def validate_body(
+    spec: ServiceSpec, body: Mapping[str, Any], *, allow_unknown: bool = False, deferred: Collection[str] = ()
+) -> dict[str, Any]:
+    """Check ``body`` against the service schema; return it as a plain dict with None values dropped.
+
+    ``deferred`` names fields whose values are not known yet (templates, rendered when the task runs):
+    they count as given, and their own checks and every rule that reads them wait for the full check.
+    """
     if not isinstance(body, Mapping):
         raise InvalidInputError("body", f"must be a mapping of request fields, got {_show(body)}")
     clean = {key: value for key, value in body.items() if value is not None}
@@ -196,10 +259,19 @@ def validate_body(spec: ServiceSpec, body: Mapping[str, Any], *, allow_unknown: 
             unknown[0], f"is not a field of {spec.vendor} {spec.name!r}; allowed: {', '.join(sorted(known))}"
         )
     for spec_field in spec.fields:
+        if spec_field.name in deferred:
+            continue
         if spec_field.name in clean:
             spec_field.check(clean[spec_field.name])
         elif spec_field.required and spec_field.name not in spec.defaults:
             raise InvalidInputError(spec_field.name, "is required")
     for rule in spec.rules:
-        rule.check(clean, spec.defaults)
+        if not deferred or deferred_free(rule, deferred):
+            rule.check(clean, spec.defaults)
     return clean
+
+
+def deferred_free(rule: Any, deferred: Collection[str]) -> bool:
+    """Whether ``rule`` reads none of the ``deferred`` fields (any rule: its fields and its conditions)."""
+    names = set(getattr(rule, "fields", ())) | set(getattr(rule, "when", {}) or {})
+    return not names & set(deferred)
