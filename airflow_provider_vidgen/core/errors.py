@@ -52,10 +52,38 @@ class ApiError(VidgenError):
         if trace_id:
             text += f" (trace_id {trace_id})"
         super().__init__(text)
+        self.summary = text
+        # Where it happened and what to do, filled in by the hook that sent the request (see located()).
+        self.conn_id: str | None = None
+        self.url: str | None = None
+        self.task_ids: tuple[str, ...] = ()
+        self.next_step: str | None = None
 
     @property
     def rate_limited(self) -> bool:
         return self.status == 429 or self.code == "too_many_requests"
+
+    def located(
+        self, *, conn_id: str, url: str, task_ids: tuple[str, ...] = (), next_step: str | None = None
+    ) -> ApiError:
+        """The same error, naming the connection, the URL called, the vendor task ids and the next step."""
+        self.conn_id, self.url, self.task_ids = conn_id, url, tuple(task_ids)
+        self.next_step = next_step
+        self.args = (str(self),)
+        return self
+
+    def __str__(self) -> str:
+        text = self.summary
+        if self.conn_id is not None:
+            text += f" [connection {self.conn_id!r}, {self.url}"
+            if self.task_ids:
+                more = len(self.task_ids) - 5
+                shown = ", ".join(self.task_ids[:5]) + (f" and {more} more" if more > 0 else "")
+                text += f", vendor task id(s) {shown}"
+            text += "]"
+        if self.next_step:
+            text += f" Next step: {self.next_step}"
+        return text
 
 
 class AmbiguousSubmissionError(ApiError):

@@ -273,5 +273,5 @@ def validate_body(
 
 def deferred_free(rule: Any, deferred: Collection[str]) -> bool:
     """Whether ``rule`` reads none of the ``deferred`` fields (any rule: its fields and its conditions)."""
-    names = set(getattr(rule, "fields", ())) | set(getattr(rule, "when", {}) or {})
+    names = {*getattr(rule, "fields", ()), *getattr(rule, "when", {}), getattr(rule, "field", None)}
     return not names & set(deferred)

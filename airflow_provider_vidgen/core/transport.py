@@ -8,6 +8,7 @@ The retry policy lives here once; the hooks only drive the generator with httpx,
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -17,6 +18,7 @@ from typing import Any, Literal, TypeVar
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 RequestKind = Literal["submit", "retrieve", "retrieve_batch", "probe"]
 
@@ -58,6 +60,7 @@ class TransportFailure:
 @dataclass(frozen=True)
 class Sleep:
     seconds: float
+    retrying: str = ""  # why: the failed attempt, logged by the driver before it waits
 
 
 Outcome = HttpResponse | TransportFailure
@@ -161,13 +164,21 @@ def call(
                 ) from None
             if not safe or attempt >= retry.max_attempts:
                 raise
-            yield Sleep(retry.delay(attempt, err.retry_after))
+            note = f"{request.method} {request.path}: attempt {attempt} of {retry.max_attempts} failed ({err.summary})"
+            yield Sleep(retry.delay(attempt, err.retry_after), note)
+
+
+def log_retry(step: Sleep) -> None:
+    if step.retrying:
+        log.warning("%s; next attempt in %.1fs", step.retrying, step.seconds)
 
 
 def run_sync(flow: Flow[T], send: Callable[[ApiRequest], Outcome], sleep: Callable[[float], None]) -> T:
     """Drive a flow with blocking I/O."""
     step = next(flow)
     while True:
+        if isinstance(step, Sleep):
+            log_retry(step)
         outcome = sleep(step.seconds) if isinstance(step, Sleep) else send(step)
         try:
             step = flow.send(outcome)
@@ -179,6 +190,8 @@ async def run_async(flow: Flow[T], send: Callable[[ApiRequest], Any], sleep: Cal
     """Drive a flow with asyncio I/O (``send`` and ``sleep`` are coroutine functions)."""
     step = next(flow)
     while True:
+        if isinstance(step, Sleep):
+            log_retry(step)
         outcome = await sleep(step.seconds) if isinstance(step, Sleep) else await send(step)
         try:
             step = flow.send(outcome)

@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from airflow_provider_vidgen.core import acedata, hidream
-from airflow_provider_vidgen.core.errors import InvalidInputError
+from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.schema import ServiceSpec, check_url, validate_body
 from airflow_provider_vidgen.core.transport import ApiRequest, Flow, RetryPolicy, call
@@ -67,6 +67,7 @@ class ApiSettings:
     timeout: float
     batch_size: int
     extras: Mapping[str, Any]
+    scheme_assumed: bool = False  # the connection's host had no scheme, so https:// was put in front
 
     def __repr__(self) -> str:  # never print anything that could hold a secret
         return f"ApiSettings(base_url={self.base_url!r}, timeout={self.timeout}, batch_size={self.batch_size})"
@@ -74,12 +75,50 @@ class ApiSettings:
 
 def api_settings(vendor: Vendor, host: str | None, extras: Mapping[str, Any]) -> ApiSettings:
     base_url = (host or "").strip() or vendor.default_host
-    if "://" not in base_url:
+    scheme_assumed = "://" not in base_url
+    if scheme_assumed:
         base_url = "https://" + base_url
     check_url("host", base_url)
     timeout = _positive(extras, "request_timeout", DEFAULT_REQUEST_TIMEOUT, float)
     batch_size = int(_positive(extras, "batch_size", DEFAULT_BATCH_SIZE, int))
-    return ApiSettings(base_url.rstrip("/"), timeout, batch_size, dict(extras))
+    return ApiSettings(base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed)
+
+
+TOKEN_CODES = frozenset({"invalid_token", "token_expired", "no_token", "unauthorized", "1001"})
+CREDIT_CODES = frozenset({"insufficient_balance", "insufficient_credits", "no_balance", "quota_exceeded", "1003"})
+UNREACHED = frozenset({"connect", "timeout_before_send"})
+
+
+def next_step(err: ApiError, vendor: Vendor, conn_id: str, settings: ApiSettings) -> str:
+    """What a person should do about ``err``: the one sentence every failure ends with."""
+    where = f"connection {conn_id!r} (Admin -> Connections)"
+    if err.status in (401, 403) or err.code in TOKEN_CODES:
+        return f"check the API token of {where}: it is the connection's password field."
+    if err.status == 402 or err.code in CREDIT_CODES:
+        return f"top up the credits of this token in the {vendor.label} console, then clear the task."
+    if err.code in UNREACHED or err.code == "timeout_after_send":
+        tls = any(word in err.detail for word in ("SSL", "TLS", "WRONG_VERSION_NUMBER", "wrong version number"))
+        if settings.scheme_assumed:
+            plain = settings.base_url.removeprefix("https://")
+            return (
+                f"the host of {where} has no scheme, so https://{plain} was assumed; "
+                f"if the server speaks plain HTTP, set the host to http://{plain}."
+            )
+        if tls:
+            return f"{settings.base_url} does not speak TLS; check the scheme of the host of {where}."
+        return f"check that {settings.base_url} is reachable from this machine and is the right host of {where}."
+    if err.rate_limited:
+        return (
+            "the API is rate limiting this token: poll less often (poll_interval), run fewer tasks at once "
+            "(max_active_tis_per_dag or a pool), or ask the vendor for a higher limit."
+        )
+    if err.status is not None and err.status >= 500:
+        return "the vendor API is failing; try again later (a retry reattaches to submitted generations)."
+    if err.code == "not_found" or err.status == 404:
+        return "check the vendor task id and the service it was submitted to."
+    if err.status in (400, 422) or err.code in ("bad_request", "invalid_request", "1002"):
+        return "fix the request fields named above; the service's fields are listed in the README."
+    return f"check the {vendor.label} status page and the settings of {where}."
 
 
 def _positive(extras: Mapping[str, Any], key: str, default: float, kind: type) -> float:
@@ -107,6 +146,28 @@ def prepare_submission(
     spec = vendor.service(service)
     clean = validate_body(spec, body, allow_unknown=allow_unknown)
     return spec, vendor.module.submit_request(spec, clean)
+
+
+def is_literal(value: Any) -> bool:
+    """Whether ``value`` is final as written in the DAG file: no Jinja template, no XCom reference."""
+    if value is None or isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, str):
+        return "{{" not in value and "{%" not in value
+    if isinstance(value, list | tuple):
+        return all(is_literal(item) for item in value)
+    if isinstance(value, Mapping):
+        return all(is_literal(key) and is_literal(item) for key, item in value.items())
+    return False  # XComArg, MappedArgument and other values resolved when the task runs
+
+
+def check_literal_fields(vendor: Vendor, service: Any, body: Any, *, allow_unknown: bool = False) -> None:
+    """Validate what a DAG file already fixes (at parse time); templated fields wait for the run."""
+    if not is_literal(service) or not isinstance(body, Mapping):
+        return
+    spec = vendor.service(service)
+    deferred = {name for name, value in body.items() if not is_literal(value)}
+    validate_body(spec, body, allow_unknown=allow_unknown, deferred=deferred)
 
 
 def check_task_ids(task_ids: Any) -> list[str]:

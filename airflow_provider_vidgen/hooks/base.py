@@ -37,6 +37,7 @@ from airflow_provider_vidgen.core.vendors import (
     batch_flow,
     check_task_ids,
     chunked,
+    next_step,
     prepare_submission,
     probe_flow,
     retrieve_flow,
@@ -146,10 +147,21 @@ class VideoApiHook(BaseHook):
 
     # ---------------------------------------------------------------- flow drivers
 
-    def _run(self, flow: Flow[Any]) -> Any:
+    def locate(self, err: ApiError, request: ApiRequest | None, task_ids: Sequence[str] = ()) -> ApiError:
+        """``err`` naming this connection, the URL it called, the vendor task ids and the next step."""
+        settings = self._settings
+        if settings is None:
+            return err
+        url = f"{request.method} {settings.base_url}{request.path}" if request else settings.base_url
+        step = next_step(err, self.vendor, self.conn_id, settings)
+        return err.located(conn_id=self.conn_id, url=url, task_ids=tuple(task_ids), next_step=step)
+
+    def _run(self, flow: Flow[Any], task_ids: Sequence[str] = ()) -> Any:
         client = self.get_conn()
+        sent: list[ApiRequest] = []
 
         def send(request: ApiRequest) -> Outcome:
+            sent.append(request)
             try:
                 return http_response(
                     client.request(request.method, request.path, json=request.json, params=request.params)
@@ -157,7 +169,10 @@ class VideoApiHook(BaseHook):
             except httpx.HTTPError as exc:
                 return transport_failure(exc)
 
-        return run_sync(flow, send, time.sleep)
+        try:
+            return run_sync(flow, send, time.sleep)
+        except ApiError as err:
+            raise self.locate(err, sent[-1] if sent else None, task_ids) from None
 
     @staticmethod
     async def asend(client: httpx.AsyncClient, request: ApiRequest) -> Outcome:
@@ -167,11 +182,21 @@ class VideoApiHook(BaseHook):
         except httpx.HTTPError as exc:
             return transport_failure(exc)
 
-    async def _arun(self, flow: Flow[Any], client: httpx.AsyncClient | None = None) -> Any:
+    async def _arun(
+        self, flow: Flow[Any], client: httpx.AsyncClient | None = None, task_ids: Sequence[str] = ()
+    ) -> Any:
         own = client is None
         active = client or await self.aget_client()
+        sent: list[ApiRequest] = []
+
+        async def send(request: ApiRequest) -> Outcome:
+            sent.append(request)
+            return await self.asend(active, request)
+
         try:
-            return await run_async(flow, lambda request: self.asend(active, request), asyncio.sleep)
+            return await run_async(flow, send, asyncio.sleep)
+        except ApiError as err:
+            raise self.locate(err, sent[-1] if sent else None, task_ids) from None
         finally:
             if own:
                 await active.aclose()
@@ -194,17 +219,18 @@ class VideoApiHook(BaseHook):
         return await self._arun(submit_flow(self.vendor, request, self.retry))
 
     def retrieve(self, service: str, task_id: str) -> TaskResult:
-        return self._run(retrieve_flow(self.vendor, self.vendor.service(service), task_id, self.retry))
+        return self._run(retrieve_flow(self.vendor, self.vendor.service(service), task_id, self.retry), [task_id])
 
     async def aretrieve(self, service: str, task_id: str) -> TaskResult:
-        return await self._arun(retrieve_flow(self.vendor, self.vendor.service(service), task_id, self.retry))
+        flow = retrieve_flow(self.vendor, self.vendor.service(service), task_id, self.retry)
+        return await self._arun(flow, task_ids=[task_id])
 
     def retrieve_many(self, service: str, task_ids: Sequence[str]) -> dict[str, TaskResult]:
         """Every task's result, with one batch request per ``batch_size`` ids."""
         spec, ids = self.vendor.service(service), check_task_ids(task_ids)
         results: dict[str, TaskResult] = {}
         for chunk in chunked(ids, self.settings.batch_size):
-            results.update(self._run(batch_flow(self.vendor, spec, chunk, self.retry)))
+            results.update(self._run(batch_flow(self.vendor, spec, chunk, self.retry), chunk))
         return results
 
     async def aretrieve_many(
@@ -214,7 +240,7 @@ class VideoApiHook(BaseHook):
         settings = await self.asettings()
         results: dict[str, TaskResult] = {}
         for chunk in chunked(ids, settings.batch_size):
-            results.update(await self._arun(batch_flow(self.vendor, spec, chunk, self.retry), client))
+            results.update(await self._arun(batch_flow(self.vendor, spec, chunk, self.retry), client, chunk))
         return results
 
     def test_connection(self) -> tuple[bool, str]:

@@ -6,7 +6,10 @@ that only declares operators does not pay for them at parse time.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import hashlib
+import inspect
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -16,9 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 from airflow.sdk import BaseOperator
 
-from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, InvalidInputError
+from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError, InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
-from airflow_provider_vidgen.core.vendors import Vendor, prepare_submission
+from airflow_provider_vidgen.core.vendors import Vendor, check_literal_fields, is_literal, prepare_submission
 from airflow_provider_vidgen.links import VideoLink, push_video_url
 
 if TYPE_CHECKING:
@@ -29,6 +32,24 @@ if TYPE_CHECKING:
 SUBMISSION_KEY = "vidgen_submission"  # task_state_store key, shared by every try of one task instance
 VENDOR_TASK_ID_XCOM = "vendor_task_id"
 FAILURE_XCOM = "failure"
+
+
+def check_seconds(name: str, value: Any, *, literal_only: bool = False) -> None:
+    if literal_only and not is_literal(value):
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InvalidInputError(name, f"must be a positive number of seconds, got {value!r}")
+
+
+def request_prompt(body: Mapping[str, Any]) -> str | None:
+    """The text prompt of a request body: ``prompt``, or the first text item of ``content`` (Seedance)."""
+    prompt = body.get("prompt")
+    if isinstance(prompt, str) and prompt.strip():
+        return prompt
+    for item in body.get("content") or ():
+        if isinstance(item, Mapping) and isinstance(item.get("text"), str) and item["text"].strip():
+            return item["text"]
+    return None
 
 
 def default_deferrable() -> bool:
@@ -59,7 +80,49 @@ def raise_for_event(event: dict[str, Any]) -> list[TaskResult]:
     return results
 
 
-class BaseVideoOperator(BaseOperator):
+@functools.cache
+def accepted_parameters(cls: type) -> frozenset[str]:
+    """Every keyword an operator class takes: its own ``__init__`` and those of its bases."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or init is object.__init__:
+            continue
+        for parameter in inspect.signature(init).parameters.values():
+            if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                names.add(parameter.name)
+    names.discard("self")
+    return frozenset(names)
+
+
+def unknown_parameter_error(cls: type, unknown: list[str]) -> TypeError:
+    known = sorted(accepted_parameters(cls))
+    problems = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        problems.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return TypeError(f"{cls.__name__} got unknown parameter(s) {', '.join(problems)}")
+
+
+class VideoOperatorMeta(type(BaseOperator)):  # type: ignore[misc]
+    """Checks a video operator where it is written, so mistakes are DAG import errors, not failed runs.
+
+    A misspelt parameter is named with the closest known one, and every literal (non-templated)
+    input is validated against the service schema when the DAG file is parsed. Templated values
+    are validated when the task runs, still before any request.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        unknown = sorted(name for name in set(kwargs) - accepted_parameters(cls) if not name.startswith("_airflow"))
+        if unknown:
+            raise unknown_parameter_error(cls, unknown)
+        operator = super().__call__(*args, **kwargs)
+        if not kwargs.get("_airflow_from_mapped"):  # a mapped task is validated in execute, with the rest
+            operator.check_literal_inputs()
+        return operator
+
+
+class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
     """Submit one video generation and (optionally) wait for it.
 
     Retries reattach instead of paying twice: the submitted vendor task id is kept in Airflow's
@@ -112,6 +175,20 @@ class BaseVideoOperator(BaseOperator):
         body = {name: getattr(self, name) for name in self.service_fields}
         return {key: value for key, value in body.items() if value is not None}
 
+    def check_literal_inputs(self) -> None:
+        """Validate, when the DAG is parsed, the inputs the DAG file fixes (raises InvalidInputError)."""
+        try:
+            check_literal_fields(
+                self.vendor, self.service_name(), self.request_body(), allow_unknown=self.allow_unknown_fields
+            )
+            for name in ("poll_interval", "timeout"):
+                check_seconds(name, getattr(self, name), literal_only=True)
+        except InvalidInputError as err:
+            raise InvalidInputError(
+                err.field,
+                f"{err.problem} ({type(self).__name__} task {self.task_id!r}, checked when the DAG was parsed)",
+            ) from None
+
     def get_hook(self) -> VideoApiHook:
         from airflow_provider_vidgen.hooks.base import hook_class
 
@@ -125,9 +202,8 @@ class BaseVideoOperator(BaseOperator):
         try:
             # Validate everything before any request: bad input must cost nothing.
             prepare_submission(self.vendor, service, body, allow_unknown=self.allow_unknown_fields)
-            for name, value in (("poll_interval", self.poll_interval), ("timeout", self.timeout)):
-                if not isinstance(value, int | float) or value <= 0:
-                    raise InvalidInputError(name, f"must be a positive number of seconds, got {value!r}")
+            for name in ("poll_interval", "timeout"):
+                check_seconds(name, getattr(self, name))
         except InvalidInputError as err:
             raise AirflowFailException(f"{self.vendor.label} {service}: invalid input: {err}") from None
 
@@ -156,9 +232,9 @@ class BaseVideoOperator(BaseOperator):
         push_video_url(context, [])
         if earlier is not None and earlier.state == "succeeded":
             push_video_url(context, [earlier])
-            return earlier.to_dict()
+            return self.returned(earlier)
         if not self.wait_for_completion:
-            return TaskResult(task_id, service, self.vendor.name, "pending").to_dict()
+            return self.returned(TaskResult(task_id, service, self.vendor.name, "pending"))
         return self._wait(context, service, task_id)
 
     def _submit(self, hook: VideoApiHook, service: str, body: dict[str, Any]) -> str:
@@ -167,6 +243,9 @@ class BaseVideoOperator(BaseOperator):
         except AmbiguousSubmissionError as err:
             # No automatic retry: a second try could pay for a second video.
             raise AirflowFailException(f"{err} Task not retried to avoid a duplicate charge.") from None
+        except ApiError as err:
+            # The message says it all (connection, URL, next step): no chain of internal frames.
+            raise (AirflowException if err.retryable else AirflowFailException)(str(err)) from None
         self.log.info("Submitted %s %s task %s", self.vendor.label, service, task_id)
         return task_id
 
@@ -207,6 +286,14 @@ class BaseVideoOperator(BaseOperator):
             )
         return self.execute_complete(context, wait_inline(trigger))
 
+    def returned(self, result: TaskResult) -> dict[str, Any]:
+        """The XCom form of a result, with the request's prompt (for the download's manifest and gallery)."""
+        data = result.to_dict()
+        prompt = request_prompt(self.request_body())
+        if prompt:
+            data["prompt"] = prompt
+        return data
+
     def on_kill(self) -> None:
         """Best effort, idempotent: the vendor APIs have no cancel call, so say what keeps running (and is billed).
 
@@ -233,8 +320,8 @@ class BaseVideoOperator(BaseOperator):
         (result,) = raise_for_event(check_event(event))
         if result.state == "failed":
             # Kept in XCom (key "failure") so a downstream all_done task can report it.
-            context["ti"].xcom_push(key=FAILURE_XCOM, value=result.to_dict())
+            context["ti"].xcom_push(key=FAILURE_XCOM, value=self.returned(result))
             raise AirflowException(f"Generation failed: {result.describe()}")
         self.log.info("%s", result.describe())
         push_video_url(context, [result])
-        return result.to_dict()
+        return self.returned(result)

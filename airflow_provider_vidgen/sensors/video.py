@@ -29,6 +29,10 @@ def collect_task_ids(value: Any) -> list[str]:
         except (ValueError, SyntaxError):
             pass
     items: Iterable[Any] = [value] if isinstance(value, str | dict) else value
+    if isinstance(items, Sequence) and not isinstance(items, list | tuple):
+        # A mapped task's XCom (a lazy sequence): read by index up to its length. Iterating it would
+        # ask for one item past the end, which Airflow logs as an "XCom not found" error.
+        items = [items[index] for index in range(len(items))]
     try:
         ids = [item.get("task_id") if isinstance(item, dict) else item for item in items]
     except TypeError:

@@ -241,7 +241,16 @@ class SharedPoller:
     async def _fetch(self, service: str, chunk: list[str]) -> dict[str, TaskResult]:
         spec = self.hook.vendor.service(service)
         flow = batch_flow(self.hook.vendor, spec, chunk, self.retry)
-        return await run_async(flow, self._send, asyncio.sleep)
+        sent: list[ApiRequest] = []
+
+        async def send(request: ApiRequest) -> Outcome:
+            sent.append(request)
+            return await self._send(request)
+
+        try:
+            return await run_async(flow, send, asyncio.sleep)
+        except ApiError as err:
+            raise self.hook.locate(err, sent[-1] if sent else None, chunk) from None
 
     async def _send(self, request: ApiRequest) -> Outcome:
         """Send through the shared gate; a 429 or ``Retry-After`` closes it for every trigger of the connection."""

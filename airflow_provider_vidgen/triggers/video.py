@@ -12,6 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.vendors import check_task_ids
+from airflow_provider_vidgen.triggers import poller as poller_module
 from airflow_provider_vidgen.triggers.poller import (
     DeadlinePassed,
     PollFailure,
@@ -23,6 +24,8 @@ from airflow_provider_vidgen.triggers.poller import (
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_POLL_FAILURES = 5
+# A waiting task logs how it is doing at least this often, even while nothing changes.
+DEFAULT_HEARTBEAT_SECONDS = 30.0
 
 # Event statuses; operators and the sensor accept only these (anything else fails the task).
 SUCCESS, TIMEOUT, ERROR = "success", "timeout", "error"
@@ -47,6 +50,8 @@ class VideoTaskTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param end_time: absolute deadline, epoch seconds; survives triggerer restarts.
     :param max_poll_failures: consecutive failed polls tolerated before giving up.
+    :param shared_polling: share polls with the other triggers of the connection in this triggerer.
+    :param heartbeat_interval: seconds between "still running" lines while no state changes.
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class VideoTaskTrigger(BaseTrigger):
         end_time: float | None = None,
         max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
         shared_polling: bool = True,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_SECONDS,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -67,6 +73,7 @@ class VideoTaskTrigger(BaseTrigger):
         self.end_time = float(end_time) if end_time is not None else time.time() + 7 * 24 * 3600
         self.max_poll_failures = int(max_poll_failures)
         self.shared_polling = bool(shared_polling)
+        self.heartbeat_interval = float(heartbeat_interval)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -79,6 +86,7 @@ class VideoTaskTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "max_poll_failures": self.max_poll_failures,
                 "shared_polling": self.shared_polling,
+                "heartbeat_interval": self.heartbeat_interval,
             },
         )
 
@@ -98,6 +106,7 @@ class VideoTaskTrigger(BaseTrigger):
     async def _wait(self, sub: Subscription, vendor: str) -> TriggerEvent:
         last: dict[str, TaskResult] = {}
         failures = 0
+        started = heartbeat = poller_module.clock()
         while True:
             update = await sub.updates.get()
             if isinstance(update, DeadlinePassed):
@@ -112,15 +121,34 @@ class VideoTaskTrigger(BaseTrigger):
                     )
                 continue
             failures = 0
+            now = poller_module.clock()
             for task_id, result in update.items():
                 previous = last.get(task_id)
-                if previous is None or previous.state != result.state:  # state changes only, not every poll
+                if previous is None or previous.state != result.state:  # state changes, and heartbeats below
                     log.info("%s", result.describe())
+                    heartbeat = now
             last.update(update)
             pending = [task_id for task_id in self.task_ids if not (task_id in last and last[task_id].terminal)]
             if not pending:
                 return self._event(SUCCESS, last, vendor, "every task reached a final state")
             sub.task_ids = pending  # finished ids are not fetched again
+            if now - heartbeat >= self.heartbeat_interval:
+                log.info("%s", self._heartbeat(pending, last, now - started))
+                heartbeat = now
+
+    def _heartbeat(self, pending: list[str], last: dict[str, TaskResult], waited: float) -> str:
+        """One line on the tasks still running: state and progress as the vendor reports them, and times."""
+        timing = f"waiting {format_duration(waited)}, next poll in {format_duration(self.poll_interval)}"
+        if len(pending) == 1 and pending[0] in last:
+            return f"{last[pending[0]].describe()}; still running ({timing})"
+        states = sorted({last[task_id].state for task_id in pending if task_id in last} or {"pending"})
+        progress = [last[task_id].progress for task_id in pending if task_id in last]
+        known = [value for value in progress if value is not None]
+        average = f", {sum(known) / len(known):.0%} on average" if known else ""
+        return (
+            f"{len(pending)} of {len(self.task_ids)} {self.conn_id} {self.service} task(s) still "
+            f"{'/'.join(states)}{average} ({timing})"
+        )
 
     def _results(self, last: dict[str, TaskResult], vendor: str) -> list[dict[str, Any]]:
         return [
@@ -160,6 +188,18 @@ class VideoTaskTrigger(BaseTrigger):
             self.service,
             ", ".join(self.task_ids),
         )
+
+
+def format_duration(seconds: float) -> str:
+    """``45s``, ``6m12s``, ``1h03m``: elapsed times in log lines."""
+    seconds = max(round(seconds), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 async def next_event(trigger: BaseTrigger) -> dict[str, Any]:

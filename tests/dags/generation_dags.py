@@ -60,7 +60,10 @@ blocking_dag = generation_dag("gen_blocking", False)
 with DAG("gen_failure", schedule=None, start_date=START, catchup=False) as failure_dag:
     HailuoVideoOperator(task_id="fails", prompt="doomed [fail]", deferrable=True, poll_interval=POLL)
     HiDreamVideoOperator(task_id="rejected", prompt="bad [reject]", deferrable=True, poll_interval=POLL)
-    HailuoVideoOperator(task_id="bad_input", prompt="x", model="minimax-i2v", deferrable=True, poll_interval=POLL)
+    # Templated, so only the run can tell (a literal bad model is a DAG import error, see test_validation.py).
+    HailuoVideoOperator(
+        task_id="bad_input", prompt="x", model="{{ 'minimax-i2v' }}", deferrable=True, poll_interval=POLL
+    )
 
 with DAG("gen_retry", schedule=None, start_date=START, catchup=False) as retry_dag:
     # The first try's poll budget is exhausted by injected faults; the retry must reattach.
@@ -73,3 +76,11 @@ with DAG("gen_retry", schedule=None, start_date=START, catchup=False) as retry_d
         retries=1,
         retry_delay=pendulum.duration(seconds=0),
     )
+
+
+with DAG("gen_mapped_sensor", schedule=None, start_date=START, catchup=False) as mapped_sensor_dag:
+    # A sensor over a mapped task's output: Airflow hands it a lazy sequence of XComs.
+    mapped_submit = HailuoVideoOperator.partial(task_id="submit", wait_for_completion=False).expand(
+        prompt=["a heron at dawn", "a kite over dunes", "rain on a tin roof"]
+    )
+    VideoTaskSensor(task_id="wait", task_ids=mapped_submit.output, service="hailuo", poke_interval=POLL, timeout=60)

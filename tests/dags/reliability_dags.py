@@ -121,8 +121,10 @@ HIDREAM_BAD = [
 with DAG("rel_bad_input", schedule=None, start_date=START, catchup=False) as bad_input_dag:
     AceDataVideoOperator.partial(task_id="acedata", deferrable=True, poll_interval=POLL).expand_kwargs(ACE_BAD)
     HiDreamVideoOperator.partial(task_id="hidream", deferrable=True, poll_interval=POLL).expand_kwargs(HIDREAM_BAD)
-    HailuoVideoOperator(task_id="bad_timeout", prompt="x", timeout=-1)
-    HailuoVideoOperator(task_id="bad_poll_interval", prompt="x", poll_interval=0)
+    # Mapped, so they are checked when the task runs (literal ones are DAG import errors).
+    HailuoVideoOperator.partial(task_id="bad_seconds", prompt="x").expand_kwargs(
+        [{"timeout": -1}, {"poll_interval": 0}]
+    )
     HailuoVideoOperator(task_id="http_conn_operator", prompt="x", acedata_conn_id="plain_http", deferrable=True)
     VideoTaskSensor(task_id="http_conn_sensor", task_ids=["abc"], service="hailuo", conn_id="plain_http", timeout=5)
     VideoTaskSensor(
