@@ -212,3 +212,18 @@ def test_a_rule_on_a_templated_field_waits_while_literal_rules_still_apply():
             service="kling",
             body={"action": "text2video", "prompt": "x", "model": "kling-v1", "duration": 7},
         )
+
+
+def test_the_emulator_help_describes_every_flag():
+    import dataclasses
+
+    from airflow_provider_vidgen.emulator.__main__ import build_parser
+    from airflow_provider_vidgen.emulator.config import EmulatorConfig
+
+    parser = build_parser()
+    undescribed = [a.option_strings for a in parser._actions if a.option_strings and not (a.help or "").strip(" ()")]
+    assert undescribed == []
+    text = parser.format_help()
+    for spec in dataclasses.fields(EmulatorConfig):
+        assert spec.metadata.get("help"), spec.name  # every setting says what it does
+    assert "seconds a new task stays queued (default 1.0)" in " ".join(text.split())

@@ -24,19 +24,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one (default 8765)")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help=f"accepted bearer token (default {DEFAULT_TOKEN!r})")
-    parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="log level of the emulator's own log (default info)",
+    )
     defaults = EmulatorConfig()
     for spec in dataclasses.fields(EmulatorConfig):
         if spec.name in ("token", "extra_tokens", "strict_fields"):
             continue
         default = getattr(defaults, spec.name)
+        text = f"{spec.metadata['help']} (default {default})"
         if isinstance(default, bool):
-            parser.add_argument(_flag(spec.name), action="store_true", default=default, help=f"(default {default})")
+            parser.add_argument(_flag(spec.name), action="store_true", default=default, help=text)
         elif spec.name in ("public_url",):
-            parser.add_argument(_flag(spec.name), default=default, help="base of media URLs (default: request URL)")
+            parser.add_argument(_flag(spec.name), default=default, help=spec.metadata["help"])
         else:
             kind = int if isinstance(default, int) else float
-            parser.add_argument(_flag(spec.name), type=kind, default=default, help=f"(default {default})")
+            parser.add_argument(_flag(spec.name), type=kind, default=default, help=text)
     parser.add_argument(
         "--lenient", action="store_true", help="accept unknown request fields (same as strict_fields=false)"
     )

@@ -9,6 +9,12 @@ from typing import Any
 
 DEFAULT_TOKEN = "emulator-token"
 
+
+def _setting(default: Any, help: str) -> Any:
+    """A setting with the one-line description the CLI's ``--help`` prints."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 RATE_FIELDS = ("fail_429_rate", "fail_500_rate", "fail_502_rate", "drop_rate", "ambiguous_submit_rate")
 
 
@@ -21,25 +27,29 @@ class EmulatorConfig:
     that already exist.
     """
 
-    token: str = DEFAULT_TOKEN
-    extra_tokens: tuple[str, ...] = ()  # more accepted tokens (each gets its own rate-limit window)
-    queued_seconds: float = 1.0  # a new task is queued this long ...
-    running_seconds: float = 3.0  # ... then running this long, then terminal ([slow] multiplies both by 3)
-    rate_limit: float = 0.0  # requests per second per token in a sliding 1 s window; 0 = unlimited
-    fail_429_rate: float = 0.0  # share of API requests answered 429 too_many_requests
-    fail_500_rate: float = 0.0  # share answered 500 with the vendor's error envelope
-    fail_502_rate: float = 0.0  # share answered 502 with an HTML (non-JSON) body
-    drop_rate: float = 0.0  # share whose connection is closed without an answer (nothing created)
-    ambiguous_submit_rate: float = 0.0  # share of submissions that create the task, then drop the connection
-    latency: float = 0.0  # seconds added before every API answer
-    unknown_404: bool = False  # Ace Data: unknown task id -> 404 not_found instead of 200 {}
-    max_batch_ids: int = 100  # more ids in one batch poll -> 400 bad_request (HiDream: code 1002)
-    strict_fields: bool = True  # unknown request fields are a validation error (core.schema.validate_body)
-    seed: int = 0  # seeds the random generator that picks faulted requests
-    public_url: str | None = None  # base of video/thumbnail URLs; default: the URL the client used
-    callback_timeout: float = 10.0  # seconds for one callback / notify POST
-    sync_timeout: float = 600.0  # blocking-mode submissions give up after this long (504 timeout)
-    retry_after: float | None = None  # Retry-After on 429; default: time until the rate window frees up (>= 1)
+    token: str = _setting(DEFAULT_TOKEN, "accepted bearer token")
+    extra_tokens: tuple[str, ...] = _setting((), "more accepted tokens (each gets its own rate-limit window)")
+    queued_seconds: float = _setting(1.0, "seconds a new task stays queued")
+    running_seconds: float = _setting(
+        3.0, "seconds it then runs before it is final ([slow] in the prompt triples both)"
+    )
+    rate_limit: float = _setting(0.0, "requests per second per token in a sliding 1 s window; 0 = unlimited")
+    fail_429_rate: float = _setting(0.0, "share of API requests answered 429 too_many_requests")
+    fail_500_rate: float = _setting(0.0, "share answered 500 with the vendor's error envelope")
+    fail_502_rate: float = _setting(0.0, "share answered 502 with an HTML (non-JSON) body")
+    drop_rate: float = _setting(0.0, "share whose connection is closed without an answer (nothing created)")
+    ambiguous_submit_rate: float = _setting(0.0, "share of submissions that create the task, then drop the connection")
+    latency: float = _setting(0.0, "seconds added before every API answer")
+    unknown_404: bool = _setting(False, "Ace Data: unknown task id -> 404 not_found instead of 200 {}")
+    max_batch_ids: int = _setting(100, "more ids in one batch poll -> 400 bad_request (HiDream: code 1002)")
+    strict_fields: bool = _setting(True, "unknown request fields are a validation error (core.schema.validate_body)")
+    seed: int = _setting(0, "seeds the random generator that picks faulted requests")
+    public_url: str | None = _setting(None, "base of video/thumbnail URLs; default: the URL the client used")
+    callback_timeout: float = _setting(10.0, "seconds for one callback / notify POST")
+    sync_timeout: float = _setting(600.0, "blocking-mode submissions give up after this long (504 timeout)")
+    retry_after: float | None = _setting(
+        None, "Retry-After on 429; default: time until the rate window frees up (>= 1)"
+    )
 
     def __post_init__(self) -> None:
         self.validate()
