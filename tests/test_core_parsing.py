@@ -12,8 +12,7 @@ from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiErr
 from airflow_provider_vidgen.core.results import MODERATION_REJECTED, NOT_FOUND, TaskResult
 from airflow_provider_vidgen.core.transport import ApiRequest, HttpResponse, TransportFailure
 
-# fixture -> (service, expected state, expected error code or None); services without their own
-# table row (digital-human, maestro, dreamina) are read with a generic spec: the rules are shared.
+# fixture -> (service, expected state, expected error code or None).
 ACEDATA_TASKS = {
     "hailuo/task_pending_no_response.json": ("hailuo", "pending", None),
     "hailuo/task_processing.json": ("hailuo", "running", None),
@@ -49,9 +48,9 @@ ACEDATA_TASKS = {
     "minimax/task_running.json": ("minimax", "running", None),
     "minimax/task_succeeded.json": ("minimax", "succeeded", None),
     "minimax/task_failed.json": ("minimax", "failed", "generation_failed"),
-    "digital-human/task_flat_poll_succeed.json": ("hailuo", "succeeded", None),
-    "maestro/task_running.json": ("hailuo", "running", None),
-    "dreamina/generate_sync_response_done.json": ("hailuo", "succeeded", None),
+    "digital-human/task_flat_poll_succeed.json": ("digital-human", "succeeded", None),
+    "maestro/task_running.json": ("maestro", "running", None),
+    "dreamina/generate_sync_response_done.json": ("dreamina", "succeeded", None),
     "hailuo/generate_sync_response_succeeded.json": ("hailuo", "succeeded", None),
     "hailuo/callback_payload_succeeded.json": ("hailuo", "succeeded", None),
     "luma/generate_sync_response_completed.json": ("luma", "succeeded", None),

@@ -62,6 +62,14 @@ ACE_BODIES: dict[str, dict[str, Any]] = {
     "seedance": {"model": "doubao-seedance-1-5-pro-251215", "content": [{"type": "text", "text": "kitten"}]},
     "wan": {"model": "wan2.6-t2v", "prompt": "walk"},
     "happyhorse": {"prompt": "horse"},
+    "veo-reshoot": {"video_id": "v1", "motion_type": "LEFT_TO_RIGHT"},
+    "veo-objects": {"video_id": "v1", "action": "insert", "prompt": "add a flying pig"},
+    "kling-lip-sync": {"mode": "audio2video", "video_id": "v1", "audio_url": "https://cdn.example.com/a.mp3"},
+    "kling-talking-photo": {"image_url": "https://cdn.example.com/a.png", "audio_url": "https://cdn.example.com/a.mp3"},
+    "grok": {"prompt": "a lighthouse in a storm"},
+    "dreamina": {"image_url": "https://cdn.example.com/portrait.jpg", "audio_url": "https://cdn.example.com/a.mp3"},
+    "digital-human": {"video_url": "https://cdn.example.com/a.mp4", "audio_url": "https://cdn.example.com/a.mp3"},
+    "maestro": {"prompt": "60-second explainer about tides", "duration": 60},
     "minimax": {
         "model": "MiniMax-H3",
         "content": [{"type": "text", "text": "fox"}],
@@ -275,13 +283,12 @@ def test_acedata_lifecycle_every_service(emu, client):
             assert running_records[0]["response"][spec.state_key] == spec.running_word
             assert response[spec.state_key] == spec.success_word and response["video_url"]
         else:
-            assert running_records[0]["response"]["data"][0][spec.state_key] == spec.running_word
-            item = response["data"][0]
+            running_data = running_records[0]["response"]["data"]
+            running_item = running_data if spec.response_shape == "data_object" else running_data[0]
+            assert running_item[spec.state_key] == spec.running_word
+            item = response["data"] if spec.response_shape == "data_object" else response["data"][0]
             assert item[spec.state_key] == spec.success_word
-            assert (
-                "video_url" not in running_records[0]["response"]["data"][0]
-                or not (running_records[0]["response"]["data"][0]["video_url"])
-            )
+            assert not running_item.get("video_url")
 
 
 def test_acedata_shapes_match_fixtures(client):

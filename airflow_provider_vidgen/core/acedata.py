@@ -55,6 +55,23 @@ SEEDANCE_1_0 = (
 SEEDANCE_2_0 = ("doubao-seedance-2-0-260128", "doubao-seedance-2-0-fast-260128", "doubao-seedance-2-0-mini-260615")
 # veo2/veo2-fast: in the Docs guide (en/guides/veo/veo_videos.mdx), not in the SDK's Literal; both accepted.
 VEO_MODELS = ("veo2", "veo2-fast", "veo3", "veo3-fast", "veo31", "veo31-fast", "veo31-fast-ingredients")
+VEO_MOTION_TYPES = (
+    "STATIONARY", "STATIONARY_UP", "STATIONARY_DOWN", "STATIONARY_LEFT", "STATIONARY_RIGHT",
+    "STATIONARY_DOLLY_IN_ZOOM_OUT", "STATIONARY_DOLLY_OUT_ZOOM_IN", "UP", "DOWN", "LEFT_TO_RIGHT",
+    "RIGHT_TO_LEFT", "FORWARD", "BACKWARD", "DOLLY_IN_ZOOM_OUT", "DOLLY_OUT_ZOOM_IN",
+)  # fmt: skip
+GROK_MODELS = (
+    "grok-imagine-video-1.5-fast:reverse", "grok-imagine-video:reverse", "grok-imagine-video:official",
+    "grok-imagine-video-1.5:official", "grok-imagine-video",
+)  # fmt: skip
+MAESTRO_STYLES = (
+    "auto", "cinematic", "glass", "luxury", "swiss", "modern", "editorial", "warm", "vibrant", "neon", "mono",
+    "pastel", "bold", "industrial", "futuristic", "retro",
+)  # fmt: skip
+MAESTRO_VOICES = (
+    "auto", "warm-female", "bright-female", "anchor-female", "clean-female", "calm-male", "deep-male",
+    "documentary-male", "energetic-male", "storyteller-male",
+)  # fmt: skip
 WAN_MODELS = ("wan2.6-t2v", "wan2.6-i2v", "wan2.6-i2v-flash", "wan2.6-r2v", "wan3.0-video")
 HAPPYHORSE_MODELS = (
     "happyhorse-1.0-t2v", "happyhorse-1.1-t2v", "happyhorse-1.0-i2v", "happyhorse-1.1-i2v",
@@ -203,6 +220,46 @@ SERVICES: dict[str, ServiceSpec] = {
             success_word="succeed",
         ),
         _service(
+            "kling-lip-sync",
+            (
+                F("mode", required=True, choices=("audio2video", "text2video")),
+                F("video_id"),
+                F("video_url", "url"),
+                F("audio_type", choices=("url", "file")),
+                F("audio_url", "url"),
+                F("audio_file"),  # base64 audio when audio_type is "file"
+                F("text", max_length=120),
+                F("voice_id"),
+                F("voice_language", choices=("zh", "en")),
+                F("voice_speed", "number", minimum=0.8, maximum=2.0),
+            ),
+            rules=(
+                OneOf(("video_id", "video_url")),
+                OneOf(("audio_url", "audio_file"), when={"mode": ("audio2video",)}),
+                Requires(("text", "voice_id"), when={"mode": ("text2video",)}),
+            ),
+            submit_path="/kling/lip-sync",
+            poll_path="/kling/tasks",
+            response_shape="flat",
+            success_word="succeed",
+        ),
+        _service(
+            "kling-talking-photo",
+            (
+                F("image_url", "url", required=True),
+                F("audio_url", "url", required=True),
+                F("model", choices=KLING_MODELS),
+                F("mode", choices=("std", "pro")),
+                F("duration", "int", choices=(5, 10)),
+                F("prompt"),
+            ),
+            defaults={"model": "kling-v2-1-master", "mode": "pro"},
+            submit_path="/kling/talking-photo",
+            poll_path="/kling/tasks",
+            response_shape="flat",
+            success_word="succeed",
+        ),
+        _service(
             "sora",
             (
                 F("model", choices=("sora-2", "sora-2-pro")),
@@ -276,6 +333,32 @@ SERVICES: dict[str, ServiceSpec] = {
             "veo-upsample",
             (F("video_id", required=True), F("action", required=True, choices=("1080p", "4k", "gif"))),
             submit_path="/veo/upsample",
+            poll_path="/veo/tasks",
+            running_word="running",
+        ),
+        _service(
+            "veo-reshoot",
+            (
+                F("video_id", required=True),  # not an extend result (Docs veo_reshoot.mdx)
+                F("motion_type", required=True, choices=VEO_MOTION_TYPES),
+            ),
+            submit_path="/veo/reshoot",
+            poll_path="/veo/tasks",
+            running_word="running",
+        ),
+        _service(
+            "veo-objects",
+            (
+                F("video_id", required=True),
+                F("action", required=True, choices=("insert", "remove")),
+                F("prompt"),
+                F("image_mask", "media"),  # an http(s) URL or base64 JPEG (Docs veo_objects.mdx)
+            ),
+            rules=(
+                Requires(("prompt",), when={"action": ("insert",)}),
+                Requires(("image_mask",), when={"action": ("remove",)}),
+            ),
+            submit_path="/veo/objects",
             poll_path="/veo/tasks",
             running_word="running",
         ),
@@ -380,6 +463,82 @@ SERVICES: dict[str, ServiceSpec] = {
             response_shape="task",
             state_key="status",
             running_word="running",
+        ),
+        _service(
+            "grok",
+            (
+                F("model", choices=GROK_MODELS),
+                F("prompt"),
+                F("image_url", "url"),
+                F("reference_image_urls", "list", min_items=1, item_type="url"),
+                F("aspect_ratio", choices=("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")),
+                F("resolution", choices=("480p", "720p", "1080p")),
+                F("duration", "int", minimum=1, maximum=30),
+            ),
+            defaults={"model": "grok-imagine-video-1.5-fast:reverse"},
+            rules=(
+                OneOf(("prompt", "image_url")),
+                # The grok MCP: 6-30 s on 1.5-fast:reverse, 1-15 s on every other variant; 1.5:official is i2v only.
+                Allows("duration", {"model": ("grok-imagine-video-1.5-fast:reverse",)}, minimum=6, maximum=30),
+                Allows("duration", {"model": GROK_MODELS[1:]}, minimum=1, maximum=15),
+                Requires(("image_url",), when={"model": ("grok-imagine-video-1.5:official",)}),
+            ),
+        ),
+        _service(
+            "dreamina",
+            (
+                F("image_url", "url", required=True),
+                F("audio_url", "url", required=True),
+                F("model", choices=("omnihuman-1.5",)),
+                F("prompt"),
+                F("mask_url", "list", item_type="url"),
+            ),
+            response_shape="data_object",  # response.data is one object with status "done"
+            success_word="done",
+            state_key="status",
+        ),
+        _service(
+            "digital-human",
+            (
+                F("video_url", "url"),
+                F("image_url", "url"),
+                F("audio_url", "url"),
+                F("text"),
+                F("voice_id"),
+                F("engine", choices=("latentsync", "heygem")),
+                F("resolution", choices=("720p", "540p")),
+                F("speed", "number"),
+                F("steps", "int"),
+                F("guidance", "number"),
+                F("seam_fix", "bool"),
+            ),
+            rules=(
+                # The SDK requires video_url; the spec also takes a portrait image_url instead.
+                OneOf(("video_url", "image_url")),
+                OneOf(("audio_url", "text")),
+            ),
+            response_shape="flat",
+            success_word="succeed",
+        ),
+        _service(
+            "maestro",
+            (
+                F("prompt", required=True),
+                F("action", choices=("generate", "remix", "edit", "extend")),
+                F("ref_task_id"),
+                F("file_urls", "list", item_type="url"),
+                F("langs", "list", item_type="str"),
+                F("aspect", choices=("9:16", "16:9", "1:1")),
+                F("duration", "int", minimum=1, maximum=600),
+                # The MCP says lite/standard/pro, the spec draft/standard/premium, the SDK has no quality.
+                F("quality", choices=("lite", "draft", "standard", "pro", "premium")),
+                F("scenario", choices=("auto", "narrated", "captions", "avatar", "drama")),
+                F("style", choices=MAESTRO_STYLES),
+                F("voice", choices=MAESTRO_VOICES),
+            ),
+            defaults={"action": "generate"},
+            rules=(Requires(("ref_task_id",), when={"action": ("remix", "edit", "extend")}),),
+            running_word="producing",
         ),
     )
 }

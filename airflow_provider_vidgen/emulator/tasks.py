@@ -285,7 +285,9 @@ def ace_response(task: Task, *, terminal: bool) -> dict[str, Any]:
     body: dict[str, Any] = {"success": error is None, "task_id": task.id, "trace_id": task.trace_id}
     if error:
         body["error"] = error
-    body["data"] = [_data_item(task, word, video_url, terminal, error is not None)]
+    item = _data_item(task, word, video_url, terminal, error is not None)
+    # Dreamina answers one object (fixture dreamina/generate_sync_response_done.json), not a list.
+    body["data"] = item if spec.response_shape == "data_object" else [item]
     return body
 
 
@@ -328,7 +330,12 @@ def _data_item(task: Task, word: str, video_url: str | None, terminal: bool, fai
             resolution=req.get("resolution", "1080P"),
             ratio=req.get("ratio", "16:9") if terminal else req.get("ratio"),
         )
-    else:  # sora, veo, veo-extend, veo-upsample and any other data_list service
+    elif spec.response_shape == "data_object":  # dreamina
+        item = {key: word, "task_id": task.item_id.replace("-", "")}
+        item.update({k: req[k] for k in ("audio_url", "image_url") if k in req})
+        if video_url:
+            item["video_url"] = video_url
+    else:  # sora, veo and its siblings, grok, maestro and any other data_list service
         if video_url:
             item["video_url"] = video_url
         if name.startswith("veo") and terminal and not failed:
