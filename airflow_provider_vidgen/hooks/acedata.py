@@ -21,5 +21,5 @@ class AceDataHook(VideoApiHook):
     hook_name = "Ace Data Cloud"
 
     def __init__(self, acedata_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(acedata_conn_id, **kwargs)
+        super().__init__(conn_id=acedata_conn_id, **kwargs)
         self.acedata_conn_id = acedata_conn_id

@@ -65,7 +65,12 @@ def http_response(response: httpx.Response) -> HttpResponse:
 
 
 class VideoApiHook(BaseHook):
-    """Base of :class:`AceDataHook` and :class:`HiDreamHook`; ``vendor`` says which API it speaks."""
+    """Base of :class:`AceDataHook` and :class:`HiDreamHook`; ``vendor`` says which API it speaks.
+
+    :param retry: how often and how long to retry a request that failed (a ``RetryPolicy``; by default
+        4 attempts with capped exponential backoff). A submission is retried only when provably nothing
+        was created.
+    """
 
     vendor: ClassVar[Vendor]
     conn_name_attr: ClassVar[str]

@@ -23,5 +23,5 @@ class HiDreamHook(VideoApiHook):
     hook_name = "HiDream"
 
     def __init__(self, hidream_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(hidream_conn_id, **kwargs)
+        super().__init__(conn_id=hidream_conn_id, **kwargs)
         self.hidream_conn_id = hidream_conn_id

@@ -17,7 +17,6 @@ class AceDataVideoOperator(BaseVideoOperator):
     :param body: the request fields as the service documents them (``async`` is added for you).
     :param callback_url: https URL the platform POSTs the final result to (optional).
     :param acedata_conn_id: connection of type ``acedata``.
-    :param allow_unknown_fields: pass fields this provider does not know yet (new API features).
 
     Returns (XCom) the normalized result: ``task_id``, ``service``, ``vendor``, ``state``,
     ``progress``, ``videos`` (``url``, ``thumbnail_url``, ``width``, ``height``, ``video_id``), ``error``.
@@ -62,7 +61,8 @@ class HailuoVideoOperator(_NamedFieldsOperator):
 
     :param prompt: what to generate.
     :param model: ``minimax-t2v`` (default), ``minimax-i2v`` or ``minimax-i2v-director``; the i2v
-        models need ``first_image_url`` (an http(s) URL; base64 is not accepted).
+        models need ``first_image_url``.
+    :param first_image_url: the first frame for the i2v models (an http(s) URL; base64 is not accepted).
     """
 
     service_fields = ("prompt", "model", "first_image_url")
@@ -88,10 +88,15 @@ class HailuoVideoOperator(_NamedFieldsOperator):
 class LumaVideoOperator(_NamedFieldsOperator):
     """Luma Dream Machine: generate (from a prompt and/or start/end frames) or extend a video.
 
+    :param prompt: what to generate (optional with start/end frames).
     :param action: ``generate`` (default) or ``extend`` (needs ``video_id`` or ``video_url``).
     :param aspect_ratio: e.g. ``16:9``, ``9:16``, ``1:1``, ``4:3``, ``3:4``, ``21:9``, ``9:21``.
     :param loop: make the video loop seamlessly.
     :param enhancement: let Luma enhance the prompt (the API's default is true).
+    :param start_image_url: the first frame (http(s) URL).
+    :param end_image_url: the last frame (http(s) URL).
+    :param video_id: the Luma video to extend (``action="extend"``).
+    :param video_url: or the URL of the video to extend.
     """
 
     service_fields = (

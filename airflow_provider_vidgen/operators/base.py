@@ -131,11 +131,13 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
     again only if it failed. Changed inputs start a new generation; ``reattach=False`` always does.
 
     :param wait_for_completion: wait for the video (default) or return right after submission.
-    :param deferrable: wait in the triggerer without holding a worker slot.
+    :param deferrable: wait in the triggerer without holding a worker slot (default: Airflow's
+        ``[operators] default_deferrable``).
     :param poll_interval: seconds between status polls.
     :param timeout: seconds to wait for the video before failing (the generation keeps running).
     :param max_poll_failures: consecutive failed polls tolerated before giving up.
     :param reattach: reuse this task instance's earlier submission with the same inputs.
+    :param allow_unknown_fields: pass request fields this provider does not know yet (new API features).
     """
 
     vendor: ClassVar[Vendor]

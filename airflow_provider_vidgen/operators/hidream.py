@@ -14,12 +14,18 @@ class HiDreamVideoOperator(BaseVideoOperator):
 
     :param module: ``txt2video`` (needs ``prompt``), ``img2video`` (needs ``image``: URL or base64)
         or ``video_edit`` (needs ``video_name`` and exactly one of ``prompt`` / ``style``).
+    :param prompt: what to generate (txt2video), or how to change the video (video_edit).
+    :param image: the first frame for img2video: an http(s) URL or base64 data.
+    :param video_name: the video to edit (video_edit): an http(s) URL or a HiDream video name.
     :param aspect_ratio: ``16:9`` (default), ``1:1`` or ``9:16``.
     :param resolution_ratio: 1024, 2048 or 4096.
-    :param camera_move_horizontal: -5..5 (also ``camera_move_vertical``, ``camera_move_depth``).
+    :param camera_move_horizontal: camera pan, -5..5.
+    :param camera_move_vertical: camera tilt, -5..5.
+    :param camera_move_depth: camera zoom, -5..5.
     :param motion_strength: 0..30 (HiDream's default is 9).
     :param style: for video_edit: barbie_doll, ink_wash, van_goph, hayao_miyazaki, cyber_punk,
         cartoon, anime, vector_art, abstract, watercolor.
+    :param request_id: your own id for the request, echoed back by HiDream.
     :param notify_url: https URL HiDream calls when the task finishes.
     :param hidream_conn_id: connection of type ``hidream``.
     """

@@ -50,8 +50,9 @@ class VideoTaskSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer (polls of all sensors share ``retrieve_batch`` requests).
     :param fail_on_failed: fail when any task failed (default); otherwise return the failures too.
     :param max_poll_failures: consecutive failed polls tolerated before giving up (deferrable mode).
+    :param poke_interval: seconds between polls (15 by default here, not Airflow's 60).
 
-    ``poke_interval`` is the poll interval and ``timeout`` the deadline, as for every sensor.
+    ``timeout`` is the deadline, as for every sensor.
     """
 
     template_fields: Sequence[str] = ("task_ids", "service", "conn_id")

@@ -385,6 +385,9 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
                 fired.append((task_id, map_index))
                 break
     report.check("the triggerer fired every task's event", len(fired) == len(waiting), f"{len(fired)}/{len(waiting)}")
+
+    found = error_lines(api, PIPELINE, run_id, tis.values())
+    report.check("no error line in the logs of the pipeline's successful tasks", not found, f"{found[:3]}")
     counts = emulator.stats()["counts"]
     report.check(
         "the emulator saw one submission per generation and batched polls",
@@ -470,6 +473,9 @@ def _check_blocking(
                 print(f"---- last lines of the {task_id} log ----\n" + "\n".join(lines[-25:]), flush=True)
         return
 
+    found = error_lines(api, BLOCKING, run_id, tis.values())
+    report.check("no error line in the logs of the blocking DAG's tasks", not found, f"{found[:3]}")
+
     # In its task process: the trigger's own log lines (state changes) are in the task's log, and no
     # event came from a triggerer.
     key = ("generate_blocking", -1)
@@ -505,6 +511,19 @@ def _check_blocking(
         f"submitted {submitted.get('task_id')} ({submitted.get('state')}); returned "
         f"{[(r.get('task_id'), r.get('state')) for r in collected or []]}; states seen {sorted(sensor_states)}",
     )
+
+
+def error_lines(api: Api, dag_id: str, run_id: str, tis: Any) -> list[str]:
+    """Error lines in the logs of successful task instances (every try, retries included)."""
+    found = []
+    for ti in tis:
+        if ti["state"] != "success":
+            continue
+        for try_number in range(1, ti["try_number"] + 1):
+            for line in task_log(api, dag_id, run_id, ti["task_id"], ti["map_index"], try_number).splitlines():
+                if '"level": "error"' in line or '"level": "critical"' in line or "[error" in line:
+                    found.append(f"{ti['task_id']}[{ti['map_index']}] try {try_number}: {line[:300]}")
+    return found
 
 
 def task_log(api: Api, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> str:
