@@ -21,7 +21,16 @@ from airflow_provider_vidgen.triggers.poller import pollers_in_loop
 from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
 
 EVENT_KEYS = {"status", "conn_id", "service", "task_ids", "results", "message"}
-KWARG_KEYS = {"conn_id", "service", "task_ids", "poll_interval", "end_time", "max_poll_failures", "shared_polling"}
+KWARG_KEYS = {
+    "conn_id",
+    "service",
+    "task_ids",
+    "poll_interval",
+    "end_time",
+    "max_poll_failures",
+    "shared_polling",
+    "heartbeat_interval",
+}
 
 
 def submit(prompts: list[str], service: str = "hailuo") -> list[str]:
