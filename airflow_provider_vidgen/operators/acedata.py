@@ -12,8 +12,8 @@ from airflow_provider_vidgen.operators.base import BaseVideoOperator
 class AceDataVideoOperator(BaseVideoOperator):
     """Generate a video with any Ace Data Cloud service.
 
-    :param service: ``hailuo``, ``luma``, ``kling``, ``kling-motion``, ``sora``, ``veo``, ``veo-extend``,
-        ``veo-upsample``, ``seedance``, ``wan``, ``happyhorse`` or ``minimax``.
+    :param service: the Ace Data service, e.g. ``hailuo``, ``kling`` or ``veo``: every one is in the
+        README's table of services, and an unknown name fails listing the known ones.
     :param body: the request fields as the service documents them (``async`` is added for you).
     :param callback_url: https URL the platform POSTs the final result to (optional).
     :param acedata_conn_id: connection of type ``acedata``.
