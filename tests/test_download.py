@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk import Asset, ObjectStoragePath
@@ -25,6 +24,8 @@ from airflow_provider_vidgen.operators.download import (
     collect_results,
     plan_downloads,
 )
+
+LUMA_OK = ["a red fox in snow", "a paper boat on a lake"]  # tests/dags/download_dags.py, without the [fail] one
 
 # ------------------------------------------------------------------------------------------------
 # helpers
@@ -199,39 +200,53 @@ def test_downloads_videos_and_thumbnails_with_manifest(emulator, tmp_path):
         manifest_name="manifest.json",
     )
     manifest = op.execute(context())
+    files = manifest["files"]
 
-    assert len(manifest) == 4
+    assert len(files) == 4  # the vendor's thumbnails are the posters: no frame extracted
+    assert (manifest["generations"], manifest["downloaded"], manifest["failed"]) == (2, 2, 0)
     for result in results:
         task_id = result["task_id"]
-        video, thumb = (e for e in manifest if e["task_id"] == task_id)
+        video, thumb = (e for e in files if e["task_id"] == task_id)
         assert video["kind"] == "video" and thumb["kind"] == "thumbnail"
         assert video["source_url"] == result["videos"][0]["url"]
         assert video["destination_uri"] == f"file://{destination}/acedata_{task_id}_0.mp4"
         assert thumb["destination_uri"] == f"file://{destination}/acedata_{task_id}_0_thumb.jpg"
         assert (video["vendor"], video["service"], video["existing"]) == ("acedata", "luma", False)
-    for entry in manifest:
+        # What PyAV measured in the downloaded file (emulator/sample.mp4: 1 s, 160x90 H.264, 12 fps).
+        assert video["video"] == {
+            "container": "mov,mp4,m4a,3gp,3g2,mj2",
+            "codec": "h264",
+            "width": 160,
+            "height": 90,
+            "duration": 1.0,
+            "frames": 12,
+            "fps": 12.0,
+            "audio_codec": None,
+        }
+    for entry in files:
         data = Path(entry["destination_uri"].removeprefix("file://")).read_bytes()
         assert entry["bytes"] == len(data) and entry["sha256"] == sha256(data)
         assert data == (SAMPLE_MP4 if entry["kind"] == "video" else SAMPLE_JPG)
     assert json.loads((destination / "manifest.json").read_text()) == manifest
+    assert manifest["gallery"] == f"file://{destination}/gallery.html" and (destination / "gallery.html").is_file()
     assert leftovers(destination) == []
 
 
 def test_skips_files_already_complete_and_replaces_incomplete_ones(emulator, tmp_path):
     results = generate(emulator, ["a kite"])
     op = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path))  # plain path = file://
-    first = op.execute(context())
+    first = op.execute(context())["files"]
     (target,) = tmp_path.glob("*.mp4")
     stamp = target.stat().st_mtime_ns
 
-    second = op.execute(context())
-    assert [e["existing"] for e in second] == [True]
+    second = op.execute(context())["files"]
+    assert [(e["kind"], e["existing"]) for e in second] == [("video", True), ("poster", True)]
     assert second[0]["sha256"] == first[0]["sha256"] and second[0]["bytes"] == len(SAMPLE_MP4)
     assert target.stat().st_mtime_ns == stamp  # not rewritten
 
     target.write_bytes(SAMPLE_MP4[:100])  # an incomplete leftover of some earlier crash
-    third = op.execute(context())
-    assert [e["existing"] for e in third] == [False]
+    third = op.execute(context())["files"]
+    assert [(e["kind"], e["existing"]) for e in third] == [("video", False), ("poster", False)]
     assert target.read_bytes() == SAMPLE_MP4
 
 
@@ -278,13 +293,13 @@ def test_short_body_is_rejected_and_an_existing_file_is_left_intact(tmp_path):
 def test_transient_errors_are_retried(tmp_path, monkeypatch):
     answers = iter(
         [b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"]
-        + [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"] * 3
+        + [b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(SAMPLE_MP4), SAMPLE_MP4)] * 3
     )
     monkeypatch.setattr("airflow_provider_vidgen.operators.download.time.sleep", lambda s: None)
     with raw_server(lambda conn: conn.sendall(next(answers))) as url:
         op = VideoDownloadOperator(task_id="dl", results=fake_result(f"{url}/v.mp4"), destination=str(tmp_path))
-        (entry,) = op.execute(context())
-    assert entry["bytes"] == 5 and (tmp_path / "acedata_t-1_0.mp4").read_bytes() == b"hello"
+        entry, _poster = op.execute(context())["files"]
+    assert entry["bytes"] == len(SAMPLE_MP4) and (tmp_path / "acedata_t-1_0.mp4").read_bytes() == SAMPLE_MP4
 
 
 def test_http_error_status_fails_clearly(emulator, tmp_path):
@@ -302,9 +317,22 @@ def test_failed_results_are_skipped_or_fail_the_task(emulator, tmp_path, caplog,
 
     op = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path / "a"))
     manifest = op.execute(context())
-    assert [e["task_id"] for e in manifest] == [results[0]["task_id"]]
+    assert {e["task_id"] for e in manifest["files"]} == {results[0]["task_id"]}
+    assert manifest["failures"] == [
+        {
+            "task_id": failed_id,
+            "vendor": "acedata",
+            "service": "hailuo",
+            "state": "failed",
+            "error": {"code": "api_error", "message": "generation failed upstream (emulated [fail])"},
+            "prompt": None,
+            "upstream": None,
+        }
+    ]
     log = caplog.text + capsys.readouterr().out  # task logs go to stdout
     assert f"No video to download from acedata hailuo task {failed_id}: failed" in log
+    line = f"1 of 2 generations downloaded; 1 failed: {failed_id} (api_error: generation failed upstream (emulated"
+    assert line in log
 
     before = downloads(emulator)
     strict = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path / "b"), fail_on_missing=True)
@@ -345,11 +373,14 @@ def test_any_object_storage_destination(emulator):
     attach(protocol="memory", fs=MemoryFileSystem())  # what a provider's `filesystems` entry does for s3
     results = generate(emulator, ["a whale"])
     destination = ObjectStoragePath("memory://vidgen-test/videos/")
-    (entry,) = VideoDownloadOperator(task_id="dl", results=results, destination=destination).execute(context())
-    assert entry["destination_uri"].startswith("memory://")
+    manifest = VideoDownloadOperator(task_id="dl", results=results, destination=destination).execute(context())
+    entry, poster = manifest["files"]
+    assert entry["destination_uri"].startswith("memory://") and entry["video"]["codec"] == "h264"  # probed there
     stored = ObjectStoragePath(entry["destination_uri"])
     assert stored.read_bytes() == SAMPLE_MP4 and entry["sha256"] == sha256(SAMPLE_MP4)
-    assert [p.name for p in destination.iterdir()] == [stored.name]  # no temporary file left
+    assert ObjectStoragePath(poster["destination_uri"]).read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
+    names = sorted(p.name for p in destination.iterdir())  # no temporary file left
+    assert names == sorted([stored.name, f"{stored.stem}_poster.jpg", "gallery.html", "manifest.json"])
 
 
 def test_outlet_events_carry_a_summary(emulator, tmp_path):
@@ -362,12 +393,15 @@ def test_outlet_events_carry_a_summary(emulator, tmp_path):
         task_id="dl", results=results, destination=str(tmp_path), manifest_name="m.json", outlets=[asset]
     )
     op.execute(context(outlet_events=events))
+    poster = next(tmp_path.glob("*_poster.jpg"))
     assert events[asset].extra == {
         "destination": f"file://{tmp_path}",
-        "files": 1,
-        "new_files": 1,
-        "bytes": len(SAMPLE_MP4),
+        "files": 2,
+        "new_files": 2,
+        "bytes": len(SAMPLE_MP4) + poster.stat().st_size,
+        "failed": 0,
         "manifest": f"file://{tmp_path}/m.json",
+        "gallery": f"file://{tmp_path}/gallery.html",
     }
 
 
@@ -376,7 +410,12 @@ def test_outlet_events_carry_a_summary(emulator, tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 
-def test_pipeline_under_dag_test(airflow_db, emulator, tmp_path):
+def test_pipeline_under_dag_test(airflow_db, emulator, tmp_path, capsys):
+    """A run with no logical date (as the UI and REST API create) downloads everything and drops nothing.
+
+    Upstream: a mapped operator with one failed map index (its result only in XCom "failure"), an
+    operator that times out (only its vendor task id in XCom), and a sensor that returns a failure.
+    """
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -386,9 +425,8 @@ def test_pipeline_under_dag_test(airflow_db, emulator, tmp_path):
     from airflow_provider_vidgen.links import VIDEO_URL_XCOM, VideoLink
 
     dag = download_dags.pipeline_dag
-    dag_run = dag.test(
-        logical_date=pendulum.datetime(2026, 3, 4, tz="UTC"), run_conf={"root": f"file://{tmp_path}/videos"}
-    )
+    dag_run = dag.test(logical_date=None, run_conf={"root": f"file://{tmp_path}/videos"})
+    log = capsys.readouterr().out
     with create_session() as session:
         states = {(ti.task_id, ti.map_index): ti.state for ti in dag_run.get_task_instances(session=session)}
         xcoms = {
@@ -402,31 +440,71 @@ def test_pipeline_under_dag_test(airflow_db, emulator, tmp_path):
             .all()
         )
         event_extras = [event.extra for event in events]
+    assert dag_run.logical_date is None
+    assert states[("download", -1)] == "success", states
+    assert (states[("generate", 2)], states[("too_slow", -1)]) == ("failed", "failed"), states
+    # The leaf (the download) succeeded; the failures are in its manifest (fail_on_missing=True fails it).
     assert dag_run.state == DagRunState.SUCCESS, states
 
-    # The destination was rendered per run: {{ params.root }}/{{ ds }}/
-    folder = tmp_path / "videos" / "2026-03-04"
+    # The destination was rendered per run: {{ params.root }}/{{ run_id }}/
+    folder = tmp_path / "videos" / dag_run.run_id
     manifest = xcoms[("download", -1, "return_value")]
     generated = [xcoms[("generate", i, "return_value")] for i in (0, 1)]
     waited = xcoms[("wait", -1, "return_value")]
     ok_ids = [r["task_id"] for r in generated] + [r["task_id"] for r in waited if r["state"] == "succeeded"]
-    assert sorted({e["task_id"] for e in manifest}) == sorted(ok_ids) and len(ok_ids) == 3
-    # Luma: a video and a thumbnail each; Hailuo: a video; the failed generation is skipped.
-    assert len(manifest) == 5
-    for entry in manifest:
+    files = manifest["files"]
+    assert sorted({e["task_id"] for e in files}) == sorted(ok_ids) and len(ok_ids) == 3
+    # Luma: a video and a thumbnail each; Hailuo: a video and an extracted poster frame.
+    assert sorted(e["kind"] for e in files) == ["poster"] + ["thumbnail"] * 2 + ["video"] * 3
+    for entry in files:
         path = Path(entry["destination_uri"].removeprefix("file://"))
         assert path.parent == folder
         assert entry["sha256"] == sha256(path.read_bytes()) and entry["bytes"] == path.stat().st_size
+    assert {e["prompt"] for e in files if e["kind"] == "video" and e["service"] == "luma"} == set(LUMA_OK)
     assert json.loads((folder / "manifest.json").read_text()) == manifest
+
+    # Every failure is listed with its vendor task id and error; nothing was dropped.
+    failed_luma = xcoms[("generate", 2, "failure")]
+    slow_id = xcoms[("too_slow", -1, "vendor_task_id")]
+    failed_wait = next(r for r in waited if r["state"] == "failed")
+    by_id = {f["task_id"]: f for f in manifest["failures"]}
+    assert set(by_id) == {failed_luma["task_id"], slow_id, failed_wait["task_id"]}
+    assert by_id[failed_luma["task_id"]] == {
+        "task_id": failed_luma["task_id"],
+        "vendor": "acedata",
+        "service": "luma",
+        "state": "failed",
+        "error": {"code": "api_error", "message": "generation failed upstream (emulated [fail])"},
+        "prompt": "this one fails [fail]",
+        "upstream": "generate",
+    }
+    assert by_id[slow_id]["error"]["code"] == "no_result" and by_id[slow_id]["upstream"] == "too_slow"
+    assert f"VideoTaskSensor(task_ids=[{slow_id!r}]" in by_id[slow_id]["error"]["message"]
+    assert by_id[failed_wait["task_id"]]["error"]["code"] == "api_error"
+    assert (manifest["generations"], manifest["downloaded"], manifest["failed"]) == (6, 3, 3)
+    assert f"3 of 6 generations downloaded; 3 failed: {failed_wait['task_id']} (api_error: " in log
+    # Mapped results are pulled in one request each: no "[error] XCom not found ... offset=N" line.
+    assert "XCom not found" not in log
+
+    # The gallery lists the videos (local files) and the failures.
+    html = (folder / "gallery.html").read_text()
+    for entry in files:
+        if entry["kind"] == "video":
+            assert f'<source src="{entry["name"]}"' in html
+    for task_id in by_id:
+        assert f"<code>{task_id}</code>" in html
+    assert "http://" not in html and "https://" not in html  # nothing points at the vendor (or the emulator)
 
     # The asset event was recorded, with the summary as its extra.
     assert event_extras == [
         {
             "destination": f"file://{folder}",
-            "files": 5,
-            "new_files": 5,
-            "bytes": 3 * len(SAMPLE_MP4) + 2 * len(SAMPLE_JPG),
+            "files": 6,
+            "new_files": 6,
+            "bytes": manifest["bytes"],
+            "failed": 3,
             "manifest": f"file://{folder}/manifest.json",
+            "gallery": f"file://{folder}/gallery.html",
         }
     ]
 
@@ -436,3 +514,96 @@ def test_pipeline_under_dag_test(airflow_db, emulator, tmp_path):
     assert xcoms[("generate", 0, VIDEO_URL_XCOM)] == generated[0]["videos"][0]["url"]
     assert xcoms[("generate", 0, "_link_VideoLink")] == generated[0]["videos"][0]["url"]
     assert xcoms[("wait", -1, "_link_VideoLink")] == waited[0]["videos"][0]["url"]
+
+
+# ------------------------------------------------------------------------------------------------
+# every video is probed: what is not a complete video fails its item and is never kept
+# ------------------------------------------------------------------------------------------------
+
+HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>Request has expired</body></html>"
+)
+
+
+def serve(body: bytes, content_type: str = "video/mp4"):
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nContent-Type: {content_type}\r\n\r\n"
+    return raw_server(lambda conn: conn.sendall(head.encode() + body))
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (HTML_ERROR_PAGE, "not a video FFmpeg can read: an HTML page"),
+        (SAMPLE_MP4[:3000], "truncated: the file holds 8 of the 12 frames the container declares"),
+        (SAMPLE_MP4[:1000], "h264 video stream without any frame"),
+    ],
+    ids=["html-as-mp4", "truncated", "header-only"],
+)
+def test_a_file_that_is_not_a_complete_video_fails_its_item(emulator, tmp_path, capsys, body, reason):
+    good = generate(emulator, ["a good one"])
+    with serve(body) as url:
+        results = [*good, fake_result(f"{url}/v.mp4", "bad-1")]
+        op = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path))
+        manifest = op.execute(context())
+    log = capsys.readouterr().out
+    (failure,) = manifest["failures"]
+    assert (failure["task_id"], failure["state"], failure["error"]["code"]) == (
+        "bad-1",
+        "invalid_video",
+        "invalid_video",
+    )
+    assert reason in failure["error"]["message"] and "VideoTaskSensor(task_ids=['bad-1']" in failure["error"]["message"]
+    assert (manifest["generations"], manifest["downloaded"], manifest["failed"]) == (2, 1, 1)
+    assert {e["task_id"] for e in manifest["files"]} == {good[0]["task_id"]}
+    assert not (tmp_path / "acedata_bad-1_0.mp4").exists() and leftovers(tmp_path) == []  # never kept
+    assert "1 of 2 generations downloaded; 1 failed: bad-1 (invalid_video: " in log
+    assert "bad-1" in (tmp_path / "gallery.html").read_text()
+
+    with serve(body) as url:  # fail_on_missing: the good video is still saved, then the task fails
+        results = [*good, fake_result(f"{url}/v.mp4", "bad-1")]
+        strict = VideoDownloadOperator(
+            task_id="dl", results=results, destination=str(tmp_path / "strict"), fail_on_missing=True
+        )
+        with pytest.raises(
+            AirflowFailException, match=r"1 of 2 generations downloaded; 1 failed: bad-1 \(invalid_video"
+        ):
+            strict.execute(context())
+    assert [p.name for p in (tmp_path / "strict").glob("*.mp4")] == [f"acedata_{good[0]['task_id']}_0.mp4"]
+    assert json.loads((tmp_path / "strict" / "manifest.json").read_text())["failed"] == 1
+
+
+def test_only_bad_videos_fail_the_task(tmp_path):
+    with serve(HTML_ERROR_PAGE) as url:
+        op = VideoDownloadOperator(task_id="dl", results=fake_result(f"{url}/v.mp4"), destination=str(tmp_path))
+        with pytest.raises(AirflowFailException, match=r"0 of 1 generation downloaded; 1 failed: t-1 .*nothing was"):
+            op.execute(context())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gallery.html", "manifest.json"]
+
+
+def test_an_existing_non_video_of_the_right_size_is_replaced(emulator, tmp_path):
+    results = generate(emulator, ["a kite"])
+    target = tmp_path / f"acedata_{results[0]['task_id']}_0.mp4"
+    target.write_bytes(b"<html>" + b" " * (len(SAMPLE_MP4) - 6))  # same size as the real file
+    (video, _poster) = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path)).execute(
+        context()
+    )["files"]
+    assert video["existing"] is False and target.read_bytes() == SAMPLE_MP4
+
+
+def test_posters_are_frames_of_the_video_unless_the_vendor_has_a_thumbnail(emulator, tmp_path):
+    import av
+
+    hailuo = generate(emulator, ["no thumbnail here"])  # the emulator's Hailuo gives no thumbnail_url
+    luma = generate(emulator, ["with a thumbnail"], service="luma")
+    assert "thumbnail_url" not in hailuo[0]["videos"][0] and luma[0]["videos"][0]["thumbnail_url"]
+    op = VideoDownloadOperator(task_id="dl", results=hailuo + luma, destination=str(tmp_path), include_thumbnails=True)
+    files = op.execute(context())["files"]
+    kinds = {(e["service"], e["kind"]) for e in files}
+    assert kinds == {("hailuo", "video"), ("hailuo", "poster"), ("luma", "video"), ("luma", "thumbnail")}
+    poster = next(e for e in files if e["kind"] == "poster")
+    assert poster["name"] == f"acedata_{hailuo[0]['task_id']}_0_poster.jpg" and poster["source_url"] is None
+    with av.open(str(tmp_path / poster["name"])) as image:  # a real JPEG of the video's size
+        frame = next(image.decode(video=0))
+        assert (image.streams.video[0].codec_context.name, frame.width, frame.height) == ("mjpeg", 160, 90)
+    off = VideoDownloadOperator(task_id="dl", results=hailuo, destination=str(tmp_path / "np"), posters=False)
+    assert [e["kind"] for e in off.execute(context())["files"]] == ["video"]

@@ -12,6 +12,7 @@ from airflow_provider_vidgen.sensors.video import VideoTaskSensor
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 POLL = 0.2
 TEST_VIDEOS = Asset("vidgen://videos/test-download")
+LUMA_PROMPTS = ["a red fox in snow", "a paper boat on a lake", "this one fails [fail]"]
 
 with DAG(
     "download_pipeline",
@@ -20,8 +21,13 @@ with DAG(
     catchup=False,
     params={"root": "file:///tmp/vidgen-download-test"},
 ) as pipeline_dag:
+    # Mapped, one map index fails: its result lives only in XCom "failure".
     generate = LumaVideoOperator.partial(task_id="generate", deferrable=True, poll_interval=POLL).expand(
-        prompt=["a red fox in snow", "a paper boat on a lake"]
+        prompt=LUMA_PROMPTS
+    )
+    # Times out while the vendor is still rendering: no result and no "failure", only its vendor task id.
+    too_slow = LumaVideoOperator(
+        task_id="too_slow", prompt="a glacier calving [slow]", deferrable=True, poll_interval=POLL, timeout=0.4
     )
     submitted = HailuoVideoOperator.partial(task_id="submit", wait_for_completion=False).expand(
         prompt=["a lighthouse at dusk", "this one fails [fail]"]
@@ -33,13 +39,13 @@ with DAG(
         deferrable=True,
         poke_interval=POLL,
         timeout=60,
-        fail_on_failed=False,  # the failed result reaches the download, which skips it
+        fail_on_failed=False,  # the failed result reaches the download, which lists it
     )
     VideoDownloadOperator(
         task_id="download",
-        results=[generate.output, wait.output],
-        destination="{{ params.root }}/{{ ds }}/",
+        results=[generate.output, too_slow.output, wait.output],
+        # run_id, not ds: a run triggered from the UI or the REST API has no logical date.
+        destination="{{ params.root }}/{{ run_id }}/",
         include_thumbnails=True,
-        manifest_name="manifest.json",
         outlets=[TEST_VIDEOS],
     )

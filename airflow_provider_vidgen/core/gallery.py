@@ -1,0 +1,149 @@
+"""``gallery.html``: one self-contained page for a download folder (pure: manifest in, HTML out).
+
+No script, no external stylesheet, font or image: every link is relative to the folder, so the page
+keeps working offline, after the vendor's URLs expire, and when the folder is copied elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;background:#f6f7f9;color:#1d2430}
+h1{font-size:22px;margin:0 0 4px}
+.sub{color:#5b6475;margin:0 0 20px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:16px}
+.card{background:#fff;border:1px solid #dde1e8;border-radius:8px;overflow:hidden}
+.card video{display:block;width:100%;aspect-ratio:16/9;background:#111;object-fit:contain}
+.meta{padding:10px 12px;font-size:13px}
+.prompt{font-size:14px;font-weight:600;margin:0 0 6px}
+.meta dl{display:grid;grid-template-columns:auto 1fr;gap:2px 10px;margin:0}
+.meta dt{color:#5b6475}.meta dd{margin:0;overflow-wrap:anywhere}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+.failures{margin-top:28px}
+.failures h2{font-size:18px;color:#a4262c}
+table{border-collapse:collapse;background:#fff;font-size:13px;width:100%}
+th,td{border:1px solid #dde1e8;padding:6px 8px;text-align:left;vertical-align:top}
+th{background:#f0f2f5}
+.posterlink{font-size:12px}
+"""
+
+
+def human_bytes(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _href(name: str) -> str:
+    return escape(quote(name), quote=True)
+
+
+def gallery_items(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One item per downloaded video: its file entry plus the name of its poster (thumbnail or frame)."""
+    files = list(manifest.get("files") or [])
+    images: dict[tuple[str, int], str] = {}
+    for entry in files:
+        if entry.get("kind") in ("thumbnail", "poster"):
+            key = (entry["task_id"], entry["index"])
+            # A vendor's thumbnail wins over an extracted frame.
+            if entry["kind"] == "thumbnail" or key not in images:
+                images[key] = entry["name"]
+    return [
+        {**entry, "poster_name": images.get((entry["task_id"], entry["index"]))}
+        for entry in files
+        if entry.get("kind") == "video"
+    ]
+
+
+def render_gallery(manifest: Mapping[str, Any], *, title: str = "Generated videos") -> str:
+    """The HTML page: a card per video (poster, player, prompt, service, vendor task id, size,
+    duration, resolution, codec) and a table of every failure with its vendor task id and error."""
+    items = gallery_items(manifest)
+    failures = list(manifest.get("failures") or [])
+    cards = []
+    for item in items:
+        video = item.get("video") or {}
+        poster = item.get("poster_name")
+        poster_attr = f' poster="{_href(poster)}"' if poster else ""
+        resolution = f"{video['width']}x{video['height']}" if video.get("width") else "-"
+        duration = f"{video['duration']:.1f} s" if video.get("duration") is not None else "-"
+        codec = escape(" / ".join(c for c in (video.get("codec"), video.get("audio_codec")) if c) or "-")
+        prompt = item.get("prompt")
+        cards.append(
+            f"""<article class="card" data-task-id="{escape(item["task_id"], quote=True)}">
+<video controls preload="metadata"{poster_attr}><source src="{_href(item["name"])}" type="video/mp4"></video>
+<div class="meta">
+<p class="prompt">{escape(prompt) if prompt else "<i>(prompt not recorded)</i>"}</p>
+<dl>
+<dt>Service</dt><dd>{escape(item["vendor"])} {escape(item["service"])}</dd>
+<dt>Task id</dt><dd><code>{escape(item["task_id"])}</code></dd>
+<dt>File</dt><dd><a href="{_href(item["name"])}">{escape(item["name"])}</a></dd>
+<dt>Size</dt><dd>{human_bytes(item.get("bytes"))}</dd>
+<dt>Duration</dt><dd>{duration}</dd>
+<dt>Resolution</dt><dd>{resolution}</dd>
+<dt>Codec</dt><dd>{codec}</dd>
+</dl>
+{f'<a class="posterlink" href="{_href(poster)}">poster</a>' if poster else ""}
+</div>
+</article>"""
+        )
+    rows = []
+    for failure in failures:
+        error = failure.get("error") or {}
+        where = failure.get("upstream") or "-"
+        rows.append(
+            "<tr>"
+            f"<td><code>{escape(failure.get('task_id') or '-')}</code></td>"
+            f"<td>{escape(' '.join(x for x in (failure.get('vendor'), failure.get('service')) if x) or '-')}</td>"
+            f"<td>{escape(where)}</td>"
+            f"<td>{escape(failure.get('prompt') or '-')}</td>"
+            f"<td><code>{escape(error.get('code') or '-')}</code></td>"
+            f"<td>{escape(error.get('message') or '-')}</td>"
+            "</tr>"
+        )
+    generations = manifest.get("generations", len(items) + len(failures))
+    summary = f"{manifest.get('downloaded', len(items))} of {generations} generations downloaded"
+    summary += f"; {len(failures)} failed" if failures else ""
+    failures_html = ""
+    if rows:
+        failures_html = f"""<section class="failures">
+<h2>Failures ({len(rows)})</h2>
+<table><thead><tr><th>Vendor task id</th><th>Service</th><th>Airflow task</th><th>Prompt</th><th>Code</th>
+<th>Message</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+</section>"""
+    subtitle = " · ".join(
+        escape(str(part)) for part in (summary, manifest.get("run_id"), manifest.get("destination")) if part
+    )
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>{escape(title)}</h1>
+<p class="sub">{subtitle}</p>
+<main class="grid">
+{chr(10).join(cards) if cards else "<p>No video was downloaded.</p>"}
+</main>
+{failures_html}
+</body>
+</html>
+"""
+
+
+__all__ = ["gallery_items", "human_bytes", "render_gallery"]
