@@ -2,6 +2,10 @@
 
 Against the bundled emulator by default (no account, no cost). When ``AIRFLOW_CONN_ACEDATA_DEFAULT``
 (and, for the HiDream step, ``AIRFLOW_CONN_HIDREAM_DEFAULT``) are set, against the real APIs.
+
+The videos are downloaded into ``<workdir>/videos/<run id>/`` with ``manifest.json`` and
+``gallery.html``; the demo ends by printing the gallery's path, once the emulator has stopped and
+every file the gallery links to has been checked to be there.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEMO_DAG = "vidgen_demo"
 
@@ -28,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     summary_file = workdir / "summary.json"
     summary_file.unlink(missing_ok=True)
+    videos = workdir / "videos"
     log_file = workdir / "dags_test.log"
     env = {
         **os.environ,
@@ -36,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
         "VIDGEN_DEMO_SUMMARY": str(summary_file),
+        "VIDGEN_DEMO_VIDEOS": str(videos),
     }
     real = "AIRFLOW_CONN_ACEDATA_DEFAULT" in os.environ
     with ExitStack() as stack:
@@ -68,28 +75,51 @@ def main(argv: list[str] | None = None) -> int:
         print(log_file.read_text()[-4000:])
         print(f"The demo DAG did not produce a summary (exit code {run.returncode}).")
         return 1
-    print_summary(json.loads(summary_file.read_text()), elapsed)
+    summary = json.loads(summary_file.read_text())
+    print_summary(summary, elapsed)
+    gallery = local_gallery(summary)  # the emulator has stopped by now: only local files count
+    if gallery is None and run.returncode == 0:
+        return 1
     if run.returncode != 0:
         print(f"`airflow dags test` exited with {run.returncode}; see {log_file}")
     return run.returncode
 
 
 def print_summary(summary: dict, elapsed: float) -> None:
-    rows = summary["results"]
+    """Every generation from the download's manifest: the local file, or the failure and its vendor task id."""
     print(f"\nGenerated videos ({elapsed:.0f}s):")
-    print(f"  {'step':<14} {'vendor':<8} {'service':<10} {'state':<10} {'vendor task id':<38} video / error")
-    for row in rows:
-        if row.get("videos"):
-            detail = row["videos"][0]["url"]
-        else:
-            error = row.get("error") or {}
-            detail = f"{error.get('code', '')} {error.get('message', '')}".strip() or "-"
+    print(f"  {'vendor':<8} {'service':<10} {'vendor task id':<38} {'probed':<20} local file / error")
+    for entry in summary.get("files", []):
+        if entry["kind"] != "video":
+            continue
+        video = entry.get("video") or {}
+        probed = f"{video.get('codec')} {video.get('width')}x{video.get('height')} {video.get('duration')}s"
+        print(f"  {entry['vendor']:<8} {entry['service']:<10} {entry['task_id']:<38} {probed:<20} {entry['name']}")
+    for failure in summary.get("failures", []):
+        error = failure.get("error") or {}
         print(
-            f"  {row['step']:<14} {row.get('vendor', '?'):<8} {row.get('service', '?'):<10} "
-            f"{row.get('state', '?'):<10} {row.get('task_id') or '-':<38} {detail}"
+            f"  {failure.get('vendor') or '?':<8} {failure.get('service') or '?':<10} "
+            f"{failure.get('task_id') or '-':<38} {'FAILED':<20} {error.get('code')}: {error.get('message')}"
         )
-    ok = sum(1 for row in rows if row.get("state") == "succeeded")
-    print(f"\n{ok} of {len(rows)} generations succeeded; failures are listed with their vendor task id.")
+    print(
+        f"\n{summary.get('downloaded', 0)} of {summary.get('generations', 0)} generations downloaded; "
+        f"{len(summary.get('failures', []))} failed (listed with their vendor task id)."
+    )
+
+
+def local_gallery(summary: dict) -> Path | None:
+    """The gallery's local path, once every file it links to is checked to be there (not on a vendor's URL)."""
+    uri = summary.get("gallery")
+    if not uri or urlsplit(uri).scheme not in ("file", ""):
+        print("No local gallery was written.")
+        return None
+    gallery = Path(urlsplit(uri).path)
+    missing = [e["name"] for e in summary.get("files", []) if not (gallery.parent / e["name"]).is_file()]
+    if not gallery.is_file() or missing:
+        print(f"The gallery {gallery} is incomplete; missing: {missing or gallery.name}")
+        return None
+    print(f"\nGallery (local files only, works without the emulator): {gallery}")
+    return gallery
 
 
 if __name__ == "__main__":

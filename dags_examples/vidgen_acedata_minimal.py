@@ -1,7 +1,7 @@
 """Smallest Ace Data Cloud pipeline: one Hailuo video, downloaded to object storage.
 
 Needs the connection ``acedata_default`` (type ``acedata``: Base URL ``https://api.acedata.cloud``,
-API token as the password). Videos land in ``<vidgen_video_root>/acedata/<ds>/`` (Variable
+API token as the password). Videos land in ``<vidgen_video_root>/acedata/<run_id>/`` (Variable
 ``vidgen_video_root``, default ``file:///tmp/vidgen/videos``).
 """
 
@@ -29,5 +29,5 @@ with DAG(
     VideoDownloadOperator(
         task_id="download",
         results=video.output,
-        destination="{{ var.value.get('vidgen_video_root', 'file:///tmp/vidgen/videos') }}/acedata/{{ ds }}/",
+        destination="{{ var.value.get('vidgen_video_root', 'file:///tmp/vidgen/videos') }}/acedata/{{ run_id }}/",
     )

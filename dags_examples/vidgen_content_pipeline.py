@@ -6,10 +6,12 @@
    deferrable, so waiting costs no worker slot.
 3. ``submit_wan`` + ``wait_wan``: every prompt on Wan, submitted without waiting, then one batch
    ``VideoTaskSensor`` waits for all of them (its polls are batched ``retrieve_batch`` calls).
-4. ``download``: every video and thumbnail to ``<vidgen_video_root>/<ds>/`` (the Variable
+4. ``download``: every video and thumbnail to ``<vidgen_video_root>/<run_id>/`` (the Variable
    ``vidgen_video_root``, e.g. ``s3://my-bucket/videos`` with the Amazon provider installed;
-   default ``file:///tmp/vidgen/videos``), plus ``manifest.json``. It updates the asset
-   ``vidgen://videos/daily``, which schedules ``vidgen_publish_videos``.
+   default ``file:///tmp/vidgen/videos``), each probed as a real video, plus ``manifest.json``
+   (every failure with its vendor task id) and ``gallery.html``. The folder is named after the
+   run id, not ``ds``: a run triggered from the UI or the REST API has no logical date. It updates
+   the asset ``vidgen://videos/daily``, which schedules ``vidgen_publish_videos``.
 
 Connections: ``acedata_default`` (type ``acedata``). Try it without an account against the
 emulator: run ``python -m airflow_provider_vidgen.emulator --port 8765`` and set
@@ -98,14 +100,13 @@ with DAG(
         deferrable=True,
         poke_interval=POLL_INTERVAL,
         timeout=3600,
-        fail_on_failed=False,  # failed Wan generations are logged and skipped by the download
+        fail_on_failed=False,  # failed Wan generations reach the download, which lists them
     )
 
     VideoDownloadOperator(
         task_id="download",
         results=[generate.output, wait_wan.output],
-        destination=VIDEO_ROOT + "/{{ ds }}/",
+        destination=VIDEO_ROOT + "/{{ run_id }}/",  # not {{ ds }}: UI and REST runs have no logical date
         include_thumbnails=True,
-        manifest_name="manifest.json",
         outlets=[DAILY_VIDEOS],
     )

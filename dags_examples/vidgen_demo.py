@@ -1,4 +1,7 @@
-"""Demo pipeline: several services, mapped prompts, a batch sensor, and one failure handled.
+"""Demo pipeline: several services, mapped prompts, a batch sensor, one failure handled, and a download.
+
+Every video is downloaded next to ``manifest.json`` and ``gallery.html`` (a folder per run), probed
+as a real video on the way; the failure is listed there with its vendor task id.
 
 Run it with ``make demo`` (against the bundled emulator, or the real APIs when the
 ``acedata_default`` / ``hidream_default`` connections are configured).
@@ -14,6 +17,7 @@ import pendulum
 from airflow.sdk import DAG, task
 
 from airflow_provider_vidgen.operators.acedata import AceDataVideoOperator, HailuoVideoOperator, LumaVideoOperator
+from airflow_provider_vidgen.operators.download import VideoDownloadOperator
 from airflow_provider_vidgen.operators.hidream import HiDreamVideoOperator
 from airflow_provider_vidgen.sensors.video import VideoTaskSensor
 
@@ -22,6 +26,7 @@ POLL_INTERVAL = float(os.environ.get("VIDGEN_DEMO_POLL_INTERVAL", "15"))
 # APIs the failing step is left out (it would be a paid generation).
 ON_EMULATOR = os.environ.get("VIDGEN_DEMO_EMULATOR") == "1"
 SUMMARY_FILE = os.environ.get("VIDGEN_DEMO_SUMMARY", "")
+VIDEO_ROOT = os.environ.get("VIDGEN_DEMO_VIDEOS", "/tmp/vidgen/demo-videos")
 
 PROMPTS = [
     "A paper boat drifting across a moonlit lake",
@@ -65,28 +70,21 @@ with DAG(
         doomed = HailuoVideoOperator(task_id="hailuo_doomed", prompt="This one fails on purpose [fail]")
         generations.append(doomed)
 
+    # Runs when every generation is done, failed ones included (trigger_rule="all_done" by default):
+    # downloads and probes every video, and lists every failure (read from the "failure" XCom).
+    download = VideoDownloadOperator(
+        task_id="download",
+        results=[generation.output for generation in generations],
+        destination=VIDEO_ROOT + "/{{ run_id }}/",  # not {{ ds }}: UI and REST runs have no logical date
+        include_thumbnails=True,
+    )
+
     @task(trigger_rule="all_done")
-    def summarize(**context) -> dict:
-        """Collect every result, including the failure (its vendor task id comes from XCom)."""
-        ti = context["ti"]
-        rows = []
-        for task_id in ("hailuo", "luma", "kling", "hidream", "wan_wait", "hailuo_doomed"):
-            if task_id not in context["dag"].task_ids:
-                continue
-            map_indexes = range(len(PROMPTS)) if task_id == "hailuo" else None  # mapped: one per prompt
-            values = ti.xcom_pull(task_ids=task_id, map_indexes=map_indexes)
-            values = list(values) if map_indexes is not None else [values]
-            failure = ti.xcom_pull(task_ids=task_id, key="failure")  # a failed generation, with its task id
-            for value in [*values, failure]:
-                for item in value if isinstance(value, list) else [value]:
-                    if isinstance(item, dict):
-                        rows.append({"step": task_id, **item})
-        summary = {"results": rows}
+    def summarize(manifest: dict | None) -> dict:
+        """The download's manifest is the summary: every video and every failure, with vendor task ids."""
+        summary = manifest or {"files": [], "failures": [], "generations": 0, "downloaded": 0, "gallery": None}
         if SUMMARY_FILE:
             Path(SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
-        for row in rows:
-            urls = ", ".join(video["url"] for video in row.get("videos", []))
-            print(f"{row['step']:<14} {row.get('state', '?'):<10} {row.get('task_id')}  {urls}")
         return summary
 
-    generations >> summarize()
+    summarize(download.output)

@@ -2,7 +2,7 @@
 
 Needs the connection ``hidream_default`` (type ``hidream``: Base URL ``https://www.hidreamai.com``,
 API token as the password, optional ``user_id`` extra). Videos land in
-``<vidgen_video_root>/hidream/<ds>/`` (Variable ``vidgen_video_root``, default
+``<vidgen_video_root>/hidream/<run_id>/`` (Variable ``vidgen_video_root``, default
 ``file:///tmp/vidgen/videos``).
 """
 
@@ -32,5 +32,5 @@ with DAG(
     VideoDownloadOperator(
         task_id="download",
         results=video.output,
-        destination="{{ var.value.get('vidgen_video_root', 'file:///tmp/vidgen/videos') }}/hidream/{{ ds }}/",
+        destination="{{ var.value.get('vidgen_video_root', 'file:///tmp/vidgen/videos') }}/hidream/{{ run_id }}/",
     )

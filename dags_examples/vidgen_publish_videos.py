@@ -1,7 +1,8 @@
 """Runs whenever ``vidgen_content_pipeline`` lands new videos (asset ``vidgen://videos/daily``).
 
-It reads the manifest named in the asset event, checks every file's size and sha256, and writes a
-``playlist.m3u`` next to the videos: the place to hook in a CMS upload, a review queue, etc.
+It reads the manifest named in the asset event, checks every file's size and sha256, names every
+failed generation, and writes a ``playlist.m3u`` next to the videos: the place to hook in a CMS
+upload, a review queue, etc.
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ with DAG(
                 print(f"Event from {event.source_dag_id}/{event.source_run_id} names no manifest; skipped")
                 continue
             manifest = json.loads(ObjectStoragePath(extra["manifest"]).read_text())
+            for failure in manifest["failures"]:  # each with its vendor task id and error
+                error = failure["error"]
+                print(f"Not published: {failure['task_id']} ({error['code']}: {error['message']})")
             videos = []
-            for entry in manifest:
+            for entry in manifest["files"]:
                 path = ObjectStoragePath(entry["destination_uri"])
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 if digest != entry["sha256"] or path.size() != entry["bytes"]:
@@ -42,7 +46,7 @@ with DAG(
                     videos.append(path.name)
             playlist = ObjectStoragePath(extra["destination"]) / "playlist.m3u"
             playlist.write_text("#EXTM3U\n" + "".join(f"{name}\n" for name in videos))
-            print(f"Verified {len(manifest)} file(s); {len(videos)} video(s) listed in {playlist}")
+            print(f"Verified {len(manifest['files'])} file(s); {len(videos)} video(s) listed in {playlist}")
             published.append({"destination": extra["destination"], "videos": len(videos), "playlist": str(playlist)})
         return published
 

@@ -607,3 +607,17 @@ def test_posters_are_frames_of_the_video_unless_the_vendor_has_a_thumbnail(emula
         assert (image.streams.video[0].codec_context.name, frame.width, frame.height) == ("mjpeg", 160, 90)
     off = VideoDownloadOperator(task_id="dl", results=hailuo, destination=str(tmp_path / "np"), posters=False)
     assert [e["kind"] for e in off.execute(context())["files"]] == ["video"]
+
+
+def test_example_dags_template_on_what_every_run_has():
+    """A run triggered from the UI or the REST API has no logical date: {{ ds }} & co. would fail it."""
+    import re
+
+    folder = Path(__file__).resolve().parent.parent / "dags_examples"
+    names = "ds|ds_nodash|ts|ts_nodash|logical_date|execution_date"
+    only_with_logical_date = re.compile(r"\{\{[^}]*\b(" + names + r")\b[^}]*\}\}")
+    for path in folder.glob("*.py"):
+        for line in path.read_text().splitlines():
+            if "not {{ ds }}" in line:  # the comment saying why
+                continue
+            assert not only_with_logical_date.search(line), f"{path.name}: {line.strip()}"

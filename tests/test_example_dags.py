@@ -34,5 +34,6 @@ def test_content_pipeline_shape(bag):
     assert isinstance(download, VideoDownloadOperator)
     assert {"generate", "wait_wan"} <= download.upstream_task_ids  # via the XComArgs in `results`
     assert [outlet.uri for outlet in download.outlets] == ["vidgen://videos/daily"]
-    assert download.destination.endswith("/{{ ds }}/")
+    assert download.destination.endswith("/{{ run_id }}/")  # every run has one; UI and REST runs have no ds
+    assert download.trigger_rule == "all_done"  # failed generations reach it
     assert [asset.uri for asset in publish.timetable.asset_condition.objects] == ["vidgen://videos/daily"]

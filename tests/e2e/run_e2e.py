@@ -396,9 +396,8 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     )
 
     # The videos at the templated destination, as the manifest says.
-    manifest = api.xcom(PIPELINE, run_id, "download")
-    ds = logical_date[:10]
-    folder = work / "videos" / ds
+    manifest = api.xcom(PIPELINE, run_id, "download")["files"]
+    folder = work / "videos" / run_id  # the example templates on run_id (a UI/REST run has no logical date)
     problems = []
     for entry in manifest:
         path = Path(entry["destination_uri"].removeprefix("file://"))
@@ -410,11 +409,14 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
             problems.append(f"{path}: size/sha256 differ from the manifest")
     videos = [e for e in manifest if e["kind"] == "video"]
     report.check(
-        f"videos downloaded to videos/{ds}/ with the manifest's sizes and sha256",
+        f"videos downloaded to videos/{run_id}/ with the manifest's sizes and sha256",
         not problems and len(videos) == 3 * len(PROMPTS),
         f"{len(videos)} videos, {len(manifest) - len(videos)} thumbnails" + (f"; {problems}" if problems else ""),
     )
-    report.check("manifest.json written next to them", (folder / "manifest.json").is_file())
+    report.check(
+        "manifest.json and gallery.html written next to them",
+        (folder / "manifest.json").is_file() and (folder / "gallery.html").is_file(),
+    )
 
     # The asset event, and the DAG it schedules.
     events = api.get("/api/v2/assets/events", source_dag_id=PIPELINE, source_run_id=run_id)["asset_events"]
