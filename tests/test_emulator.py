@@ -38,6 +38,7 @@ BASELINE = dict(
     drop_rate=0.0,
     ambiguous_submit_rate=0.0,
     latency=0.0,
+    submit_hold_seconds=0.0,
     unknown_404=False,
     max_batch_ids=100,
     seed=0,
@@ -735,6 +736,25 @@ def test_latency_is_added(emu, client):
     started = time.monotonic()
     client.post("/hailuo/tasks", json={"id": "x"})
     assert time.monotonic() - started >= 0.25
+
+
+def test_submit_hold_keeps_the_answer_of_a_created_task(emu, client):
+    """The task exists (and is paid for) while its id is still on the way: a worker killed now never learns it."""
+    import concurrent.futures
+
+    emu.configure(submit_hold_seconds=1.0)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        answer = pool.submit(client.post, "/hailuo/videos", json={**ACE_BODIES["hailuo"], "async": True})
+        deadline = started + 5
+        while emu.stats()["tasks_created"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert emu.stats()["tasks_created"] == 1 and not answer.done()  # created, not answered yet
+        [task] = emu.state.tasks.values()
+        assert answer.result(timeout=5).json()["task_id"] == task.id
+        assert time.monotonic() - started >= 1.0
+    with pytest.raises(ValueError):
+        EmulatorConfig(submit_hold_seconds=-1)
 
 
 def test_faults_are_reproducible_with_a_seed(emu, client):

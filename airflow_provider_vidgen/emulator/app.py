@@ -171,6 +171,11 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
             return fault_response(vendor, fault)
         return await handle(token)
 
+    async def hold_answer() -> None:
+        """``submit_hold_seconds``: the task exists, its id is not answered yet (a client killed now never sees it)."""
+        if cfg().submit_hold_seconds:
+            await asyncio.sleep(cfg().submit_hold_seconds)
+
     def authenticate(request: Request, vendor: str) -> tuple[str, Response | None]:
         header = request.headers.get("authorization", "").strip()
         scheme, _, token = header.partition(" ")
@@ -225,6 +230,7 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
                 if state.roll_ambiguous():
                     state.count("fault", "acedata")
                     return DropConnection()
+                await hold_answer()
                 if async_flag or callback_url:
                     return JSONResponse({"task_id": task.id, "trace_id": task.trace_id})
                 return await blocking_answer(task)
@@ -312,6 +318,7 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
                 if state.roll_ambiguous():
                     state.count("fault", "hidream")
                     return DropConnection()
+                await hold_answer()
                 return hidream_envelope(0, "Success", {"task_id": task.id}, request_id=request_id)
 
             return await guarded(request, "hidream", "submit", handle)

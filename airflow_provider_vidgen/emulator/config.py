@@ -40,6 +40,9 @@ class EmulatorConfig:
     drop_rate: float = _setting(0.0, "share whose connection is closed without an answer (nothing created)")
     ambiguous_submit_rate: float = _setting(0.0, "share of submissions that create the task, then drop the connection")
     latency: float = _setting(0.0, "seconds added before every API answer")
+    submit_hold_seconds: float = _setting(
+        0.0, "seconds a submission's answer is held after its task is created (widens a worker-kill window)"
+    )
     unknown_404: bool = _setting(False, "Ace Data: unknown task id -> 404 not_found instead of 200 {}")
     max_batch_ids: int = _setting(100, "more ids in one batch poll -> 400 bad_request (HiDream: code 1002)")
     strict_fields: bool = _setting(True, "unknown request fields are a validation error (core.schema.validate_body)")
@@ -64,7 +67,7 @@ class EmulatorConfig:
         if isinstance(self.extra_tokens, str):
             self.extra_tokens = (self.extra_tokens,)
         self.extra_tokens = tuple(self.extra_tokens)
-        for name in ("queued_seconds", "running_seconds", "rate_limit", "latency"):
+        for name in ("queued_seconds", "running_seconds", "rate_limit", "latency", "submit_hold_seconds"):
             if _number(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("callback_timeout", "sync_timeout"):
