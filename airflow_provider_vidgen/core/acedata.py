@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow_provider_vidgen.core.errors import ApiError
-from airflow_provider_vidgen.core.results import NO_VIDEO, NOT_FOUND, TaskError, TaskResult, Video
+from airflow_provider_vidgen.core.results import NO_VIDEO, NOT_FOUND, TaskError, TaskResult, Video, clean_usage
 from airflow_provider_vidgen.core.schema import GIVEN, Allows, Forbids, OneOf, Requires, ServiceSpec
 from airflow_provider_vidgen.core.schema import FieldSpec as F
 from airflow_provider_vidgen.core.transport import (
@@ -581,6 +581,20 @@ def batch_request(spec: ServiceSpec, task_ids: Iterable[str]) -> ApiRequest:
     )
 
 
+def search_request(spec: ServiceSpec, created_min: int, created_max: int, limit: int = 100) -> ApiRequest:
+    """``retrieve_batch`` by creation time (Unix seconds, inclusive): the tasks submitted in a window."""
+    body = {"action": "retrieve_batch", "created_at_min": created_min, "created_at_max": created_max, "limit": limit}
+    return ApiRequest("POST", spec.poll_path, "retrieve_batch", json=body)
+
+
+def parse_search(body: Any) -> list[dict[str, Any]]:
+    """The task records of a ``retrieve_batch`` answer (MiniMax's bare task objects included)."""
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ApiError(LABEL, f"retrieve_batch answer has no items list: {str(body)[:200]}", code="bad_answer")
+    return [item for item in items if isinstance(item, dict)]
+
+
 def probe_request() -> ApiRequest:
     """A cheap authenticated call that creates nothing: retrieve a task id that cannot exist."""
     return ApiRequest(
@@ -691,9 +705,9 @@ def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult
     """
 
     def result(state: str, videos: tuple[Video, ...] = (), error: TaskError | None = None) -> TaskResult:
-        return TaskResult(task_id, spec.name, VENDOR, state, progress, videos, error)  # type: ignore[arg-type]
+        return TaskResult(task_id, spec.name, VENDOR, state, progress, videos, error, usage)  # type: ignore[arg-type]
 
-    progress = None
+    progress = usage = None
     if not isinstance(record, dict) or not record:
         return result(
             "failed",
@@ -713,6 +727,7 @@ def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult
     if isinstance(record.get("status"), str) and record["status"].strip():  # maestro / digital-human
         words.append(record["status"].strip().lower())
     progress = _progress(response)
+    usage = _usage(response)
     videos = tuple(_videos(response))
     error = _error(response)
 
@@ -824,6 +839,28 @@ def _error(response: Any) -> TaskError | None:
     if isinstance(error, str) and error:
         return TaskError("error", error)
     return None
+
+
+def _usage(response: Any) -> dict[str, float] | None:
+    """What the task cost as the API reports it: ``usage`` of the task (MiniMax) or of its items (Seedance)."""
+    totals: dict[str, float] = {}
+    items = _items(response)
+    nodes = items if any(item is response for item in items) else [response, *items]
+    for node in nodes if isinstance(response, dict) else []:
+        for key, number in (clean_usage(node.get("usage")) or {}).items():
+            totals[key] = totals.get(key, 0) + number
+    return totals or None
+
+
+def _usage(response: Any) -> dict[str, float] | None:
+    """What the task cost as the API reports it: ``usage`` of the task (MiniMax) or of its items (Seedance)."""
+    totals: dict[str, float] = {}
+    items = _items(response)
+    nodes = items if any(item is response for item in items) else [response, *items]
+    for node in nodes if isinstance(response, dict) else []:
+        for key, number in (clean_usage(node.get("usage")) or {}).items():
+            totals[key] = totals.get(key, 0) + number
+    return totals or None
 
 
 def _progress(response: Any) -> float | None:

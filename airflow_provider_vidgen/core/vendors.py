@@ -6,6 +6,7 @@ flows here compose them with the retry policy, so the sync and async paths are o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -19,6 +20,12 @@ from airflow_provider_vidgen.core.transport import ApiRequest, Flow, RetryPolicy
 
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_REQUEST_TIMEOUT = 30.0
+# Submissions a batch operator sends per second at most (connection extra ``max_requests_per_second``).
+# Neither vendor documents a limit; this stays well below what a 429 starts at in practice.
+DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
+# Submissions a batch operator sends per second at most (connection extra ``max_requests_per_second``).
+# Neither vendor documents a limit; this stays well below what a 429 starts at in practice.
+DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,11 @@ class Vendor:
 
     def auth_headers(self, token: str, extras: Mapping[str, Any]) -> dict[str, str]:
         return self.module.auth_headers(token, extras)
+
+    @property
+    def finds_submissions(self) -> bool:
+        """Whether the API can list tasks by creation time, so a lost task id can be found again."""
+        return hasattr(self.module, "search_request")
 
 
 ACEDATA = Vendor(
@@ -68,6 +80,8 @@ class ApiSettings:
     batch_size: int
     extras: Mapping[str, Any]
     scheme_assumed: bool = False  # the connection's host had no scheme, so https:// was put in front
+    max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
+    max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
 
     def __repr__(self) -> str:  # never print anything that could hold a secret
         return f"ApiSettings(base_url={self.base_url!r}, timeout={self.timeout}, batch_size={self.batch_size})"
@@ -81,7 +95,8 @@ def api_settings(vendor: Vendor, host: str | None, extras: Mapping[str, Any]) ->
     check_url("host", base_url)
     timeout = _positive(extras, "request_timeout", DEFAULT_REQUEST_TIMEOUT, float)
     batch_size = int(_positive(extras, "batch_size", DEFAULT_BATCH_SIZE, int))
-    return ApiSettings(base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed)
+    rate = _positive(extras, "max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND, float)
+    return ApiSettings(base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed, rate)
 
 
 TOKEN_CODES = frozenset({"invalid_token", "token_expired", "no_token", "unauthorized", "1001"})
@@ -209,6 +224,46 @@ def batch_flow(
         lambda outcome: vendor.module.parse_batch(spec, task_ids, vendor.module.decode(outcome, request)),
         retry,
     )
+
+
+@dataclass(frozen=True)
+class SubmissionSearch:
+    """Tasks created in a time window whose stored ``request`` holds every field that was sent."""
+
+    matches: tuple[str, ...]
+    unreadable: int  # records in the window without a readable request: they may be the one
+
+    @property
+    def found(self) -> str | None:
+        return self.matches[0] if len(self.matches) == 1 and not self.unreadable else None
+
+    @property
+    def none_sent(self) -> bool:
+        return not self.matches and not self.unreadable
+
+
+def find_flow(
+    vendor: Vendor, spec: ServiceSpec, sent: Mapping[str, Any], window: tuple[float, float], retry: RetryPolicy
+) -> Flow[SubmissionSearch]:
+    """Look a submission up by what was sent, for a try that died before it recorded the task id."""
+    request = vendor.module.search_request(spec, math.floor(window[0]), math.ceil(window[1]))
+
+    def interpret(outcome: Any) -> SubmissionSearch:
+        body = vendor.module.decode(outcome, request)
+        records = vendor.module.parse_search(body)
+        total = body.get("count", body.get("total")) if isinstance(body, Mapping) else None
+        # Matching tasks past the page (a busy account) could be the one: they count as unreadable.
+        matches, unreadable = [], max(total - len(records), 0) if isinstance(total, int) else 0
+        for record in records:
+            stored = record.get("request")
+            task_id = record.get("id") or record.get("task_id")
+            if not isinstance(stored, Mapping) or not isinstance(task_id, str):
+                unreadable += 1
+            elif all(stored.get(key) == value for key, value in sent.items()):
+                matches.append(task_id)
+        return SubmissionSearch(tuple(dict.fromkeys(matches)), unreadable)
+
+    return call(request, interpret, retry)
 
 
 def probe_flow(vendor: Vendor) -> Flow[Any]:

@@ -272,12 +272,12 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
                             return ace_error(404, "not_found", "The specified task was not found.")
                         return JSONResponse({})
                     return JSONResponse(ace_record(task, now))
+                if action == "retrieve_batch" and "ids" not in body:
+                    return search_answer(body, now, token)
                 if action == "retrieve_batch":
                     ids = body.get("ids")
                     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-                        return ace_error(
-                            400, "bad_request", "ids: must be a non-empty list of task ids (the only filter emulated)"
-                        )
+                        return ace_error(400, "bad_request", "ids: must be a non-empty list of task ids")
                     if len(ids) > cfg().max_batch_ids:
                         return ace_error(
                             400, "bad_request", f"ids: takes at most {cfg().max_batch_ids} ids, got {len(ids)}"
@@ -294,6 +294,37 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
                 return ace_error(
                     400, "bad_request", f"action: must be one of 'retrieve', 'retrieve_batch', 'delete'; got {action!r}"
                 )
+
+            def search_answer(body: dict[str, Any], now: float, token: str) -> Response:
+                """``retrieve_batch`` by creation time: this token's tasks, newest first, ``offset``/``limit``
+                paging, ``count`` = every match."""
+                low, high = body.get("created_at_min"), body.get("created_at_max")
+                if low is None and high is None:
+                    return ace_error(400, "bad_request", "retrieve_batch needs ids or created_at_min/created_at_max")
+                bounds = [value for value in (low, high) if value is not None]
+                if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in bounds):
+                    return ace_error(400, "bad_request", "created_at_min/created_at_max: must be Unix seconds")
+                offset, limit = body.get("offset", 0), body.get("limit", 12)
+                if not all(isinstance(value, int) and not isinstance(value, bool) for value in (offset, limit)):
+                    return ace_error(400, "bad_request", "offset/limit: must be integers")
+                matching = sorted(
+                    (
+                        task
+                        for task in state.tasks.values()
+                        if task.spec.poll_path == poll_path
+                        and task.token == token
+                        and (low is None or task.created_at >= low)
+                        and (high is None or task.created_at <= high)
+                    ),
+                    key=lambda task: task.created_at,
+                    reverse=True,
+                )
+                page = [
+                    ace_batch_item(task, now) for task in matching[offset : offset + min(limit, cfg().max_batch_ids)]
+                ]
+                if minimax:
+                    return JSONResponse({"total": len(matching), "items": page})
+                return JSONResponse({"items": page, "count": len(matching)})
 
             return await guarded(request, "acedata", kind, handle)
 

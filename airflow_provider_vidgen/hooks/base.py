@@ -32,11 +32,13 @@ from airflow_provider_vidgen.core.transport import (
 )
 from airflow_provider_vidgen.core.vendors import (
     ApiSettings,
+    SubmissionSearch,
     Vendor,
     api_settings,
     batch_flow,
     check_task_ids,
     chunked,
+    find_flow,
     next_step,
     prepare_submission,
     probe_flow,
@@ -247,6 +249,13 @@ class VideoApiHook(BaseHook):
         for chunk in chunked(ids, settings.batch_size):
             results.update(await self._arun(batch_flow(self.vendor, spec, chunk, self.retry), client, chunk))
         return results
+
+    def find_submissions(
+        self, service: str, body: Mapping[str, Any], window: tuple[float, float]
+    ) -> SubmissionSearch:
+        """The tasks created in ``window`` (epoch seconds) whose request holds every field of ``body``."""
+        spec, request = self.prepare(service, body, allow_unknown=True)
+        return self._run(find_flow(self.vendor, spec, request.json, window, self.retry))
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap authenticated call that creates nothing (never a generation)."""

@@ -11,9 +11,11 @@ import functools
 import hashlib
 import inspect
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
@@ -32,6 +34,27 @@ if TYPE_CHECKING:
 SUBMISSION_KEY = "vidgen_submission"  # task_state_store key, shared by every try of one task instance
 VENDOR_TASK_ID_XCOM = "vendor_task_id"
 FAILURE_XCOM = "failure"
+
+
+# Clock difference tolerated between this worker and the vendor when a lost submission is looked up.
+LOOKUP_SLACK_SECONDS = 120.0
+# Test-only: a file path; the operator writes the vendor task id there right after the submission's
+# answer, then waits (before it records the id), so a test can kill the worker at exactly that moment.
+HOLD_AFTER_SUBMIT_ENV = "VIDGEN_TEST_HOLD_AFTER_SUBMIT"
+
+
+def submission_record(identity: str, service: str, task_id: str | None) -> dict[str, Any]:
+    """What task_state_store keeps: the intent (no id yet, with its time), then the accepted id."""
+    return {"fingerprint": identity, "service": service, "task_id": task_id, "intent_at": time.time()}
+
+
+def after_submission_answer(task_id: str) -> None:
+    hold = os.environ.get(HOLD_AFTER_SUBMIT_ENV)
+    if hold:
+        Path(hold).write_text(task_id)
+        deadline = time.monotonic() + 120  # bounded: the test kills the process well before
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def check_seconds(name: str, value: Any, *, literal_only: bool = False) -> None:
@@ -204,25 +227,23 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
         try:
             # Validate everything before any request: bad input must cost nothing.
             prepare_submission(self.vendor, service, body, allow_unknown=self.allow_unknown_fields)
-            for name in ("poll_interval", "timeout"):
-                check_seconds(name, getattr(self, name))
+            self.check_timings()
         except InvalidInputError as err:
-            raise AirflowFailException(f"{self.vendor.label} {service}: invalid input: {err}") from None
+            raise self.invalid_input(service, err) from None
 
-        store = context.get("task_state_store") if self.reattach else None
-        if self.reattach and store is None:
-            self.log.warning(
-                "No task_state_store (Airflow < 3.3): a retry of this task submits a new generation. "
-                "Upgrade to Airflow 3.3 to reattach instead, or set retries=0 to never pay twice"
-            )
+        store = self.state_store(context)
         identity = fingerprint(self.conn_id, self.vendor.name, service, body)
         hook = self.get_hook()
         try:
-            earlier = self._reattach(hook, store, identity, service)
+            earlier = self._reattach(hook, store, identity, service, body)
             if earlier is None:
-                task_id = self._submit(hook, service, body)
                 if store is not None:
-                    store.set(SUBMISSION_KEY, {"fingerprint": identity, "task_id": task_id, "service": service})
+                    # The intent first: a try that dies before it records the id is found again by it.
+                    store.set(SUBMISSION_KEY, submission_record(identity, service, None))
+                task_id = self._submit(hook, service, body, store)
+                after_submission_answer(task_id)
+                if store is not None:
+                    store.set(SUBMISSION_KEY, submission_record(identity, service, task_id))
             else:
                 task_id = earlier.task_id
         finally:
@@ -237,28 +258,38 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
             return self.returned(earlier)
         if not self.wait_for_completion:
             return self.returned(TaskResult(task_id, service, self.vendor.name, "pending"))
-        return self._wait(context, service, task_id)
+        return self._wait(context, service, [task_id])
 
-    def _submit(self, hook: VideoApiHook, service: str, body: dict[str, Any]) -> str:
+    def _submit(self, hook: VideoApiHook, service: str, body: dict[str, Any], store: Any = None) -> str:
         try:
             task_id = hook.submit(service, body, allow_unknown=self.allow_unknown_fields)
         except AmbiguousSubmissionError as err:
-            # No automatic retry: a second try could pay for a second video.
+            # No automatic retry: a second try could pay for a second video. The intent stays, so a
+            # cleared task looks the submission up before it sends another.
             raise AirflowFailException(f"{err} Task not retried to avoid a duplicate charge.") from None
         except ApiError as err:
+            if store is not None:  # the API answered with an error: nothing was created, nothing to find
+                store.set(SUBMISSION_KEY, {})
             # The message says it all (connection, URL, next step): no chain of internal frames.
             raise (AirflowException if err.retryable else AirflowFailException)(str(err)) from None
         self.log.info("Submitted %s %s task %s", self.vendor.label, service, task_id)
         return task_id
 
-    def _reattach(self, hook: VideoApiHook, store: Any, identity: str, service: str) -> TaskResult | None:
+    def _reattach(
+        self, hook: VideoApiHook, store: Any, identity: str, service: str, body: dict[str, Any]
+    ) -> TaskResult | None:
         """The earlier try's task with the same inputs, unless there is none or it failed."""
         if store is None:
             return None
         previous = store.get(SUBMISSION_KEY)
         if not isinstance(previous, dict) or previous.get("fingerprint") != identity:
             return None
-        task_id = previous["task_id"]
+        task_id = previous.get("task_id")
+        if task_id is None:
+            task_id = self._find_lost_submission(hook, service, body, previous)
+            if task_id is None:
+                return None
+            store.set(SUBMISSION_KEY, submission_record(identity, service, task_id))
         result = hook.retrieve_many(service, [task_id])[task_id]
         if result.state == "failed":
             self.log.info("Earlier try's generation failed (%s); submitting a new one", result.describe())
@@ -266,13 +297,64 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
         self.log.info("Reattaching to %s instead of submitting again (%s)", task_id, result.state)
         return result
 
-    def _wait(self, context: Context, service: str, task_id: str) -> dict[str, Any]:
+    def _find_lost_submission(
+        self, hook: VideoApiHook, service: str, body: dict[str, Any], previous: dict[str, Any]
+    ) -> str | None:
+        """An earlier try sent a submission and died before it recorded the vendor task id: find it."""
+        sent_at = float(previous.get("intent_at") or 0)
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(sent_at))
+        lost = (
+            f"An earlier try of this task sent a {self.vendor.label} {service} submission at {when} and stopped "
+            "before it recorded the vendor task id"
+        )
+        what_to_do = (
+            f"Look for a task created around {when} in the {self.vendor.label} console: if there is one, wait for "
+            "its id with VideoTaskSensor; if there is none, clear this task to submit again. Task not retried "
+            "to avoid a duplicate charge."
+        )
+        if not hook.vendor.finds_submissions:
+            raise AirflowFailException(f"{lost}, and {self.vendor.label} cannot list tasks by time. {what_to_do}")
+        window = (sent_at - LOOKUP_SLACK_SECONDS, sent_at + hook.settings.timeout * hook.retry.max_attempts + 60)
+        try:
+            search = hook.find_submissions(service, body, window)
+        except ApiError as err:
+            raise AirflowFailException(f"{lost}; looking it up failed: {err} {what_to_do}") from None
+        if search.found:
+            self.log.warning("%s; found it on the vendor side by its request: %s", lost, search.found)
+            return search.found
+        if search.none_sent:
+            self.log.warning("%s; no task with this request was created then, so it is submitted now", lost)
+            return None
+        raise AirflowFailException(
+            f"{lost}; the lookup is not conclusive ({len(search.matches)} task(s) with this request: "
+            f"{', '.join(search.matches) or '-'}; {search.unreadable} without a readable request). {what_to_do}"
+        )
+
+    def check_timings(self) -> None:
+        for name in ("poll_interval", "timeout"):
+            check_seconds(name, getattr(self, name))
+
+    def invalid_input(self, service: str, err: InvalidInputError) -> AirflowFailException:
+        return AirflowFailException(f"{self.vendor.label} {service}: invalid input: {err}")
+
+    def state_store(self, context: Context) -> Any:
+        """Airflow's task_state_store (shared by every try), or None without reattach or before 3.3."""
+        store = context.get("task_state_store") if self.reattach else None
+        if self.reattach and store is None:
+            self.log.warning(
+                "No task_state_store (Airflow < 3.3): a retry of this task submits a new generation. "
+                "Upgrade to Airflow 3.3 to reattach instead, or set retries=0 to never pay twice"
+            )
+        return store
+
+    def _wait(self, context: Context, service: str, task_ids: list[str]) -> Any:
+        """Defer to the trigger with every id (or wait for it inline), then ``execute_complete``."""
         from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, wait_inline
 
         trigger = VideoTaskTrigger(
             conn_id=self.conn_id,
             service=service,
-            task_ids=[task_id],
+            task_ids=task_ids,
             poll_interval=self.poll_interval,
             end_time=time.time() + self.timeout,
             max_poll_failures=self.max_poll_failures,

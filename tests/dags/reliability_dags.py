@@ -68,6 +68,17 @@ with DAG("rel_failed_resubmits", schedule=None, start_date=START, catchup=False)
         task_id="gen", prompt="doomed [fail]", deferrable=True, poll_interval=POLL, retries=1, retry_delay=NO_DELAY
     )
 
+# The first try dies right after the vendor's answer (tests/test_crash_window.py): the retry finds it.
+with DAG("rel_crash_window", schedule=None, start_date=START, catchup=False) as crash_window_dag:
+    HailuoVideoOperator(
+        task_id="gen",
+        prompt="a heron, found again",
+        deferrable=True,
+        poll_interval=POLL,
+        retries=1,
+        retry_delay=NO_DELAY,
+    )
+
 # The submission's outcome is unknown: no automatic retry even though retries=1.
 with DAG("rel_ambiguous", schedule=None, start_date=START, catchup=False) as ambiguous_dag:
     HailuoVideoOperator(
