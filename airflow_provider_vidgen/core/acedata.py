@@ -852,17 +852,6 @@ def _usage(response: Any) -> dict[str, float] | None:
     return totals or None
 
 
-def _usage(response: Any) -> dict[str, float] | None:
-    """What the task cost as the API reports it: ``usage`` of the task (MiniMax) or of its items (Seedance)."""
-    totals: dict[str, float] = {}
-    items = _items(response)
-    nodes = items if any(item is response for item in items) else [response, *items]
-    for node in nodes if isinstance(response, dict) else []:
-        for key, number in (clean_usage(node.get("usage")) or {}).items():
-            totals[key] = totals.get(key, 0) + number
-    return totals or None
-
-
 def _progress(response: Any) -> float | None:
     for item in [response, *_items(response)] if isinstance(response, dict) else []:
         for key in ("progress", "percent"):

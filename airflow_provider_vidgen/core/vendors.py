@@ -23,9 +23,6 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 # Submissions a batch operator sends per second at most (connection extra ``max_requests_per_second``).
 # Neither vendor documents a limit; this stays well below what a 429 starts at in practice.
 DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
-# Submissions a batch operator sends per second at most (connection extra ``max_requests_per_second``).
-# Neither vendor documents a limit; this stays well below what a 429 starts at in practice.
-DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,6 @@ class ApiSettings:
     batch_size: int
     extras: Mapping[str, Any]
     scheme_assumed: bool = False  # the connection's host had no scheme, so https:// was put in front
-    max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
     max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
 
     def __repr__(self) -> str:  # never print anything that could hold a secret
