@@ -20,6 +20,11 @@ def _conn_fields(batch_default: int) -> dict[str, Any]:
             "description": "Task ids per status request (retrieve_batch) when polling many tasks.",
             "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": batch_default},
         },
+        "max_requests_per_second": {
+            "label": "Max requests per second",
+            "description": "Batch operators send their submissions no faster than this (per task).",
+            "schema": {"type": ["number", "null"], "minimum": 0.1, "default": 10},
+        },
     }
 
 

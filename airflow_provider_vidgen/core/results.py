@@ -6,6 +6,7 @@ so it holds identifiers, states and public media URLs only, never anything secre
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -44,6 +45,9 @@ class TaskResult:
     progress: float | None = None
     videos: tuple[Video, ...] = field(default_factory=tuple)
     error: TaskError | None = None
+    # What the vendor reported as spent (e.g. ``total_tokens``, ``total_seconds``), numbers only;
+    # None when the API reported nothing. Left out of ``to_dict()`` then.
+    usage: Mapping[str, float] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -56,6 +60,10 @@ class TaskResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["videos"] = [{k: v for k, v in video.items() if v is not None} for video in data["videos"]]
+        if self.usage is None:
+            del data["usage"]
+        else:
+            data["usage"] = dict(self.usage)
         return data
 
     @classmethod
@@ -69,6 +77,7 @@ class TaskResult:
             progress=data.get("progress"),
             videos=tuple(Video(**video) for video in data.get("videos") or ()),
             error=TaskError(**error) if error else None,
+            usage=clean_usage(data.get("usage")),
         )
 
     def describe(self) -> str:
@@ -81,3 +90,28 @@ class TaskResult:
         elif self.progress is not None:
             text += f" ({self.progress:.0%})"
         return text
+
+
+def clean_usage(value: Any) -> dict[str, float] | None:
+    """The numeric fields of a vendor's ``usage`` object (nested objects flattened as ``a.b``), or None."""
+    if not isinstance(value, Mapping):
+        return None
+    found: dict[str, float] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int | float):
+            found[str(key)] = item
+        elif isinstance(item, Mapping):
+            for inner, number in (clean_usage(item) or {}).items():
+                found[f"{key}.{inner}"] = number
+    return found or None
+
+
+def total_usage(results: Iterable[TaskResult]) -> dict[str, float]:
+    """Every usage field summed over ``results`` (the spend of a batch, as the vendor reported it)."""
+    totals: dict[str, float] = {}
+    for result in results:
+        for key, number in (result.usage or {}).items():
+            totals[key] = totals.get(key, 0) + number
+    return totals

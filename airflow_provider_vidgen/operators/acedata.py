@@ -1,12 +1,15 @@
-"""Ace Data Cloud generation operators: one generic, plus typed ones with named parameters."""
+"""Ace Data Cloud generation operators: one generic, plus typed ones with named parameters; each also as a batch."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_vidgen.core.vendors import ACEDATA
+from airflow_provider_vidgen.core.batch import check_items
+from airflow_provider_vidgen.core.errors import InvalidInputError
+from airflow_provider_vidgen.core.vendors import ACEDATA, is_literal
 from airflow_provider_vidgen.operators.base import BaseVideoOperator
+from airflow_provider_vidgen.operators.batch import BaseBatchVideoOperator
 
 
 class AceDataVideoOperator(BaseVideoOperator):
@@ -129,3 +132,134 @@ class LumaVideoOperator(_NamedFieldsOperator):
         self.end_image_url = end_image_url
         self.video_id = video_id
         self.video_url = video_url
+
+
+class AceDataBatchVideoOperator(BaseBatchVideoOperator):
+    """Generate a batch of videos with one Ace Data Cloud service, in one task.
+
+    :param service: the Ace Data service, e.g. ``hailuo``, ``kling`` or ``veo`` (the README's table).
+    :param bodies: one request body per video, as the service documents them (``async`` is added for you).
+    :param callback_url: https URL the platform POSTs each final result to (optional, sent with every item).
+    :param acedata_conn_id: connection of type ``acedata``; its extra ``max_requests_per_second`` paces the
+        submissions.
+
+    Returns (XCom) one normalized result per body, in input order (see :class:`AceDataVideoOperator`),
+    each with ``index`` and ``prompt``.
+    """
+
+    vendor = ACEDATA
+    conn_id_attr = "acedata_conn_id"
+    items_param = "bodies"
+    template_fields: Sequence[str] = ("service", "bodies", "callback_url", "acedata_conn_id")
+    template_fields_renderers = {"bodies": "json"}
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        bodies: list[dict[str, Any]],
+        callback_url: str | None = None,
+        acedata_conn_id: str = "acedata_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(conn_id=acedata_conn_id, **kwargs)
+        self.service = service
+        self.bodies = bodies
+        self.callback_url = callback_url
+        self.acedata_conn_id = acedata_conn_id
+
+    def service_name(self) -> str:
+        return self.service
+
+    def _literal_lists(self) -> bool:
+        return is_literal(self.bodies)
+
+    def fixed_fields(self) -> dict[str, Any]:
+        return {"callback_url": self.callback_url} if self.callback_url else {}
+
+    def item_bodies(self) -> list[dict[str, Any]]:
+        bodies = check_items(self.bodies, "bodies", self.max_items)
+        for index, body in enumerate(bodies):
+            if not isinstance(body, dict):
+                raise InvalidInputError(f"bodies[{index}]", f"must be a dict of request fields, got {body!r}")
+        return [{**body, **self.fixed_fields()} for body in bodies]  # type: ignore[dict-item]
+
+
+class _NamedFieldsBatchOperator(AceDataBatchVideoOperator):
+    """A typed batch: per-item lists (``item_fields``) and shared named parameters (``service_fields``)."""
+
+    def __init__(self, *, service: str, **kwargs: Any) -> None:
+        super().__init__(service=service, bodies=[], **kwargs)
+
+    # Per-item lists, as the base batch reads them (not the generic ``bodies``).
+    _literal_lists = BaseBatchVideoOperator._literal_lists
+    item_bodies = BaseBatchVideoOperator.item_bodies
+
+    def fixed_fields(self) -> dict[str, Any]:
+        return {**BaseBatchVideoOperator.fixed_fields(self), **super().fixed_fields()}
+
+
+class HailuoBatchVideoOperator(_NamedFieldsBatchOperator):
+    """A batch of Hailuo (MiniMax) videos in one task: one per prompt.
+
+    :param prompts: what to generate, one video per prompt.
+    :param model: ``minimax-t2v`` (default), ``minimax-i2v`` or ``minimax-i2v-director`` (for every item).
+    :param first_image_urls: the first frame of each item for the i2v models (one http(s) URL per prompt).
+    """
+
+    service_fields = ("model",)
+    item_fields = {"prompts": "prompt", "first_image_urls": "first_image_url"}
+    template_fields: Sequence[str] = ("prompts", "model", "first_image_urls", "callback_url", "acedata_conn_id")
+
+    def __init__(
+        self,
+        *,
+        prompts: list[str],
+        model: str = "minimax-t2v",
+        first_image_urls: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(service="hailuo", **kwargs)
+        self.prompts = prompts
+        self.model = model
+        self.first_image_urls = first_image_urls
+
+    def fixed_fields(self) -> dict[str, Any]:
+        return {"action": "generate", **super().fixed_fields()}
+
+
+class LumaBatchVideoOperator(_NamedFieldsBatchOperator):
+    """A batch of Luma Dream Machine videos in one task: one per prompt.
+
+    :param prompts: what to generate, one video per prompt.
+    :param aspect_ratio: e.g. ``16:9`` (for every item).
+    :param loop: make the videos loop seamlessly.
+    :param enhancement: let Luma enhance the prompts.
+    :param start_image_urls: the first frame of each item (one http(s) URL per prompt, optional).
+    """
+
+    service_fields = ("aspect_ratio", "loop", "enhancement")
+    item_fields = {"prompts": "prompt", "start_image_urls": "start_image_url"}
+    template_fields: Sequence[str] = (
+        "prompts", "aspect_ratio", "loop", "enhancement", "start_image_urls", "callback_url", "acedata_conn_id",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        prompts: list[str],
+        aspect_ratio: str | None = None,
+        loop: bool | None = None,
+        enhancement: bool | None = None,
+        start_image_urls: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(service="luma", **kwargs)
+        self.prompts = prompts
+        self.aspect_ratio = aspect_ratio
+        self.loop = loop
+        self.enhancement = enhancement
+        self.start_image_urls = start_image_urls
+
+    def fixed_fields(self) -> dict[str, Any]:
+        return {"action": "generate", **super().fixed_fields()}

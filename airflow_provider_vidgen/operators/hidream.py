@@ -1,4 +1,4 @@
-"""HiDream generation operator (txt2video, img2video, video_edit)."""
+"""HiDream generation operators (txt2video, img2video, video_edit), one video or a batch."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow_provider_vidgen.core.vendors import HIDREAM
 from airflow_provider_vidgen.operators.base import BaseVideoOperator
+from airflow_provider_vidgen.operators.batch import BaseBatchVideoOperator
 
 
 class HiDreamVideoOperator(BaseVideoOperator):
@@ -71,6 +72,65 @@ class HiDreamVideoOperator(BaseVideoOperator):
         self.camera_move_depth = camera_move_depth
         self.motion_strength = motion_strength
         self.request_id = request_id
+        self.notify_url = notify_url
+        self.hidream_conn_id = hidream_conn_id
+
+    def service_name(self) -> str:
+        return self.module
+
+
+class HiDreamBatchVideoOperator(BaseBatchVideoOperator):
+    """A batch of HiDream videos in one task: one per prompt (or per image for img2video).
+
+    :param module: ``txt2video`` (default; needs ``prompts``) or ``img2video`` (needs ``images``).
+    :param prompts: what to generate, one video per prompt.
+    :param images: the first frame of each item for img2video (http(s) URL or base64; one per item).
+    :param aspect_ratio: ``16:9``, ``1:1`` or ``9:16`` (for every item).
+    :param resolution_ratio: 1024, 2048 or 4096.
+    :param camera_move_horizontal: camera pan, -5..5.
+    :param camera_move_vertical: camera tilt, -5..5.
+    :param camera_move_depth: camera zoom, -5..5.
+    :param motion_strength: 0..30.
+    :param notify_url: https URL HiDream calls when each task finishes.
+    :param hidream_conn_id: connection of type ``hidream``; its extra ``max_requests_per_second`` paces
+        the submissions.
+    """
+
+    vendor = HIDREAM
+    conn_id_attr = "hidream_conn_id"
+    service_fields = (
+        "aspect_ratio", "resolution_ratio", "camera_move_horizontal", "camera_move_vertical",
+        "camera_move_depth", "motion_strength", "notify_url",
+    )  # fmt: skip
+    item_fields = {"prompts": "prompt", "images": "image"}
+    template_fields: Sequence[str] = ("module", "prompts", "images", *service_fields, "hidream_conn_id")
+
+    def __init__(
+        self,
+        *,
+        module: str = "txt2video",
+        prompts: list[str] | None = None,
+        images: list[str] | None = None,
+        aspect_ratio: str | None = None,
+        resolution_ratio: int | None = None,
+        camera_move_horizontal: int | None = None,
+        camera_move_vertical: int | None = None,
+        camera_move_depth: int | None = None,
+        motion_strength: float | None = None,
+        notify_url: str | None = None,
+        hidream_conn_id: str = "hidream_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(conn_id=hidream_conn_id, **kwargs)
+        self.module = module
+        self.prompts = prompts
+        self.images = images
+        self.aspect_ratio = aspect_ratio
+        self.resolution_ratio = resolution_ratio
+        self.camera_move_horizontal = camera_move_horizontal
+        self.camera_move_vertical = camera_move_vertical
+        self.camera_move_depth = camera_move_depth
+        self.motion_strength = motion_strength
         self.notify_url = notify_url
         self.hidream_conn_id = hidream_conn_id
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_vidgen.core.batch import count, progress_line
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.vendors import check_task_ids
 from airflow_provider_vidgen.triggers import poller as poller_module
@@ -122,19 +123,38 @@ class VideoTaskTrigger(BaseTrigger):
                 continue
             failures = 0
             now = poller_module.clock()
+            batch = len(self.task_ids) > 1
+            changed = False
             for task_id, result in update.items():
                 previous = last.get(task_id)
                 if previous is None or previous.state != result.state:  # state changes, and heartbeats below
-                    log.info("%s", result.describe())
-                    heartbeat = now
+                    changed = True
+                    if not batch:
+                        log.info("%s", result.describe())
+                        heartbeat = now
+                    elif result.state == "failed":  # a failure is never only a number in a count
+                        log.warning("%s", result.describe())
             last.update(update)
             pending = [task_id for task_id in self.task_ids if not (task_id in last and last[task_id].terminal)]
+            if batch and (
+                not pending
+                or now - heartbeat >= self.heartbeat_interval
+                or (changed and now - heartbeat >= min(self.poll_interval, self.heartbeat_interval))
+            ):
+                # Many ids: one line for all of them, when the counts change (at most once per poll
+                # interval, as chunks of one cycle arrive apart) and at every heartbeat.
+                log.info("%s", self._progress(last, now - started))
+                heartbeat = now
             if not pending:
                 return self._event(SUCCESS, last, vendor, "every task reached a final state")
             sub.task_ids = pending  # finished ids are not fetched again
             if now - heartbeat >= self.heartbeat_interval:
                 log.info("%s", self._heartbeat(pending, last, now - started))
                 heartbeat = now
+
+    def _progress(self, last: dict[str, TaskResult], waited: float) -> str:
+        counts = count((last.get(task_id) for task_id in self.task_ids), len(self.task_ids))
+        return f"{self.conn_id} {self.service}: {progress_line(counts, format_duration(waited))}"
 
     def _heartbeat(self, pending: list[str], last: dict[str, TaskResult], waited: float) -> str:
         """One line on the tasks still running: state and progress as the vendor reports them, and times."""

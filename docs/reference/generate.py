@@ -51,6 +51,28 @@ PUBLIC: list[tuple[str, str, str]] = [
     ),
     (
         "operator",
+        "airflow_provider_vidgen.operators.acedata.HailuoBatchVideoOperator",
+        'HailuoBatchVideoOperator(\n    task_id="boats",\n    prompts=["a paper boat at dawn", "a paper boat at dusk"],\n'
+        '    min_success=0.9,\n    deferrable=True,\n)',
+    ),
+    (
+        "operator",
+        "airflow_provider_vidgen.operators.acedata.LumaBatchVideoOperator",
+        'LumaBatchVideoOperator(task_id="astronauts", prompts=["an astronaut", "a diver"], aspect_ratio="16:9")',
+    ),
+    (
+        "operator",
+        "airflow_provider_vidgen.operators.acedata.AceDataBatchVideoOperator",
+        'AceDataBatchVideoOperator(\n    task_id="mugs",\n    service="kling",\n'
+        '    bodies=[{"action": "text2video", "model": "kling-v2-6", "prompt": f"a mug, take {n}"} for n in range(3)],\n)',
+    ),
+    (
+        "operator",
+        "airflow_provider_vidgen.operators.hidream.HiDreamBatchVideoOperator",
+        'HiDreamBatchVideoOperator(task_id="fish", module="txt2video", prompts=["a clownfish", "a manta ray"])',
+    ),
+    (
+        "operator",
         "airflow_provider_vidgen.operators.download.VideoDownloadOperator",
         'VideoDownloadOperator(\n    task_id="download",\n    results="{{ ti.xcom_pull(task_ids=\'boat\') }}",\n'
         '    destination="file:///data/videos/{{ run_id }}",\n)',

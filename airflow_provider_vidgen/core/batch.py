@@ -1,0 +1,127 @@
+"""What a batch of generations needs beyond one: pacing, counting, the success policy (pure, no I/O)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from airflow_provider_vidgen.core.errors import InvalidInputError
+from airflow_provider_vidgen.core.results import TaskResult
+
+# A batch task holds at most this many items unless max_items says otherwise: a typo such as a
+# prompt list multiplied by mistake fails before anything is paid for.
+DEFAULT_MAX_ITEMS = 1000
+# Margin on top of the one-second window, so request times jittered on their way to the server
+# do not put one request too many into the server's window.
+PACING_MARGIN = 0.02
+
+
+@dataclass
+class Pacer:
+    """At most ``rate`` requests in any sliding window of one second (below 1/s: one per ``1/rate`` s).
+
+    ``wait()`` blocks until the next request may go; ``clock`` and ``sleep`` are injectable, so tests
+    need no real time.
+    """
+
+    rate: float
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    sent: deque[float] = field(default_factory=deque)
+    waited: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rate, bool) or not isinstance(self.rate, int | float) or self.rate <= 0:
+            raise InvalidInputError("max_requests_per_second", f"must be a positive number, got {self.rate!r}")
+        self.capacity = max(1, math.floor(self.rate))
+        self.period = self.capacity / self.rate + PACING_MARGIN
+
+    def wait(self) -> float:
+        """Wait for a free slot, take it, return the seconds waited."""
+        now = self.clock()
+        delay = 0.0
+        if len(self.sent) >= self.capacity:
+            delay = max(self.sent[0] + self.period - now, 0.0)
+            if delay:
+                self.sleep(delay)
+                self.waited += delay
+                now = self.clock()
+            self.sent.popleft()
+        self.sent.append(now)
+        return delay
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int
+    succeeded: int
+    failed: int
+
+    @property
+    def running(self) -> int:
+        return self.total - self.succeeded - self.failed
+
+
+def count(results: Iterable[TaskResult | None], total: int) -> Counts:
+    """Counts over ``total`` items; an item without a result (not polled yet) counts as running."""
+    succeeded = failed = 0
+    for result in results:
+        if result is None:
+            continue
+        succeeded += result.state == "succeeded"
+        failed += result.state == "failed"
+    return Counts(total, succeeded, failed)
+
+
+def progress_line(counts: Counts, elapsed: str) -> str:
+    """``412/1000 succeeded, 3 failed, 585 running (6m12s)``: one line for a whole batch."""
+    return f"{counts.succeeded}/{counts.total} succeeded, {counts.failed} failed, {counts.running} running ({elapsed})"
+
+
+def required_successes(total: int, *, min_success: int | float | None, fail_on_failed: bool) -> int:
+    """How many items must succeed for the task to succeed.
+
+    ``min_success`` (a count, or a share between 0 and 1 as a float) wins when given; otherwise every
+    item must succeed with ``fail_on_failed``, and none without.
+    """
+    if min_success is None:
+        return total if fail_on_failed else 0
+    if isinstance(min_success, float) and 0 < min_success <= 1:
+        return math.ceil(min_success * total - 1e-9)
+    return min(int(min_success), total)
+
+
+def check_min_success(value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInputError("min_success", f"must be a count or a share (0 < x <= 1), got {value!r}")
+    if isinstance(value, float) and not 0 < value <= 1:
+        raise InvalidInputError("min_success", f"a float is a share of the items: 0 < x <= 1, got {value!r}")
+    if isinstance(value, int) and value < 0:
+        raise InvalidInputError("min_success", f"must not be negative, got {value!r}")
+
+
+def check_items(items: object, name: str, max_items: int) -> list[object]:
+    """A batch's per-item list: non-empty, at most ``max_items`` long."""
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence) or isinstance(items, dict):
+        raise InvalidInputError(name, f"must be a list, got {type(items).__name__}")
+    if not items:
+        raise InvalidInputError(name, "must not be empty")
+    if len(items) > max_items:
+        raise InvalidInputError(
+            name,
+            f"{len(items)} items exceed max_items={max_items}; split them into chunks with "
+            ".partial(...).expand(...) (one task per chunk), or raise max_items on purpose",
+        )
+    return list(items)
+
+
+def chunks(items: Sequence[object], size: int) -> list[list[object]]:
+    """``items`` in lists of ``size``: for ``.expand(prompts=chunks(prompts, 500))``."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InvalidInputError("size", f"must be a positive integer, got {size!r}")
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]

@@ -1,0 +1,84 @@
+"""DAGs of the batch tests (tests/test_batch.py), run with dag.test() against the emulator over HTTP.
+
+``CrashingHailuoBatch`` is the only test double: its first try stops (raises) after a number of
+accepted submissions, as a worker that dies mid-batch would; every later try is the real operator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.providers.common.compat.sdk import AirflowException
+from airflow.sdk import DAG
+
+from airflow_provider_vidgen.core.batch import chunks
+from airflow_provider_vidgen.operators.acedata import AceDataBatchVideoOperator, HailuoBatchVideoOperator
+from airflow_provider_vidgen.operators.hidream import HiDreamBatchVideoOperator
+
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+POLL = 0.1
+NO_DELAY = pendulum.duration(seconds=0)
+CRASH_AFTER = 4  # accepted submissions before try 1 dies
+PROMPTS = [f"a paper boat, take {n}" for n in range(10)]
+MIXED = ["a fox", "doomed [fail]", "a heron", "doomed again [fail]", "a lighthouse"]
+SEEDANCE = "doubao-seedance-1-5-pro-251215"
+
+
+class CrashingHailuoBatch(HailuoBatchVideoOperator):
+    """Try 1 dies after CRASH_AFTER accepted (and recorded) submissions; later tries are healthy."""
+
+    def _submit_item(self, hook: Any, service: str, body: dict[str, Any]) -> str:
+        if self._try_number == 1 and getattr(self, "_accepted", 0) == CRASH_AFTER:
+            raise AirflowException("worker lost (simulated crash mid-batch)")
+        self._accepted = getattr(self, "_accepted", 0) + 1
+        return super()._submit_item(hook, service, body)
+
+    def execute(self, context: Any) -> Any:
+        self._try_number = context["ti"].try_number
+        return super().execute(context)
+
+
+# Paced submission through 429s (the connection's extra sets the pace; the emulator refuses some).
+with DAG("batch_paced", schedule=None, start_date=START, catchup=False) as paced_dag:
+    HailuoBatchVideoOperator(
+        task_id="gen", prompts=PROMPTS, acedata_conn_id="acedata_paced", deferrable=True, poll_interval=POLL
+    )
+
+# A crash mid-batch: the retry reattaches to what try 1 submitted and submits only the rest.
+with DAG("batch_crash", schedule=None, start_date=START, catchup=False) as crash_dag:
+    CrashingHailuoBatch(
+        task_id="gen", prompts=PROMPTS, deferrable=True, poll_interval=POLL, retries=1, retry_delay=NO_DELAY
+    )
+
+# Partial failure, all must succeed: try 1 fails after waiting; the retry resubmits only the failed items.
+with DAG("batch_partial_retry", schedule=None, start_date=START, catchup=False) as partial_retry_dag:
+    HailuoBatchVideoOperator(
+        task_id="gen", prompts=MIXED, deferrable=True, poll_interval=POLL, retries=1, retry_delay=NO_DELAY
+    )
+
+# Partial failure within the policy: the task succeeds and the failures stay in the list, in order;
+# blocking wait (no deferral), usage totals, and .expand() over chunks.
+with DAG("batch_policy", schedule=None, start_date=START, catchup=False) as policy_dag:
+    HailuoBatchVideoOperator(task_id="gen", prompts=MIXED, min_success=0.6, deferrable=False, poll_interval=POLL)
+    AceDataBatchVideoOperator(
+        task_id="seedance",
+        service="seedance",
+        bodies=[{"model": SEEDANCE, "content": [{"type": "text", "text": f"a kitten {n}"}]} for n in range(3)],
+        deferrable=True,
+        poll_interval=POLL,
+    )
+    HiDreamBatchVideoOperator.partial(task_id="chunks", deferrable=True, poll_interval=POLL).expand(
+        prompts=chunks([f"a clownfish {n}" for n in range(5)], 2)
+    )
+
+# Bad items fail before any request, naming the index and field (templated, so checked at run time).
+with DAG("batch_bad_items", schedule=None, start_date=START, catchup=False) as bad_items_dag:
+    HailuoBatchVideoOperator(task_id="blank", prompts=["a kite", "{{ '  ' }}", "a tree"], deferrable=True)
+    HailuoBatchVideoOperator(
+        task_id="i2v", prompts=["a kite", "a tree"], model="{{ 'minimax-i2v' }}", first_image_urls=None
+    )
+    HailuoBatchVideoOperator.partial(task_id="too_many", max_items=3).expand(prompts=[["x"] * 4])
+    HailuoBatchVideoOperator(
+        task_id="lengths", prompts=["a", "b"], first_image_urls=["{{ 'https://a.example/1.jpg' }}"]
+    )
