@@ -227,3 +227,20 @@ def test_the_emulator_help_describes_every_flag():
     for spec in dataclasses.fields(EmulatorConfig):
         assert spec.metadata.get("help"), spec.name  # every setting says what it does
     assert "seconds a new task stays queued (default 1.0)" in " ".join(text.split())
+
+
+def test_the_demo_reports_error_lines_outside_the_task_meant_to_fail():
+    from airflow_provider_vidgen.demo import unexpected_errors
+
+    log = "\n".join(
+        [
+            "[info     ] [DAG TEST] starting task_id=hailuo map_index=0",
+            "[info     ] Submitted ...",
+            "[info     ] [DAG TEST] starting task_id=hailuo_doomed map_index=-1",
+            "[error    ] Task failed with exception",
+            "[info     ] [DAG TEST] starting task_id=summarize map_index=-1",
+            "[error    ] XCom not found key=return_value",
+        ]
+    )
+    assert unexpected_errors(log, ("hailuo_doomed",)) == ["summarize: [error    ] XCom not found key=return_value"]
+    assert unexpected_errors(log, ("hailuo_doomed", "summarize")) == []
