@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -190,22 +190,30 @@ class VideoApiHook(BaseHook):
             return transport_failure(exc)
 
     async def _arun(
-        self, flow: Flow[Any], client: httpx.AsyncClient | None = None, task_ids: Sequence[str] = ()
+        self,
+        flow: Flow[Any],
+        client: httpx.AsyncClient | None = None,
+        task_ids: Sequence[str] = (),
+        send: Callable[[ApiRequest], Awaitable[Outcome]] | None = None,
     ) -> Any:
-        own = client is None
-        active = client or await self.aget_client()
+        """Drive ``flow`` with asyncio; ``send`` replaces the plain client (the shared poller's gate)."""
+        own = client is None and send is None
+        active = await self.aget_client() if own else client
         sent: list[ApiRequest] = []
 
-        async def send(request: ApiRequest) -> Outcome:
+        async def sending(request: ApiRequest) -> Outcome:
             sent.append(request)
+            if send is not None:
+                return await send(request)
+            assert active is not None
             return await self.asend(active, request)
 
         try:
-            return await run_async(flow, send, asyncio.sleep)
+            return await run_async(flow, sending, asyncio.sleep)
         except ApiError as err:
             raise self.locate(err, sent[-1] if sent else None, task_ids) from None
         finally:
-            if own:
+            if own and active is not None:
                 await active.aclose()
 
     # ---------------------------------------------------------------- API
@@ -250,9 +258,7 @@ class VideoApiHook(BaseHook):
             results.update(await self._arun(batch_flow(self.vendor, spec, chunk, self.retry), client, chunk))
         return results
 
-    def find_submissions(
-        self, service: str, body: Mapping[str, Any], window: tuple[float, float]
-    ) -> SubmissionSearch:
+    def find_submissions(self, service: str, body: Mapping[str, Any], window: tuple[float, float]) -> SubmissionSearch:
         """The tasks created in ``window`` (epoch seconds) whose request holds every field of ``body``."""
         spec, request = self.prepare(service, body, allow_unknown=True)
         return self._run(find_flow(self.vendor, spec, request.json, window, self.retry))

@@ -32,7 +32,6 @@ from airflow_provider_vidgen.core.transport import (
     Outcome,
     RetryPolicy,
     parse_retry_after,
-    run_async,
 )
 from airflow_provider_vidgen.core.vendors import batch_flow, chunked
 from airflow_provider_vidgen.hooks.base import VideoApiHook, ahook_for_connection
@@ -239,18 +238,9 @@ class SharedPoller:
         await asyncio.gather(*jobs)
 
     async def _fetch(self, service: str, chunk: list[str]) -> dict[str, TaskResult]:
-        spec = self.hook.vendor.service(service)
-        flow = batch_flow(self.hook.vendor, spec, chunk, self.retry)
-        sent: list[ApiRequest] = []
-
-        async def send(request: ApiRequest) -> Outcome:
-            sent.append(request)
-            return await self._send(request)
-
-        try:
-            return await run_async(flow, send, asyncio.sleep)
-        except ApiError as err:
-            raise self.hook.locate(err, sent[-1] if sent else None, chunk) from None
+        """One batch through the hook's async path, every request through the shared gate."""
+        flow = batch_flow(self.hook.vendor, self.hook.vendor.service(service), chunk, self.retry)
+        return await self.hook._arun(flow, task_ids=chunk, send=self._send)
 
     async def _send(self, request: ApiRequest) -> Outcome:
         """Send through the shared gate; a 429 or ``Retry-After`` closes it for every trigger of the connection."""
