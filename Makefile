@@ -16,7 +16,7 @@ MATRIX_LINES := $(filter-out $(AIRFLOW_LINE),$(LOCK_LINES))
 DEMO_DIR     ?= .demo
 WHEEL_VENV   ?= .venv-wheel
 
-.PHONY: install test lint demo bench e2e lock lock-check matrix dist wheel-check clean
+.PHONY: install test lint demo bench e2e vendor-drift lock lock-check matrix dist wheel-check clean
 
 $(UV): requirements/uv.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench: install
 
 e2e: install
 	$(BIN)/python tests/e2e/run_e2e.py
+
+# The vendor's SDK (acedatacloud, pinned) against our service table and task-record reading: every
+# difference, declared or not (tests/test_vendor_oracle.py fails on an undeclared one).
+vendor-drift: install
+	$(BIN)/python tests/oracle/vendor_drift.py
 
 # The whole suite and the demo on every other supported Airflow line, each from its own lock.
 matrix:
