@@ -51,8 +51,10 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-vidgen",
         "name": "Video generation (Ace Data Cloud, HiDream)",
-        "description": "Generate AI videos (Hailuo, Luma, Kling, Sora, Veo, Seedance, Wan, HappyHorse, "
-        "HiDream) from Airflow DAGs, with deferrable batch polling.",
+        # The service families of core.acedata.SERVICES in table order, then HiDream (tests/test_provider.py).
+        "description": "Generate AI videos (Hailuo, Luma, Kling, Sora, Veo, Seedance, Wan, HappyHorse, MiniMax, "
+        "Grok Imagine, Dreamina OmniHuman, Digital Human, Maestro, HiDream) from Airflow DAGs, with deferrable "
+        "batch polling.",
         "versions": [__version__],
         "integrations": [
             {"integration-name": "Ace Data Cloud", "external-doc-url": "https://platform.acedata.cloud"},

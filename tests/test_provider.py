@@ -48,3 +48,19 @@ def test_public_modules_do_not_import_http_clients_or_emulator():
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_provider_description_names_every_service_family_of_the_table():
+    """The provider info's service list equals the table: each family once, in table order, then HiDream."""
+    import re
+
+    from airflow_provider_vidgen.core import acedata, hidream
+
+    families = list(dict.fromkeys(spec.poll_path.split("/")[1] for spec in acedata.SERVICES.values()))
+    families += list(dict.fromkeys(spec.vendor for spec in hidream.SERVICES.values()))
+    listed = re.search(r"\(([^)]*)\)", get_provider_info()["description"])
+    assert listed, "the provider description lost its service list"
+    labels = [label.strip() for label in listed.group(1).split(",")]
+    assert len(labels) == len(families), (labels, families)
+    for label, family in zip(labels, families, strict=True):
+        assert label.lower().replace(" ", "").startswith(family.replace("-", "")), (label, family)
