@@ -34,6 +34,7 @@ class Vendor:
     default_host: str
     services: Mapping[str, ServiceSpec]
     module: ModuleType  # the vendor's pure functions: auth_headers, *_request, decode, parse_*
+    hook_class_name: str  # imported by name where needed, so the hooks never import each other
 
     def service(self, name: str) -> ServiceSpec:
         return self.module.get_service(name)
@@ -48,10 +49,24 @@ class Vendor:
 
 
 ACEDATA = Vendor(
-    "acedata", acedata.LABEL, "acedata", "acedata_default", acedata.DEFAULT_HOST, acedata.SERVICES, acedata
+    "acedata",
+    acedata.LABEL,
+    "acedata",
+    "acedata_default",
+    acedata.DEFAULT_HOST,
+    acedata.SERVICES,
+    acedata,
+    "airflow_provider_vidgen.hooks.acedata.AceDataHook",
 )
 HIDREAM = Vendor(
-    "hidream", hidream.LABEL, "hidream", "hidream_default", hidream.DEFAULT_HOST, hidream.SERVICES, hidream
+    "hidream",
+    hidream.LABEL,
+    "hidream",
+    "hidream_default",
+    hidream.DEFAULT_HOST,
+    hidream.SERVICES,
+    hidream,
+    "airflow_provider_vidgen.hooks.hidream.HiDreamHook",
 )
 VENDORS: dict[str, Vendor] = {vendor.conn_type: vendor for vendor in (ACEDATA, HIDREAM)}
 
@@ -100,10 +115,15 @@ CREDIT_CODES = frozenset({"insufficient_balance", "insufficient_credits", "no_ba
 UNREACHED = frozenset({"connect", "timeout_before_send"})
 
 
+def is_token_error(err: ApiError) -> bool:
+    """The API refused the token (HTTP 401/403, or a vendor's own code for it, e.g. HiDream's 1001)."""
+    return err.status in (401, 403) or err.code in TOKEN_CODES
+
+
 def next_step(err: ApiError, vendor: Vendor, conn_id: str, settings: ApiSettings) -> str:
     """What a person should do about ``err``: the one sentence every failure ends with."""
     where = f"connection {conn_id!r} (Admin -> Connections)"
-    if err.status in (401, 403) or err.code in TOKEN_CODES:
+    if is_token_error(err):
         return f"check the API token of {where}: it is the connection's password field."
     if err.status == 402 or err.code in CREDIT_CODES:
         return f"top up the credits of this token in the {vendor.label} console, then clear the task."

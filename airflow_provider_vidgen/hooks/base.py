@@ -8,6 +8,7 @@ driven two ways.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -39,6 +40,7 @@ from airflow_provider_vidgen.core.vendors import (
     check_task_ids,
     chunked,
     find_flow,
+    is_token_error,
     next_step,
     prepare_submission,
     probe_flow,
@@ -271,7 +273,7 @@ class VideoApiHook(BaseHook):
         except InvalidInputError as err:
             return False, f"Connection is not usable: {err}"
         except ApiError as err:
-            if err.status in (401, 403) or err.code in ("invalid_token", "token_expired", "no_token", "1001"):
+            if is_token_error(err):
                 return False, f"{self.vendor.label} rejected the API token ({err.code or err.status})"
             if err.code in ("connect", "timeout_after_send", "timeout_before_send"):
                 return False, f"{self.vendor.label} host {self.settings.base_url} is unreachable: {err.detail}"
@@ -305,10 +307,8 @@ def _hook_for(conn: Connection, conn_id: str, **kwargs: Any) -> VideoApiHook:
 
 
 def hook_class(vendor: Vendor) -> type[VideoApiHook]:
-    from airflow_provider_vidgen.hooks.acedata import AceDataHook
-    from airflow_provider_vidgen.hooks.hidream import HiDreamHook
-
-    return {"acedata": AceDataHook, "hidream": HiDreamHook}[vendor.name]
+    module, _, name = vendor.hook_class_name.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = ["NO_RETRY", "VideoApiHook", "ahook_for_connection", "hook_for_connection"]
