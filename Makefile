@@ -16,7 +16,7 @@ MATRIX_LINES := $(filter-out $(AIRFLOW_LINE),$(LOCK_LINES))
 DEMO_DIR     ?= .demo
 WHEEL_VENV   ?= .venv-wheel
 
-.PHONY: install test lint demo bench e2e vendor-drift lock lock-check matrix dist wheel-check clean
+.PHONY: install test lint demo bench e2e e2e-prod vendor-drift lock lock-check matrix dist wheel-check clean
 
 $(UV): requirements/uv.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ bench: install
 
 e2e: install
 	$(BIN)/python tests/e2e/run_e2e.py
+
+# The production topology (PostgreSQL, Redis, CeleryExecutor, two triggerers, two workers) with
+# process faults: a triggerer and a worker killed -9, the scheduler restarted, the vendor API down 60 s.
+# Installs postgresql and redis-server with apt-get when missing (as root). tests/e2e/run_e2e_prod.py --help
+e2e-prod: install
+	$(BIN)/python tests/e2e/run_e2e_prod.py
 
 # The vendor's SDK (acedatacloud, pinned) against our service table and task-record reading: every
 # difference, declared or not (tests/test_vendor_oracle.py fails on an undeclared one).
