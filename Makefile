@@ -49,6 +49,7 @@ demo: install
 bench: install
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/triggerer_load.py
+	$(BIN)/python benchmarks/batch_vs_mapped.py
 
 e2e: install
 	$(BIN)/python tests/e2e/run_e2e.py
