@@ -26,70 +26,69 @@ REFERENCE = Path(__file__).resolve().parent
 REPO = REFERENCE.parent.parent
 PACKAGE = "airflow_provider_vidgen"
 
-# (kind, import path, example). Each example is run inside a DAG by tests/test_reference_docs.py.
-PUBLIC: list[tuple[str, str, str]] = [
-    (
-        "operator",
-        "airflow_provider_vidgen.operators.acedata.HailuoVideoOperator",
-        'HailuoVideoOperator(task_id="boat", prompt="a paper boat on a moonlit lake", deferrable=True)',
+# An example per public class, run inside a DAG by tests/test_reference_docs.py. A public class without
+# one fails the check, so a new operator, sensor, trigger or hook cannot go undocumented.
+EXAMPLES: dict[str, str] = {
+    "HailuoVideoOperator": (
+        'HailuoVideoOperator(task_id="boat", prompt="a paper boat on a moonlit lake", deferrable=True)'
     ),
-    (
-        "operator",
-        "airflow_provider_vidgen.operators.acedata.LumaVideoOperator",
-        'LumaVideoOperator(task_id="astronaut", prompt="an astronaut in a volcano", aspect_ratio="16:9")',
+    "LumaVideoOperator": (
+        'LumaVideoOperator(task_id="astronaut", prompt="an astronaut in a volcano", aspect_ratio="16:9")'
     ),
-    (
-        "operator",
-        "airflow_provider_vidgen.operators.acedata.AceDataVideoOperator",
+    "AceDataVideoOperator": (
         'AceDataVideoOperator(\n    task_id="mug",\n    service="kling",\n'
-        '    body={"action": "text2video", "model": "kling-v2-6", "prompt": "a mug on marble"},\n)',
+        '    body={"action": "text2video", "model": "kling-v2-6", "prompt": "a mug on marble"},\n)'
     ),
-    (
-        "operator",
-        "airflow_provider_vidgen.operators.hidream.HiDreamVideoOperator",
-        'HiDreamVideoOperator(task_id="clownfish", module="txt2video", prompt="a clownfish in a reef")',
+    "HiDreamVideoOperator": (
+        'HiDreamVideoOperator(task_id="clownfish", module="txt2video", prompt="a clownfish in a reef")'
     ),
-    (
-        "operator",
-        "airflow_provider_vidgen.operators.acedata.HailuoBatchVideoOperator",
-        'HailuoBatchVideoOperator(\n    task_id="boats",\n    prompts=["a paper boat at dawn", "a paper boat at dusk"],\n'
-        '    min_success=0.9,\n    deferrable=True,\n)',
-    ),
-    (
-        "operator",
-        "airflow_provider_vidgen.operators.acedata.LumaBatchVideoOperator",
-        'LumaBatchVideoOperator(task_id="astronauts", prompts=["an astronaut", "a diver"], aspect_ratio="16:9")',
-    ),
-    (
-        "operator",
-        "airflow_provider_vidgen.operators.acedata.AceDataBatchVideoOperator",
-        'AceDataBatchVideoOperator(\n    task_id="mugs",\n    service="kling",\n'
-        '    bodies=[{"action": "text2video", "model": "kling-v2-6", "prompt": f"a mug, take {n}"} for n in range(3)],\n)',
-    ),
-    (
-        "operator",
-        "airflow_provider_vidgen.operators.hidream.HiDreamBatchVideoOperator",
-        'HiDreamBatchVideoOperator(task_id="fish", module="txt2video", prompts=["a clownfish", "a manta ray"])',
-    ),
-    (
-        "operator",
-        "airflow_provider_vidgen.operators.download.VideoDownloadOperator",
+    "VideoDownloadOperator": (
         'VideoDownloadOperator(\n    task_id="download",\n    results="{{ ti.xcom_pull(task_ids=\'boat\') }}",\n'
-        '    destination="file:///data/videos/{{ run_id }}",\n)',
+        '    destination="file:///data/videos/{{ run_id }}",\n)'
     ),
-    (
-        "sensor",
-        "airflow_provider_vidgen.sensors.video.VideoTaskSensor",
-        'VideoTaskSensor(task_id="wait", task_ids=["<vendor task id>"], service="wan", deferrable=True)',
+    "HailuoBatchVideoOperator": (
+        'HailuoBatchVideoOperator(task_id="boats", prompts=["a paper boat", "a red fox in snow"], deferrable=True)'
     ),
-    (
-        "trigger",
-        "airflow_provider_vidgen.triggers.video.VideoTaskTrigger",
-        'VideoTaskTrigger(conn_id="acedata_default", service="hailuo", task_ids=["<vendor task id>"])',
+    "LumaBatchVideoOperator": 'LumaBatchVideoOperator(task_id="lumas", prompts=["an astronaut", "a volcano"])',
+    "AceDataBatchVideoOperator": (
+        'AceDataBatchVideoOperator(\n    task_id="mugs",\n    service="kling",\n'
+        '    bodies=[{"action": "text2video", "model": "kling-v2-6", "prompt": "a mug on marble"}],\n)'
     ),
-    ("hook", "airflow_provider_vidgen.hooks.acedata.AceDataHook", 'AceDataHook(acedata_conn_id="acedata_default")'),
-    ("hook", "airflow_provider_vidgen.hooks.hidream.HiDreamHook", 'HiDreamHook(hidream_conn_id="hidream_default")'),
-]
+    "HiDreamBatchVideoOperator": (
+        'HiDreamBatchVideoOperator(task_id="fish", module="txt2video", prompts=["a clownfish", "a reef"])'
+    ),
+    "VideoTaskSensor": 'VideoTaskSensor(task_id="wait", task_ids=["<vendor task id>"], service="wan", deferrable=True)',
+    "VideoTaskTrigger": 'VideoTaskTrigger(conn_id="acedata_default", service="hailuo", task_ids=["<vendor task id>"])',
+    "AceDataHook": 'AceDataHook(acedata_conn_id="acedata_default")',
+    "HiDreamHook": 'HiDreamHook(hidream_conn_id="hidream_default")',
+}
+KINDS = {"operators": "operator", "sensors": "sensor", "triggers": "trigger", "hooks": "hook"}
+
+
+def public_classes() -> list[tuple[str, str]]:
+    """(kind, import path) of every public operator, sensor, trigger and hook, found in the package."""
+    import pkgutil
+
+    from airflow.sdk import BaseHook, BaseOperator
+    from airflow.triggers.base import BaseTrigger
+
+    found = []
+    for package, kind in KINDS.items():
+        root = importlib.import_module(f"{PACKAGE}.{package}")
+        for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda i: i.name):
+            if info.name == "base" or info.name.startswith("_"):
+                continue  # shared bases: documented through the classes built on them
+            module = importlib.import_module(f"{PACKAGE}.{package}.{info.name}")
+            for name, cls in sorted(vars(module).items()):
+                if (
+                    isinstance(cls, type)
+                    and cls.__module__ == module.__name__
+                    and not name.startswith(("_", "Base"))  # shared bases: documented through their subclasses
+                    and issubclass(cls, BaseOperator | BaseTrigger | BaseHook)
+                ):
+                    found.append((kind, f"{module.__name__}.{name}"))
+    return found
+
 
 AIRFLOW_BASES = {
     "BaseOperator": "https://airflow.apache.org/docs/task-sdk/stable/api.html#airflow.sdk.BaseOperator",
@@ -221,8 +220,12 @@ def render() -> tuple[dict[Path, str], list[str]]:
     files: dict[Path, str] = {}
     problems: list[str] = []
     listed = []
-    for kind, path, example in PUBLIC:
+    for kind, path in public_classes():
         name = path.rpartition(".")[2]
+        example = EXAMPLES.get(name)
+        if example is None:
+            problems.append(f"{name} has no example: add one to EXAMPLES in docs/reference/generate.py")
+            continue
         text, undocumented = page(kind, path, example)
         files[REFERENCE / f"{name}.md"] = text
         problems += [f"undocumented parameter {item}: add a `:param` line" for item in undocumented]
@@ -249,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def examples() -> list[tuple[str, str]]:
     """(import path, example) of every page, for the test that runs them."""
-    return [(path, example) for _, path, example in PUBLIC]
+    return [
+        (path, EXAMPLES[path.rpartition(".")[2]]) for _, path in public_classes() if path.rpartition(".")[2] in EXAMPLES
+    ]
 
 
 if __name__ == "__main__":
