@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,11 @@ def group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     # A zombie leader still counts; look for any live member.
+    return any(len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z" for _, fields in proc_stats())
+
+
+def proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the /proc/<pid>/stat fields after the command: state, ppid, pgrp, ...) of every process."""
     for proc in Path("/proc").iterdir() if Path("/proc").exists() else ():
         if not proc.name.isdigit():
             continue
@@ -90,10 +95,7 @@ def group_alive(pgid: int) -> bool:
             stat = (proc / "stat").read_text()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-            return True
-    return False
+        yield int(proc.name), stat.rsplit(")", 1)[-1].split()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from common import Failed, free_ports, group_alive, stop_group, wait_for
+from common import Failed, free_ports, group_alive, proc_stats, stop_group, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-prod-token-7c2b9e"
@@ -405,15 +405,8 @@ class ProdStack:
 def descendants(root: int) -> list[int]:
     """Every live descendant of ``root``, from /proc."""
     children: dict[int, list[int]] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        children.setdefault(int(fields[1]), []).append(int(proc.name))
+    for pid, fields in proc_stats():
+        children.setdefault(int(fields[1]), []).append(pid)
     found, stack = [], [root]
     while stack:
         for child in children.get(stack.pop(), ()):
