@@ -1,0 +1,436 @@
+"""``make e2e``: the content pipeline under a real scheduler, triggerer and API server.
+
+Starts the emulator and ``airflow standalone`` (SQLite, LocalExecutor, a real triggerer) on free
+ports with its own AIRFLOW_HOME in a temporary folder, copies the content pipeline (and the DAG
+its asset schedules) and ``tests/e2e/dags/vidgen_blocking.py`` into a temporary DAGs folder, then
+through the REST API (JWT from ``/auth/token``) triggers one run of each (in parallel) and checks:
+
+* the run succeeds, and so does the asset-scheduled ``vidgen_publish_videos`` run after it;
+* every generation task was seen ``deferred``, held by a trigger of the triggerer, and resumed
+  from the trigger's event (its log shows the event; the emulator saw the polls);
+* the videos exist at the templated destination with the manifest's sizes and sha256;
+* the asset event was recorded (with the download summary as its extra);
+* the Video extra link renders through the API server;
+* the blocking paths in a real LocalExecutor worker (``vidgen_blocking``, its connection created in
+  the metadata DB through the API, so the task process gets it from its supervisor): the
+  ``deferrable=False`` generation waits in its task process (never ``deferred``, never a trigger)
+  and returns the succeeded video; the non-deferrable sensor (``mode="reschedule"``, sync ``poke``)
+  returns the submit-only task as succeeded.
+
+Every process it started is stopped (process-group kill) in ``finally``. Prints PASS/FAIL per
+check and exits non-zero on any failure. ``--keep`` keeps the temporary folder (logs, DB, videos).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # run as a script: make the provider importable from the checkout
+
+from airflow_provider_vidgen.emulator import EmulatorServer  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    Api,
+    Failed,
+    Report,
+    error_lines,
+    free_ports,
+    group_alive,
+    stop_group,
+    task_log,
+    wait_for,
+)
+
+PIPELINE = "vidgen_content_pipeline"
+PUBLISH = "vidgen_publish_videos"
+DAG_FILES = ("vidgen_content_pipeline.py", "vidgen_publish_videos.py", "content_prompts.txt")
+PROMPTS = ["e2e: a paper boat on a moonlit lake", "e2e: a red fox in fresh snow"]
+TOKEN = "e2e-token-4f1d9a"
+GENERATION_TASKS = ("generate", "wait_wan")  # the tasks that wait in the triggerer
+BLOCKING = "vidgen_blocking"  # tests/e2e/dags: the non-deferrable paths
+BLOCKING_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_blocking.py"
+BLOCKING_CONN = "acedata_e2e_db"  # created through the REST API, so it lives in the metadata DB
+BLOCKING_SUBMITS = 2  # generate_blocking, submit_only
+FINISHED = ("success", "failed")
+
+
+# ------------------------------------------------------------------------------------------------
+# processes
+# ------------------------------------------------------------------------------------------------
+
+
+def airflow_env(work: Path, emulator_url: str, api_port: int, log_ports: tuple[int, int]) -> dict[str, str]:
+    bin_dir = Path(sys.executable).parent  # standalone spawns `airflow` subcommands from PATH
+    api = f"http://127.0.0.1:{api_port}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "VIDGEN"))}
+    env.update(
+        {
+            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+            "PYTHONUNBUFFERED": "1",  # so the standalone log is complete when it is killed
+            "AIRFLOW_HOME": str(work / "airflow_home"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(work / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__BASE_URL": api,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": os.urandom(16).hex(),
+            "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(48).hex(),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports[0]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports[1]),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # The worker supervisor notices a finished task process only every min_heartbeat_interval
+            # (default 5 s). A deferring task whose exit is noticed after its trigger already fired
+            # and the resumed try was queued gets failed by the scheduler (Airflow 3.3.2 race), so
+            # keep that window short.
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # The pipeline's connection, prompts and destination, as an operator would set them.
+            "AIRFLOW_CONN_ACEDATA_DEFAULT": json.dumps(
+                {"conn_type": "acedata", "host": emulator_url, "password": TOKEN}
+            ),
+            "AIRFLOW_VAR_VIDGEN_PROMPTS": json.dumps(PROMPTS),
+            "AIRFLOW_VAR_VIDGEN_VIDEO_ROOT": f"file://{work / 'videos'}",
+            "VIDGEN_POLL_INTERVAL": "1",
+        }
+    )
+    return env
+
+
+# ------------------------------------------------------------------------------------------------
+# REST API
+# ------------------------------------------------------------------------------------------------
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
+# ------------------------------------------------------------------------------------------------
+
+
+def run(work: Path, report: Report, budget: float) -> None:
+    started = time.monotonic()
+    deadline = started + budget
+    (work / "dags").mkdir(parents=True)
+    for name in DAG_FILES:
+        shutil.copy(REPO / "dags_examples" / name, work / "dags" / name)
+    shutil.copy(BLOCKING_DAG, work / "dags" / BLOCKING_DAG.name)
+    api_port, worker_log_port, trigger_log_port = free_ports(3)
+    log_path = work / "standalone.log"
+    print(f"Work folder: {work}\nStandalone log: {log_path}", flush=True)
+
+    # Long enough that every generation is still running when its task defers (so it must wait in
+    # the triggerer), short enough for a quick run.
+    with EmulatorServer(token=TOKEN, queued_seconds=3, running_seconds=4) as emulator:
+        env = airflow_env(work, emulator.url, api_port, (worker_log_port, trigger_log_port))
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                ["airflow", "standalone"],
+                env=env,
+                cwd=work,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, killed as a whole in finally
+            )
+        try:
+            _exercise(Api(f"http://127.0.0.1:{api_port}"), process, work, emulator, report, deadline, started)
+        finally:
+            print("Stopping airflow standalone ...", flush=True)
+            stop_group(process)
+            report.check("every started process stopped", not group_alive(process.pid))
+
+
+def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline: float, started: float) -> None:
+    def alive() -> None:
+        if process.poll() is not None:
+            raise Failed(f"airflow standalone exited with {process.returncode}; see {work / 'standalone.log'}")
+
+    print("Waiting for the API server and the DAG processor ...", flush=True)
+    wait_for(lambda: alive() or api.client.get("/api/v2/monitor/health").status_code == 200, deadline, "the API")
+    api.login(work / "airflow_home", deadline)
+    wait_for(
+        lambda: (
+            alive()
+            or all(api.client.get(f"/api/v2/dags/{d}").status_code == 200 for d in (PIPELINE, PUBLISH, BLOCKING))
+        ),
+        deadline,
+        "the DAGs to be parsed",
+    )
+    pipeline = api.get(f"/api/v2/dags/{PIPELINE}")
+    report.check("DAGs parsed without import errors", not api.get("/api/v2/importErrors")["import_errors"])
+    print(f"Airflow is up after {time.monotonic() - started:.0f} s", flush=True)
+
+    # The blocking DAG's connection, in the metadata DB (not the environment): its task processes
+    # can only get it from their supervisor, through the Execution API.
+    api.send(
+        "POST",
+        "/api/v2/connections",
+        {"connection_id": BLOCKING_CONN, "conn_type": "acedata", "host": emulator.url, "password": TOKEN},
+    )
+
+    # Trigger the run the scheduler would create next (so unpausing adds no second run), then unpause.
+    # The blocking DAG (schedule=None) runs alongside.
+    logical_date = pipeline.get("next_dagrun_logical_date")
+    run_id = f"e2e__{int(time.time())}"
+    api.send("POST", f"/api/v2/dags/{PIPELINE}/dagRuns", {"dag_run_id": run_id, "logical_date": logical_date})
+    blocking_run_id = f"e2e_blocking__{int(time.time())}"
+    api.send("POST", f"/api/v2/dags/{BLOCKING}/dagRuns", {"dag_run_id": blocking_run_id, "logical_date": None})
+    for dag_id in (PIPELINE, PUBLISH, BLOCKING):
+        api.send("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    print(f"Triggered {PIPELINE} run {run_id} (logical date {logical_date}) and {BLOCKING} run", flush=True)
+
+    # Watch the task instances of both runs: every generation task of the pipeline must be seen
+    # deferred, held by the triggerer; the blocking DAG's never.
+    runs = {PIPELINE: run_id, BLOCKING: blocking_run_id}
+    seen: dict[str, dict[tuple[str, int], set[str]]] = {dag_id: {} for dag_id in runs}
+    triggers: dict[str, dict[tuple[str, int], dict[str, Any]]] = {dag_id: {} for dag_id in runs}
+    with_trigger: dict[str, set[tuple[str, int]]] = {dag_id: set() for dag_id in runs}  # in any state
+    states: dict[str, str | None] = dict.fromkeys(runs)
+    finished_after: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        alive()
+        for dag_id, dag_run_id in runs.items():
+            if states[dag_id] in FINISHED:
+                continue
+            for ti in api.task_instances(dag_id, dag_run_id):
+                key = (ti["task_id"], ti["map_index"])
+                seen[dag_id].setdefault(key, set()).add(ti["state"] or "none")
+                if ti.get("trigger"):
+                    with_trigger[dag_id].add(key)
+                held = triggers[dag_id].get(key) or {}
+                if ti["state"] == "deferred" and ti.get("trigger") and not held.get("triggerer_job"):
+                    triggers[dag_id][key] = {**ti["trigger"], "triggerer_job": ti.get("triggerer_job")}
+            states[dag_id] = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}")["state"]
+            if states[dag_id] in FINISHED:
+                finished_after[dag_id] = time.monotonic() - started
+        if all(state in FINISHED for state in states.values()):
+            break
+        time.sleep(0.3)
+    _check_blocking(api, blocking_run_id, states[BLOCKING], seen[BLOCKING], with_trigger[BLOCKING], emulator, report)
+    state = states[PIPELINE]
+    elapsed = finished_after.get(PIPELINE, time.monotonic() - started)
+    tis = {(ti["task_id"], ti["map_index"]): ti for ti in api.task_instances(PIPELINE, run_id)}
+    report.check(
+        f"{PIPELINE} run succeeded",
+        state == "success",
+        f"state {state} after {elapsed:.0f} s; " + ", ".join(f"{k[0]}[{k[1]}]={v['state']}" for k, v in tis.items()),
+    )
+    if state != "success":
+        raise Failed("the pipeline run did not succeed")
+
+    retried = {f"{k[0]}[{k[1]}]": ti["try_number"] for k, ti in tis.items() if ti["try_number"] > 1}
+    if retried:  # a retry reattaches to the vendor task (the submission count below stays exact)
+        print(f"  note: retried task instances (try numbers): {retried}", flush=True)
+    waiting = [key for key in tis if key[0] in GENERATION_TASKS]
+    report.check(
+        "generation tasks ran (2 services x prompts, plus the batch sensor)", len(waiting) == 2 * len(PROMPTS) + 1
+    )
+    not_deferred = [key for key in waiting if "deferred" not in seen[PIPELINE].get(key, set())]
+    report.check(
+        "every generation task passed through 'deferred'", not not_deferred, f"not seen deferred: {not_deferred}"
+    )
+    held = [key for key in waiting if (triggers[PIPELINE].get(key) or {}).get("triggerer_job")]
+    classpaths = {t.get("classpath") for t in triggers[PIPELINE].values()}
+    report.check(
+        "their triggers were held by the triggerer",
+        len(held) == len(waiting),
+        f"{len(held)}/{len(waiting)} with a triggerer job; {sorted(c for c in classpaths if c)}",
+    )
+
+    # The triggerer fired the events the tasks resumed with (the task log shows the event).
+    # (Any try: a try that was retried reattaches to the finished vendor task and does not defer.)
+    fired = []
+    for task_id, map_index in waiting:
+        for try_number in range(tis[(task_id, map_index)]["try_number"], 0, -1):
+            text = task_log(api, PIPELINE, run_id, task_id, map_index, try_number)
+            if "Trigger fired event" in text and "'status': 'success'" in text:
+                fired.append((task_id, map_index))
+                break
+    report.check("the triggerer fired every task's event", len(fired) == len(waiting), f"{len(fired)}/{len(waiting)}")
+
+    found = error_lines(api, PIPELINE, run_id, tis.values())
+    report.check("no error line in the logs of the pipeline's successful tasks", not found, f"{found[:3]}")
+    counts = emulator.stats()["counts"]
+    report.check(
+        "the emulator saw one submission per generation and batched polls",
+        counts["submit"] == 3 * len(PROMPTS) + BLOCKING_SUBMITS and counts["retrieve_batch"] > 0,
+        f"submit={counts['submit']} retrieve_batch={counts['retrieve_batch']} retrieve={counts['retrieve']}",
+    )
+
+    # The videos at the templated destination, as the manifest says.
+    manifest = api.xcom(PIPELINE, run_id, "download")["files"]
+    folder = work / "videos" / run_id  # the example templates on run_id (a UI/REST run has no logical date)
+    problems = []
+    for entry in manifest:
+        path = Path(entry["destination_uri"].removeprefix("file://"))
+        if path.parent != folder or not path.is_file():
+            problems.append(f"{path}: missing or outside {folder}")
+            continue
+        data = path.read_bytes()
+        if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            problems.append(f"{path}: size/sha256 differ from the manifest")
+    videos = [e for e in manifest if e["kind"] == "video"]
+    report.check(
+        f"videos downloaded to videos/{run_id}/ with the manifest's sizes and sha256",
+        not problems and len(videos) == 3 * len(PROMPTS),
+        f"{len(videos)} videos, {len(manifest) - len(videos)} thumbnails" + (f"; {problems}" if problems else ""),
+    )
+    report.check(
+        "manifest.json and gallery.html written next to them",
+        (folder / "manifest.json").is_file() and (folder / "gallery.html").is_file(),
+    )
+
+    # The asset event, and the DAG it schedules.
+    events = api.get("/api/v2/assets/events", source_dag_id=PIPELINE, source_run_id=run_id)["asset_events"]
+    extras = [e.get("extra") or {} for e in events if e.get("uri") == "vidgen://videos/daily"]
+    report.check(
+        "asset event recorded for vidgen://videos/daily",
+        len(extras) == 1 and extras[0].get("files") == len(manifest),
+        json.dumps(extras)[:300],
+    )
+
+    def published() -> Any:
+        alive()
+        runs = api.get(f"/api/v2/dags/{PUBLISH}/dagRuns")["dag_runs"]
+        return [r for r in runs if r["state"] in ("success", "failed")]
+
+    try:
+        runs = wait_for(published, deadline, f"a {PUBLISH} run")
+        ok = runs[0]["state"] == "success" and runs[0]["run_type"] == "asset_triggered"
+        detail = f"{runs[0]['dag_run_id']}: {runs[0]['state']}"
+        if ok:
+            result = api.xcom(PUBLISH, runs[0]["dag_run_id"], "publish")
+            ok = bool(result) and result[0]["videos"] == 3 * len(PROMPTS) and (folder / "playlist.m3u").is_file()
+            detail += f", {result}"
+    except Failed as err:
+        ok, detail = False, str(err)
+    report.check(f"the asset scheduled {PUBLISH}, which verified the files", ok, detail)
+
+    # The Video extra link, rendered by the API server.
+    link_path = f"/api/v2/dags/{PIPELINE}/dagRuns/{run_id}/taskInstances/generate/links"
+    links = api.get(link_path, map_index=0).get("extra_links") or {}
+    generated = api.xcom(PIPELINE, run_id, "generate", map_index=0)
+    report.check(
+        "Video extra link served by the API server",
+        links.get("Video") == generated["videos"][0]["url"],
+        f"{links}",
+    )
+
+
+def _check_blocking(
+    api: Api,
+    run_id: str,
+    state: str | None,
+    seen: dict[tuple[str, int], set[str]],
+    with_trigger: set[tuple[str, int]],
+    emulator,
+    report: Report,
+) -> None:
+    """The non-deferrable paths, in a real LocalExecutor worker (checked whatever the pipeline did)."""
+    tis = {ti["task_id"]: ti for ti in api.task_instances(BLOCKING, run_id)}
+    summary = ", ".join(f"{task_id}={ti['state']} (try {ti['try_number']})" for task_id, ti in tis.items())
+    ok = report.check(f"{BLOCKING} run succeeded", state == "success", f"state {state}; {summary}")
+    if not ok:
+        for task_id, ti in tis.items():
+            if ti["state"] != "success":
+                lines = task_log(api, BLOCKING, run_id, task_id, -1, max(ti["try_number"], 1)).splitlines()
+                print(f"---- last lines of the {task_id} log ----\n" + "\n".join(lines[-25:]), flush=True)
+        return
+
+    found = error_lines(api, BLOCKING, run_id, tis.values())
+    report.check("no error line in the logs of the blocking DAG's tasks", not found, f"{found[:3]}")
+
+    # In its task process: the trigger's own log lines (state changes) are in the task's log, and no
+    # event came from a triggerer.
+    key = ("generate_blocking", -1)
+    text = task_log(api, BLOCKING, run_id, "generate_blocking", -1, tis["generate_blocking"]["try_number"])
+    polled_inline = "airflow_provider_vidgen.triggers.video" in text and ": succeeded" in text
+    report.check(
+        "the blocking generation waited in its worker: never 'deferred', no trigger, polled in-process",
+        "deferred" not in seen.get(key, set())
+        and key not in with_trigger
+        and not tis["generate_blocking"].get("trigger")
+        and polled_inline
+        and "Trigger fired event" not in text,
+        f"states seen {sorted(seen.get(key, set()))}; ever had a trigger: {key in with_trigger}; "
+        f"trigger log lines in the task log: {polled_inline}",
+    )
+    result = api.xcom(BLOCKING, run_id, "generate_blocking") or {}
+    urls = [video.get("url") or "" for video in result.get("videos") or []]
+    report.check(
+        "its XCom result is the succeeded emulator video",
+        result.get("state") == "succeeded" and len(urls) == 1 and urls[0].startswith(f"{emulator.url}/files/"),
+        f"state {result.get('state')}, videos {urls}",
+    )
+
+    submitted = api.xcom(BLOCKING, run_id, "submit_only") or {}
+    collected = api.xcom(BLOCKING, run_id, "wait_blocking")
+    sensor_states = seen.get(("wait_blocking", -1), set())
+    report.check(
+        "the non-deferrable sensor (reschedule mode) returned the submit-only task as succeeded",
+        submitted.get("state") == "pending"
+        and [(r.get("task_id"), r.get("state")) for r in collected or []] == [(submitted.get("task_id"), "succeeded")]
+        and "up_for_reschedule" in sensor_states
+        and "deferred" not in sensor_states,
+        f"submitted {submitted.get('task_id')} ({submitted.get('state')}); returned "
+        f"{[(r.get('task_id'), r.get('state')) for r in collected or []]}; states seen {sorted(sensor_states)}",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, DB, videos)")
+    parser.add_argument("--budget", type=float, default=270.0, help="seconds before giving up (default 270)")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="vidgen-e2e-"))
+    report = Report()
+    error = None
+    try:
+        run(work, report, args.budget)
+    except Failed as err:
+        error = str(err)
+    except Exception as err:  # report, clean up, exit non-zero
+        error = f"{type(err).__name__}: {err}"
+    if error:
+        report.check("no error", False, error)
+        log = work / "standalone.log"
+        if log.exists():
+            print("---- last lines of the standalone log ----")
+            print("\n".join(log.read_text(errors="replace").splitlines()[-60:]))
+    elapsed = time.monotonic() - started
+    failed = [name for ok, name, _ in report.rows if not ok]
+    print(
+        f"\n{'PASS' if report.ok else 'FAIL'}: end-to-end run, {len(report.rows) - len(failed)}/{len(report.rows)} "
+        f"checks passed in {elapsed:.0f} s" + (f"; failed: {failed}" if failed else "")
+    )
+    (work / "report.json").write_text(
+        json.dumps([{"ok": ok, "check": name, "detail": detail} for ok, name, detail in report.rows])
+    )
+    if args.keep or not report.ok:
+        print(f"Kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
