@@ -66,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Running `airflow dags test {DEMO_DAG}` (deferrable; full log: {log_file}) ...")
         started = time.monotonic()
         with log_file.open("w") as log:
-            run = subprocess.run([*airflow, "dags", "test", DEMO_DAG], env=env, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [*airflow, "dags", "test", DEMO_DAG], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+            show_progress(process, log_file)
+            run = subprocess.CompletedProcess(process.args, process.wait())
         elapsed = time.monotonic() - started
         if not real:
             counts = emulator.stats()["counts"]
@@ -93,6 +97,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 DELIBERATE_FAILURES = ("hailuo_doomed",)  # the demo's one generation that fails on purpose
+# The log lines worth showing while the DAG runs: tasks starting, submissions, batch progress,
+# heartbeats and final states (the rest stays in the log file).
+PROGRESS = re.compile(
+    r"\[DAG TEST\] starting task_id=\S+( map_index=\d+)?|Submitted .*|\d+/\d+ succeeded, .*"
+    r"|still running \(.*|(acedata|hidream) \S+ task \S+: (succeeded|failed).*|\d+ of \d+ generations downloaded.*"
+)
+
+
+def show_progress(process: subprocess.Popen, log_file: Path) -> None:
+    """Print the progress lines of the running ``dags test`` as they are written (until it exits)."""
+    with log_file.open() as log:
+        while True:
+            line = log.readline()
+            if line:
+                match = PROGRESS.search(line)
+                if match:
+                    print(f"  {match[0].replace('[DAG TEST] starting ', 'running ')[:160]}", flush=True)
+                continue
+            if process.poll() is not None:
+                return
+            time.sleep(0.2)  # polling a growing file; nothing waits on this timing
+
+
 TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
 
 

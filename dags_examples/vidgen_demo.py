@@ -1,4 +1,4 @@
-"""Demo pipeline: several services, mapped prompts, a batch sensor, one failure handled, and a download.
+"""Demo pipeline: several services, mapped prompts, a batch task, a batch sensor, one failure handled, a download.
 
 Every video is downloaded next to ``manifest.json`` and ``gallery.html`` (a folder per run), probed
 as a real video on the way; the failure is listed there with its vendor task id.
@@ -16,7 +16,12 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG, task
 
-from airflow_provider_vidgen.operators.acedata import AceDataVideoOperator, HailuoVideoOperator, LumaVideoOperator
+from airflow_provider_vidgen.operators.acedata import (
+    AceDataVideoOperator,
+    HailuoBatchVideoOperator,
+    HailuoVideoOperator,
+    LumaVideoOperator,
+)
 from airflow_provider_vidgen.operators.download import VideoDownloadOperator
 from airflow_provider_vidgen.operators.hidream import HiDreamVideoOperator
 from airflow_provider_vidgen.sensors.video import VideoTaskSensor
@@ -65,7 +70,13 @@ with DAG(
     )
     wan = VideoTaskSensor(task_id="wan_wait", task_ids=batch.output, service="wan", poke_interval=POLL_INTERVAL)
 
-    generations = [hailuo, luma, kling, hidream, wan]
+    # A whole batch in one task: paced submissions, one deferral, results in input order.
+    hailuo_batch = HailuoBatchVideoOperator(
+        task_id="hailuo_batch",
+        prompts=[f"A lighthouse at dusk, take {n}" for n in range(1, 5)],
+    )
+
+    generations = [hailuo, luma, kling, hidream, wan, hailuo_batch]
     if ON_EMULATOR:
         doomed = HailuoVideoOperator(task_id="hailuo_doomed", prompt="This one fails on purpose [fail]")
         generations.append(doomed)

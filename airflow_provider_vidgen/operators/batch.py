@@ -191,8 +191,8 @@ class BaseBatchVideoOperator(BaseVideoOperator):
         ti = context["ti"]
         ti.xcom_push(key=VENDOR_TASK_ID_XCOM, value=ids)
         unsubmitted = {str(i): r.to_dict()["error"] for i, r in enumerate(ordered) if not r.task_id and r.error}
-        if unsubmitted:
-            ti.xcom_push(key=UNSUBMITTED_XCOM, value=unsubmitted)
+        # Always pushed (empty too): the resumed task reads it back, and a missing XCom logs an error.
+        ti.xcom_push(key=UNSUBMITTED_XCOM, value=unsubmitted)
         push_video_url(context, [])  # an empty link until the videos exist (see the single operator)
         waiting = [task_id for task_id in ids if task_id]
         if not self.wait_for_completion or all(result.terminal for result in ordered) or not waiting:
