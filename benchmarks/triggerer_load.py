@@ -335,62 +335,74 @@ class Emulator:
                 self.proc.wait(5)
 
 
+class Worker:
+    """One triggerer-like worker process (``--worker``) and the messages it prints."""
+
+    def __init__(self, mode: str, args: argparse.Namespace, emulator: Emulator, home: str) -> None:
+        env = dict(os.environ)
+        env.update(
+            {
+                "AIRFLOW_HOME": home,
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+                f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(
+                    {
+                        "conn_type": "acedata",
+                        "host": emulator.url,
+                        "password": TOKEN,
+                        "extra": {"batch_size": args.batch_size},
+                    }
+                ),
+            }
+        )
+        command = [
+            sys.executable, str(Path(__file__).resolve()), "--worker",
+            "--mode", "shared" if mode.startswith("shared") else "private",
+            "--poll-interval", str(args.poll_interval), "--deadline", str(args.deadline), "--ramp", str(args.ramp),
+            "--url", emulator.url,
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
+        )
+        self.lines: list[str] = []
+        self.errors: list[str] = []
+        threading.Thread(target=lambda: self.errors.extend(self.process.stderr), daemon=True).start()  # type: ignore[arg-type]
+
+    def read_message(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith(MARK):
+                return json.loads(line[len(MARK) :])
+            self.lines.append(line)
+        raise RuntimeError(f"worker ended without a result:\n{''.join(self.lines[-20:])}{''.join(self.errors[-40:])}")
+
+    def send_ids(self, ids: list[str]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"ids": ids}) + "\n")
+        self.process.stdin.flush()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+
+
 def run_mode(mode: str, args: argparse.Namespace, emulator: Emulator, home: str) -> dict[str, Any]:
     rate_limit = 0.0 if mode == "private-unlimited" else args.rate_limit
     emulator.reset()
     emulator.configure(rate_limit=0)
-    env = dict(os.environ)
-    env.update(
-        {
-            "AIRFLOW_HOME": home,
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(
-                {
-                    "conn_type": "acedata",
-                    "host": emulator.url,
-                    "password": TOKEN,
-                    "extra": {"batch_size": args.batch_size},
-                }
-            ),
-        }
-    )
-    worker_cmd = [
-        sys.executable, str(Path(__file__).resolve()), "--worker",
-        "--mode", "shared" if mode == "shared" else "private",
-        "--poll-interval", str(args.poll_interval), "--deadline", str(args.deadline), "--ramp", str(args.ramp),
-        "--url", emulator.url,
-    ]  # fmt: skip
-    worker = subprocess.Popen(
-        worker_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
-    )
-    lines: list[str] = []
-    errors: list[str] = []
-    threading.Thread(target=lambda: errors.extend(worker.stderr), daemon=True).start()  # type: ignore[arg-type]
-
-    def read_message() -> dict[str, Any]:
-        assert worker.stdout is not None
-        for line in worker.stdout:
-            if line.startswith(MARK):
-                return json.loads(line[len(MARK) :])
-            lines.append(line)
-        raise RuntimeError(f"worker ended without a result:\n{''.join(lines[-20:])}{''.join(errors[-40:])}")
-
+    worker = Worker(mode, args, emulator, home)
     try:
-        read_message()  # ready: imports done, baseline taken
+        worker.read_message()  # ready: imports done, baseline taken
         t_submit = time.monotonic()
         ids = emulator.submit(args.n, args.spread)
         submit_seconds = time.monotonic() - t_submit
         emulator.configure(rate_limit=rate_limit)
         before = emulator.stats()
-        assert worker.stdin is not None
-        worker.stdin.write(json.dumps({"ids": ids}) + "\n")
-        worker.stdin.flush()
-        result = read_message()
-        worker.wait(30)
+        worker.send_ids(ids)
+        result = worker.read_message()
+        worker.process.wait(30)
     finally:
-        if worker.poll() is None:
-            worker.kill()
+        worker.stop()
     after = emulator.stats()
     emulator.configure(rate_limit=0)
     finished = emulator.finished_at(ids)
