@@ -203,9 +203,7 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
     def check_literal_inputs(self) -> None:
         """Validate, when the DAG is parsed, the inputs the DAG file fixes (raises InvalidInputError)."""
         try:
-            check_literal_fields(
-                self.vendor, self.service_name(), self.request_body(), allow_unknown=self.allow_unknown_fields
-            )
+            self.check_literal_body()
             for name in ("poll_interval", "timeout"):
                 check_seconds(name, getattr(self, name), literal_only=True)
         except InvalidInputError as err:
@@ -213,6 +211,12 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
                 err.field,
                 f"{err.problem} ({type(self).__name__} task {self.task_id!r}, checked when the DAG was parsed)",
             ) from None
+
+    def check_literal_body(self) -> None:
+        """The request's literal fields against the service schema (batch operators check every item)."""
+        check_literal_fields(
+            self.vendor, self.service_name(), self.request_body(), allow_unknown=self.allow_unknown_fields
+        )
 
     def get_hook(self) -> VideoApiHook:
         from airflow_provider_vidgen.hooks.base import hook_class

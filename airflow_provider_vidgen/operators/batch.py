@@ -32,7 +32,6 @@ from airflow_provider_vidgen.operators.base import (
     VENDOR_TASK_ID_XCOM,
     BaseVideoOperator,
     check_event,
-    check_seconds,
     fingerprint,
     request_prompt,
 )
@@ -154,16 +153,8 @@ class BaseBatchVideoOperator(BaseVideoOperator):
                 ) from None
         return bodies
 
-    def check_literal_inputs(self) -> None:
-        try:
-            self.checked_bodies(self.service_name(), literal_only=True)
-            for name in ("poll_interval", "timeout"):
-                check_seconds(name, getattr(self, name), literal_only=True)
-        except InvalidInputError as err:
-            raise InvalidInputError(
-                err.field,
-                f"{err.problem} ({type(self).__name__} task {self.task_id!r}, checked when the DAG was parsed)",
-            ) from None
+    def check_literal_body(self) -> None:
+        self.checked_bodies(self.service_name(), literal_only=True)
 
     # ------------------------------------------------------------------ execute
 
