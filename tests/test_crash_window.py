@@ -192,11 +192,16 @@ def test_through_airflow_the_retry_of_a_dead_try_reattaches(airflow_db, emulator
 # ------------------------------------------------------------------------------------------------
 
 
-def test_the_emulator_lists_a_tokens_tasks_by_creation_time(emulator):
+def test_the_emulator_lists_a_tokens_tasks_by_creation_time(emulator, monkeypatch):
+    # Both tasks in the same millisecond: the case that once flaked. Newest is still the one sent last.
+    from airflow_provider_vidgen.emulator import tasks as emulator_tasks
+
+    frozen = time.time()
+    monkeypatch.setattr(emulator_tasks.time, "time", lambda: frozen)
     with httpx.Client(base_url=emulator.url, headers={"authorization": f"Bearer {TOKEN}"}, trust_env=False) as http:
         first = http.post("/hailuo/videos", json={"prompt": "one", "async": True}).json()["task_id"]
         second = http.post("/hailuo/videos", json={"prompt": "two", "async": True}).json()["task_id"]
-        now = int(time.time())
+        now = int(frozen)
         found = http.post(
             "/hailuo/tasks",
             json={"action": "retrieve_batch", "created_at_min": now - 60, "created_at_max": now + 60, "limit": 1},

@@ -310,7 +310,9 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
                 matching = sorted(
                     (
                         task
-                        for task in state.tasks.values()
+                        # Newest insertion first, so tasks created in the same millisecond keep
+                        # their order through the (stable) sort.
+                        for task in reversed(list(state.tasks.values()))
                         if task.spec.poll_path == poll_path
                         and task.token == token
                         and (low is None or task.created_at >= low)
