@@ -62,7 +62,7 @@ with DAG(
         body={"action": "text2video", "model": "kling-v2-6", "prompt": "A white mug on marble, camera orbits"},
     )
 
-    hidream = HiDreamVideoOperator(task_id="hidream", module="txt2video", prompt="A clownfish among anemones")
+    hidream = HiDreamVideoOperator(task_id="hidream", service="txt2video", prompt="A clownfish among anemones")
 
     # Submit without waiting, then wait for all of them with one batch sensor.
     batch = AceDataVideoOperator.partial(task_id="wan_submit", service="wan", wait_for_completion=False).expand(

@@ -24,7 +24,7 @@ with DAG(
 ) as dag:
     video = HiDreamVideoOperator(
         task_id="generate",
-        module="txt2video",
+        service="txt2video",
         prompt="A clownfish weaving between anemones, macro lens",
         aspect_ratio="16:9",
         deferrable=True,

@@ -27,10 +27,13 @@ DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
 
 @dataclass(frozen=True)
 class Vendor:
+    """Everything the hooks, operators, sensor, provider info and emulator know about one vendor."""
+
     name: str
-    label: str
-    conn_type: str
+    label: str  # how people call it, in logs and errors
+    conn_type: str  # the Airflow connection type
     default_conn_id: str
+    conn_id_param: str  # the operators' and hook's connection-id parameter, Airflow style
     default_host: str
     services: Mapping[str, ServiceSpec]
     module: ModuleType  # the vendor's pure functions: auth_headers, *_request, decode, parse_*
@@ -49,24 +52,26 @@ class Vendor:
 
 
 ACEDATA = Vendor(
-    "acedata",
-    acedata.LABEL,
-    "acedata",
-    "acedata_default",
-    acedata.DEFAULT_HOST,
-    acedata.SERVICES,
-    acedata,
-    "airflow_provider_vidgen.hooks.acedata.AceDataHook",
+    name="acedata",
+    label=acedata.LABEL,
+    conn_type="acedata",
+    default_conn_id="acedata_default",
+    conn_id_param="acedata_conn_id",
+    default_host=acedata.DEFAULT_HOST,
+    services=acedata.SERVICES,
+    module=acedata,
+    hook_class_name="airflow_provider_vidgen.hooks.acedata.AceDataHook",
 )
 HIDREAM = Vendor(
-    "hidream",
-    hidream.LABEL,
-    "hidream",
-    "hidream_default",
-    hidream.DEFAULT_HOST,
-    hidream.SERVICES,
-    hidream,
-    "airflow_provider_vidgen.hooks.hidream.HiDreamHook",
+    name="hidream",
+    label=hidream.LABEL,
+    conn_type="hidream",
+    default_conn_id="hidream_default",
+    conn_id_param="hidream_conn_id",
+    default_host=hidream.DEFAULT_HOST,
+    services=hidream.SERVICES,
+    module=hidream,
+    hook_class_name="airflow_provider_vidgen.hooks.hidream.HiDreamHook",
 )
 VENDORS: dict[str, Vendor] = {vendor.conn_type: vendor for vendor in (ACEDATA, HIDREAM)}
 

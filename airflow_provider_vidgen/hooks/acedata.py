@@ -15,10 +15,10 @@ class AceDataHook(VideoApiHook):
     """
 
     vendor = ACEDATA
-    conn_name_attr = "acedata_conn_id"
-    default_conn_name = "acedata_default"
-    conn_type = "acedata"
-    hook_name = "Ace Data Cloud"
+    conn_name_attr = ACEDATA.conn_id_param
+    default_conn_name = ACEDATA.default_conn_id
+    conn_type = ACEDATA.conn_type
+    hook_name = ACEDATA.label
 
     def __init__(self, acedata_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=acedata_conn_id, **kwargs)

@@ -17,10 +17,10 @@ class HiDreamHook(VideoApiHook):
     """
 
     vendor = HIDREAM
-    conn_name_attr = "hidream_conn_id"
-    default_conn_name = "hidream_default"
-    conn_type = "hidream"
-    hook_name = "HiDream"
+    conn_name_attr = HIDREAM.conn_id_param
+    default_conn_name = HIDREAM.default_conn_id
+    conn_type = HIDREAM.conn_type
+    hook_name = HIDREAM.label
 
     def __init__(self, hidream_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=hidream_conn_id, **kwargs)

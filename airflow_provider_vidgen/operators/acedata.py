@@ -26,7 +26,6 @@ class AceDataVideoOperator(BaseVideoOperator):
     """
 
     vendor = ACEDATA
-    conn_id_attr = "acedata_conn_id"
     template_fields: Sequence[str] = ("service", "body", "callback_url", "acedata_conn_id")
     template_fields_renderers = {"body": "json"}
 
@@ -36,17 +35,14 @@ class AceDataVideoOperator(BaseVideoOperator):
         service: str,
         body: dict[str, Any] | None = None,
         callback_url: str | None = None,
-        acedata_conn_id: str = "acedata_default",
+        acedata_conn_id: str = ACEDATA.default_conn_id,
         **kwargs: Any,
     ) -> None:
-        super().__init__(conn_id=acedata_conn_id, **kwargs)
+        super().__init__(**kwargs)
         self.service = service
         self.body = body or {}
         self.callback_url = callback_url
         self.acedata_conn_id = acedata_conn_id
-
-    def service_name(self) -> str:
-        return self.service
 
     def request_body(self) -> dict[str, Any]:
         body = dict(self.body) if self.body else super().request_body()
@@ -55,8 +51,24 @@ class AceDataVideoOperator(BaseVideoOperator):
         return body
 
 
+# Why a typed operator refuses the generic operator's parameters (a silently ignored body would
+# generate something other than what the DAG says).
+TYPED_REFUSES = {
+    "body": "its request fields are its named parameters; for a raw request body use "
+    "AceDataVideoOperator(service=..., body=...)",
+    "service": "it always calls its own service; for another one use AceDataVideoOperator(service=...)",
+}
+TYPED_BATCH_REFUSES = {
+    "bodies": "its per-item lists and shared fields are its named parameters; for raw request bodies use "
+    "AceDataBatchVideoOperator(service=..., bodies=[...])",
+    "service": "it always calls its own service; for another one use AceDataBatchVideoOperator(service=...)",
+}
+
+
 class _NamedFieldsOperator(AceDataVideoOperator):
     """A typed operator: its named parameters (``service_fields``) are the service's request fields."""
+
+    refused_parameters = TYPED_REFUSES
 
 
 class HailuoVideoOperator(_NamedFieldsOperator):
@@ -148,7 +160,6 @@ class AceDataBatchVideoOperator(BaseBatchVideoOperator):
     """
 
     vendor = ACEDATA
-    conn_id_attr = "acedata_conn_id"
     items_param = "bodies"
     template_fields: Sequence[str] = ("service", "bodies", "callback_url", "acedata_conn_id")
     template_fields_renderers = {"bodies": "json"}
@@ -159,17 +170,14 @@ class AceDataBatchVideoOperator(BaseBatchVideoOperator):
         service: str,
         bodies: list[dict[str, Any]],
         callback_url: str | None = None,
-        acedata_conn_id: str = "acedata_default",
+        acedata_conn_id: str = ACEDATA.default_conn_id,
         **kwargs: Any,
     ) -> None:
-        super().__init__(conn_id=acedata_conn_id, **kwargs)
+        super().__init__(**kwargs)
         self.service = service
         self.bodies = bodies
         self.callback_url = callback_url
         self.acedata_conn_id = acedata_conn_id
-
-    def service_name(self) -> str:
-        return self.service
 
     def _literal_lists(self) -> bool:
         return is_literal(self.bodies)
@@ -187,6 +195,8 @@ class AceDataBatchVideoOperator(BaseBatchVideoOperator):
 
 class _NamedFieldsBatchOperator(AceDataBatchVideoOperator):
     """A typed batch: per-item lists (``item_fields``) and shared named parameters (``service_fields``)."""
+
+    refused_parameters = TYPED_BATCH_REFUSES
 
     def __init__(self, *, service: str, **kwargs: Any) -> None:
         super().__init__(service=service, bodies=[], **kwargs)

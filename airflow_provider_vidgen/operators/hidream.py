@@ -9,12 +9,22 @@ from airflow_provider_vidgen.core.vendors import HIDREAM
 from airflow_provider_vidgen.operators.base import BaseVideoOperator
 from airflow_provider_vidgen.operators.batch import BaseBatchVideoOperator
 
+DEFAULT_SERVICE = "txt2video"
+
+
+def service_or_module(service: str | None, module: str | None) -> str:
+    """``service`` is the one name across vendors; ``module`` (HiDream's own word) stays an alias."""
+    if service is not None and module is not None and service != module:
+        raise TypeError(f"give service= or its alias module=, not both (got {service!r} and {module!r})")
+    return service or module or DEFAULT_SERVICE
+
 
 class HiDreamVideoOperator(BaseVideoOperator):
     """Generate a video with HiDream.
 
-    :param module: ``txt2video`` (needs ``prompt``), ``img2video`` (needs ``image``: URL or base64)
-        or ``video_edit`` (needs ``video_name`` and exactly one of ``prompt`` / ``style``).
+    :param service: ``txt2video`` (default; needs ``prompt``), ``img2video`` (needs ``image``: URL or
+        base64) or ``video_edit`` (needs ``video_name`` and exactly one of ``prompt`` / ``style``).
+    :param module: alias of ``service`` (HiDream calls its services modules).
     :param prompt: what to generate (txt2video), or how to change the video (video_edit).
     :param image: the first frame for img2video: an http(s) URL or base64 data.
     :param video_name: the video to edit (video_edit): an http(s) URL or a HiDream video name.
@@ -32,18 +42,18 @@ class HiDreamVideoOperator(BaseVideoOperator):
     """
 
     vendor = HIDREAM
-    conn_id_attr = "hidream_conn_id"
     service_fields = (
         "prompt", "image", "video_name", "style", "aspect_ratio", "resolution_ratio",
         "camera_move_horizontal", "camera_move_vertical", "camera_move_depth",
         "motion_strength", "request_id", "notify_url",
     )  # fmt: skip
-    template_fields: Sequence[str] = ("module", *service_fields, "hidream_conn_id")
+    template_fields: Sequence[str] = ("service", *service_fields, "hidream_conn_id")
 
     def __init__(
         self,
         *,
-        module: str = "txt2video",
+        service: str | None = None,
+        module: str | None = None,
         prompt: str | None = None,
         image: str | None = None,
         video_name: str | None = None,
@@ -56,11 +66,11 @@ class HiDreamVideoOperator(BaseVideoOperator):
         motion_strength: float | None = None,
         request_id: str | None = None,
         notify_url: str | None = None,
-        hidream_conn_id: str = "hidream_default",
+        hidream_conn_id: str = HIDREAM.default_conn_id,
         **kwargs: Any,
     ) -> None:
-        super().__init__(conn_id=hidream_conn_id, **kwargs)
-        self.module = module
+        super().__init__(**kwargs)
+        self.service = service_or_module(service, module)
         self.prompt = prompt
         self.image = image
         self.video_name = video_name
@@ -75,14 +85,12 @@ class HiDreamVideoOperator(BaseVideoOperator):
         self.notify_url = notify_url
         self.hidream_conn_id = hidream_conn_id
 
-    def service_name(self) -> str:
-        return self.module
-
 
 class HiDreamBatchVideoOperator(BaseBatchVideoOperator):
     """A batch of HiDream videos in one task: one per prompt (or per image for img2video).
 
-    :param module: ``txt2video`` (default; needs ``prompts``) or ``img2video`` (needs ``images``).
+    :param service: ``txt2video`` (default; needs ``prompts``) or ``img2video`` (needs ``images``).
+    :param module: alias of ``service``.
     :param prompts: what to generate, one video per prompt.
     :param images: the first frame of each item for img2video (http(s) URL or base64; one per item).
     :param aspect_ratio: ``16:9``, ``1:1`` or ``9:16`` (for every item).
@@ -97,18 +105,18 @@ class HiDreamBatchVideoOperator(BaseBatchVideoOperator):
     """
 
     vendor = HIDREAM
-    conn_id_attr = "hidream_conn_id"
     service_fields = (
         "aspect_ratio", "resolution_ratio", "camera_move_horizontal", "camera_move_vertical",
         "camera_move_depth", "motion_strength", "notify_url",
     )  # fmt: skip
     item_fields = {"prompts": "prompt", "images": "image"}
-    template_fields: Sequence[str] = ("module", "prompts", "images", *service_fields, "hidream_conn_id")
+    template_fields: Sequence[str] = ("service", "prompts", "images", *service_fields, "hidream_conn_id")
 
     def __init__(
         self,
         *,
-        module: str = "txt2video",
+        service: str | None = None,
+        module: str | None = None,
         prompts: list[str] | None = None,
         images: list[str] | None = None,
         aspect_ratio: str | None = None,
@@ -118,11 +126,11 @@ class HiDreamBatchVideoOperator(BaseBatchVideoOperator):
         camera_move_depth: int | None = None,
         motion_strength: float | None = None,
         notify_url: str | None = None,
-        hidream_conn_id: str = "hidream_default",
+        hidream_conn_id: str = HIDREAM.default_conn_id,
         **kwargs: Any,
     ) -> None:
-        super().__init__(conn_id=hidream_conn_id, **kwargs)
-        self.module = module
+        super().__init__(**kwargs)
+        self.service = service_or_module(service, module)
         self.prompts = prompts
         self.images = images
         self.aspect_ratio = aspect_ratio
@@ -133,6 +141,3 @@ class HiDreamBatchVideoOperator(BaseBatchVideoOperator):
         self.motion_strength = motion_strength
         self.notify_url = notify_url
         self.hidream_conn_id = hidream_conn_id
-
-    def service_name(self) -> str:
-        return self.module

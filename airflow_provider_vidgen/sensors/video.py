@@ -13,7 +13,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
-from airflow_provider_vidgen.core.vendors import check_task_ids
+from airflow_provider_vidgen.core.vendors import ACEDATA, check_task_ids
 from airflow_provider_vidgen.links import VideoLink, push_video_url
 from airflow_provider_vidgen.operators.base import check_event, default_deferrable, raise_for_event
 
@@ -64,7 +64,7 @@ class VideoTaskSensor(BaseSensorOperator):
         *,
         task_ids: Any,
         service: str,
-        conn_id: str = "acedata_default",
+        conn_id: str = ACEDATA.default_conn_id,
         deferrable: bool | None = None,
         fail_on_failed: bool = True,
         max_poll_failures: int = 5,

@@ -40,7 +40,7 @@ EXAMPLES: dict[str, str] = {
         '    body={"action": "text2video", "model": "kling-v2-6", "prompt": "a mug on marble"},\n)'
     ),
     "HiDreamVideoOperator": (
-        'HiDreamVideoOperator(task_id="clownfish", module="txt2video", prompt="a clownfish in a reef")'
+        'HiDreamVideoOperator(task_id="clownfish", service="txt2video", prompt="a clownfish in a reef")'
     ),
     "VideoDownloadOperator": (
         'VideoDownloadOperator(\n    task_id="download",\n    results="{{ ti.xcom_pull(task_ids=\'boat\') }}",\n'
@@ -55,7 +55,7 @@ EXAMPLES: dict[str, str] = {
         '    bodies=[{"action": "text2video", "model": "kling-v2-6", "prompt": "a mug on marble"}],\n)'
     ),
     "HiDreamBatchVideoOperator": (
-        'HiDreamBatchVideoOperator(task_id="fish", module="txt2video", prompts=["a clownfish", "a reef"])'
+        'HiDreamBatchVideoOperator(task_id="fish", service="txt2video", prompts=["a clownfish", "a reef"])'
     ),
     "VideoTaskSensor": 'VideoTaskSensor(task_id="wait", task_ids=["<vendor task id>"], service="wan", deferrable=True)',
     "VideoTaskTrigger": 'VideoTaskTrigger(conn_id="acedata_default", service="hailuo", task_ids=["<vendor task id>"])',

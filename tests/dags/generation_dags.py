@@ -39,7 +39,7 @@ def generation_dag(dag_id: str, deferrable: bool) -> DAG:
             timeout=60,
         )
         hidream_submit = HiDreamVideoOperator(
-            task_id="hidream_submit_only", module="img2video", image="https://cdn.example.com/a.png",
+            task_id="hidream_submit_only", service="img2video", image="https://cdn.example.com/a.png",
             wait_for_completion=False,
         )  # fmt: skip
         VideoTaskSensor(
@@ -84,3 +84,11 @@ with DAG("gen_mapped_sensor", schedule=None, start_date=START, catchup=False) as
         prompt=["a heron at dawn", "a kite over dunes", "rain on a tin roof"]
     )
     VideoTaskSensor(task_id="wait", task_ids=mapped_submit.output, service="hailuo", poke_interval=POLL, timeout=60)
+
+
+with DAG(
+    "gen_surface", schedule=None, start_date=START, catchup=False, params={"conn": "acedata_nightly"}
+) as surface_dag:
+    # HiDream's own word for the service, kept as an alias; a connection id chosen by a template.
+    HiDreamVideoOperator(task_id="by_module", module="txt2video", prompt="a clownfish", poll_interval=POLL)
+    HailuoVideoOperator(task_id="templated_conn", prompt="p", acedata_conn_id="{{ params.conn }}", poll_interval=POLL)
