@@ -145,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=5.0, help="poll interval of the operators (default 5)")
     parser.add_argument("--modes", default="batch,mapped", help="comma-separated: batch, mapped")
     parser.add_argument("--parallelism", type=int, default=32, help="[core] parallelism (default 32)")
+    parser.add_argument(
+        "--sqlite-busy-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a SQLite connection waits for a lock before 'database is locked' (default 60; "
+        "Python's default of 5 s kills the scheduler with 1,000 mapped tasks at parallelism 32)",
+    )
     parser.add_argument("--budget", type=float, default=3600.0, help="seconds before giving up (default 3600)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, DB)")
     args = parser.parse_args(argv)
@@ -153,10 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="vidgen-bench-"))
     (work / "dags").mkdir()
     shutil.copy(REPO / "benchmarks" / "dags" / "vidgen_bench.py", work / "dags" / "vidgen_bench.py")
+    # [database] sql_alchemy_connect_args names a dict by import path.
+    (work / "bench_sqlite.py").write_text(f"CONNECT_ARGS = {{'timeout': {args.sqlite_busy_timeout!r}}}\n")
     api_port, worker_log_port, trigger_log_port = free_ports(3)
     floor = args.n / args.rate + args.render + args.poll
     results: dict[str, dict[str, Any]] = {}
-    print(f"Work folder: {work}; N={args.n}, rate {args.rate:g}/s, render {args.render:g} s, poll {args.poll:g} s")
+    print(
+        f"Work folder: {work}; N={args.n}, rate {args.rate:g}/s, render {args.render:g} s, poll {args.poll:g} s, "
+        f"parallelism {args.parallelism}, SQLite busy timeout {args.sqlite_busy_timeout:g} s"
+    )
     queued = min(5.0, args.render / 4)
     with EmulatorServer(token=TOKEN, queued_seconds=queued, running_seconds=args.render - queued) as emulator:
         emulator.configure(rate_limit=args.rate)
@@ -171,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                         "extra": {"max_requests_per_second": args.rate, "batch_size": 100},
                     }
                 ),
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), str(work), os.environ.get("PYTHONPATH")])),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "bench_sqlite.CONNECT_ARGS",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "bench_sqlite.CONNECT_ARGS",
                 "AIRFLOW__CORE__PARALLELISM": str(args.parallelism),
                 "AIRFLOW__CORE__MAX_MAP_LENGTH": str(max(args.n, 1024)),
                 "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "64",
@@ -201,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         ("videos created per prompt", "tasks_per_prompt", "{:.3f}"),
         ("submit requests per prompt", "submits_per_prompt", "{:.3f}"),
     ]
-    print(f"\nN={args.n} videos, emulator {args.rate:g} requests/s, render {args.render:g} s, poll {args.poll:g} s")
+    print(
+        f"\nN={args.n} videos, emulator {args.rate:g} requests/s, render {args.render:g} s, poll {args.poll:g} s, "
+        f"[core] parallelism {args.parallelism}"
+    )
     print(f"floor = N / rate + render + poll = {floor:.0f} s\n")
     print(f"| {'':28} | " + " | ".join(f"{mode:>10}" for mode in results) + " |")
     print(f"|{'-' * 30}|" + "|".join("-" * 12 for _ in results) + "|")

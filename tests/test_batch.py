@@ -14,7 +14,13 @@ from conftest import TOKEN, set_connection
 from dags import batch_dags
 from test_reliability import logs, needs_task_state_store, run_dag, total_requests
 
-from airflow_provider_vidgen.core.batch import Pacer, chunks, progress_line, required_successes
+from airflow_provider_vidgen.core.batch import (
+    Pacer,
+    chunks,
+    progress_line,
+    required_successes,
+    submissions_in_flight,
+)
 from airflow_provider_vidgen.core.batch import count as batch_count
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
@@ -66,6 +72,33 @@ def test_pacer_never_lets_more_than_the_rate_into_any_one_second_window(rate):
     for first, last in zip(sent, sent[window:], strict=False):
         assert last - first >= window / rate  # the (window+1)-th request comes a full period later
     assert sent[window - 1] == sent[0]  # the first `window` go at once: no needless waiting
+
+
+def test_pacer_keeps_the_rate_when_threads_share_it():
+    import threading
+
+    clock = FakeClock()
+    pacer = Pacer(5, clock=clock, sleep=clock.sleep)
+    sent: list[float] = []
+
+    def submitter() -> None:
+        for _ in range(10):
+            pacer.wait()
+            sent.append(clock.now)  # under the GIL: the list is safe; the order is what the pacer allowed
+
+    threads = [threading.Thread(target=submitter) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent.sort()
+    assert len(sent) == 80
+    for first, last in zip(sent, sent[5:], strict=False):
+        assert last - first >= 1.0  # never a sixth request inside one second, whichever thread sent it
+
+
+def test_submissions_in_flight_cover_two_seconds_of_the_rate_within_bounds():
+    assert [submissions_in_flight(rate) for rate in (0.2, 1, 2.5, 10, 50)] == [1, 2, 5, 16, 16]
 
 
 def test_pacer_rejects_a_bad_rate():
@@ -134,6 +167,21 @@ def test_paced_submission_under_429s_submits_each_prompt_once(airflow_db, emu, m
     assert stats["counts"]["rate_limited"] + stats["counts"]["fault"] > 0  # 429s happened and were retried
     assert "at most 50 request(s)/s" in text
     assert xcoms[("gen", -1, "vendor_task_id")] == [r["task_id"] for r in results]
+
+
+def test_submissions_overlap_so_latency_does_not_cap_the_rate(airflow_db, emu, monkeypatch, caplog, capfd):
+    set_connection(monkeypatch, "acedata_paced", "acedata", emu.url, TOKEN, max_requests_per_second=50)
+    emu.configure(latency=0.5)  # a slow API: one at a time would allow 2 submissions/s
+    try:
+        dag_run, _, xcoms = run_dag(batch_dags.paced_dag)
+    finally:
+        emu.configure(latency=0)
+    assert dag_run.state == DagRunState.SUCCESS, logs(caplog, capfd)[-3000:]
+    stats = emu.stats()
+    assert stats["tasks"] == stats["counts"]["submit"] == len(batch_dags.PROMPTS)  # still one each
+    assert 2 <= stats["peak_concurrent"]["submit"] <= submissions_in_flight(50)
+    results = xcoms[("gen", -1, "return_value")]
+    assert [r["prompt"] for r in results] == batch_dags.PROMPTS  # input order, whatever the answer order
 
 
 @needs_task_state_store

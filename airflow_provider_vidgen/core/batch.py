@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -17,6 +18,14 @@ DEFAULT_MAX_ITEMS = 1000
 # Margin on top of the one-second window, so request times jittered on their way to the server
 # do not put one request too many into the server's window.
 PACING_MARGIN = 0.02
+# Submissions of one batch under way at once, at most: enough to keep the paced rate while each
+# answer takes up to a second or two, few enough to stay a polite client.
+MAX_SUBMISSIONS_IN_FLIGHT = 16
+
+
+def submissions_in_flight(rate: float) -> int:
+    """How many submissions may overlap at ``rate`` requests/s: two seconds' worth, 1..16."""
+    return max(1, min(MAX_SUBMISSIONS_IN_FLIGHT, math.ceil(rate * 2)))
 
 
 @dataclass
@@ -24,7 +33,8 @@ class Pacer:
     """At most ``rate`` requests in any sliding window of one second (below 1/s: one per ``1/rate`` s).
 
     ``wait()`` blocks until the next request may go; ``clock`` and ``sleep`` are injectable, so tests
-    need no real time.
+    need no real time. Thread-safe: the requests of overlapping submissions (and their resends)
+    take their slots one after the other.
     """
 
     rate: float
@@ -32,6 +42,7 @@ class Pacer:
     sleep: Callable[[float], None] = time.sleep
     sent: deque[float] = field(default_factory=deque)
     waited: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.rate, bool) or not isinstance(self.rate, int | float) or self.rate <= 0:
@@ -41,6 +52,10 @@ class Pacer:
 
     def wait(self) -> float:
         """Wait for a free slot, take it, return the seconds waited."""
+        with self._lock:
+            return self._take()
+
+    def _take(self) -> float:
         now = self.clock()
         delay = 0.0
         if len(self.sent) >= self.capacity:

@@ -153,6 +153,14 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
 
     async def guarded(request: Request, vendor: str, kind: str, handle: Handler) -> Response:
         state.count(kind, vendor)
+        state.open_requests[kind] += 1
+        state.peak_open_requests[kind] = max(state.peak_open_requests[kind], state.open_requests[kind])
+        try:
+            return await answer(request, vendor, kind, handle)
+        finally:
+            state.open_requests[kind] = max(0, state.open_requests[kind] - 1)  # a reset may have zeroed it
+
+    async def answer(request: Request, vendor: str, kind: str, handle: Handler) -> Response:
         config = cfg()
         if config.latency:
             await asyncio.sleep(config.latency)

@@ -95,6 +95,8 @@ class EmulatorState:
         self.by_vendor = {vendor: dict.fromkeys(KINDS, 0) for vendor in VENDORS}
         self.ids_polled = 0
         self.tasks_created = 0
+        self.open_requests = dict.fromkeys(KINDS, 0)  # being answered right now, by kind
+        self.peak_open_requests = dict.fromkeys(KINDS, 0)
 
     def count(self, kind: str, vendor: str | None = None, n: int = 1) -> None:
         self.counts[kind] += n
@@ -107,6 +109,8 @@ class EmulatorState:
             "ids_polled": self.ids_polled,
             "tasks": len(self.tasks),
             "tasks_created": self.tasks_created,
+            # The most requests of one kind answered at once: shows whether a client overlaps its calls.
+            "peak_concurrent": {kind: peak for kind, peak in self.peak_open_requests.items() if peak},
             "by_vendor": {vendor: dict(counts) for vendor, counts in self.by_vendor.items()},
         }
 

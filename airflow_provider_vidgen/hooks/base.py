@@ -165,11 +165,13 @@ class VideoApiHook(BaseHook):
         step = next_step(err, self.vendor, self.conn_id, settings)
         return err.located(conn_id=self.conn_id, url=url, task_ids=tuple(task_ids), next_step=step)
 
-    def _run(self, flow: Flow[Any], task_ids: Sequence[str] = ()) -> Any:
+    def _run(self, flow: Flow[Any], task_ids: Sequence[str] = (), pace: Callable[[], object] | None = None) -> Any:
         client = self.get_conn()
         sent: list[ApiRequest] = []
 
         def send(request: ApiRequest) -> Outcome:
+            if pace is not None:
+                pace()  # every request, resends too, so a paced caller stays under the rate limit
             sent.append(request)
             try:
                 return http_response(
@@ -226,10 +228,20 @@ class VideoApiHook(BaseHook):
         """Validate a submission without sending it (raises InvalidInputError naming the field)."""
         return prepare_submission(self.vendor, service, body, allow_unknown=allow_unknown)
 
-    def submit(self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False) -> str:
-        """Submit one generation; returns the vendor task id. Resent only when provably nothing was created."""
+    def submit(
+        self,
+        service: str,
+        body: Mapping[str, Any],
+        *,
+        allow_unknown: bool = False,
+        pace: Callable[[], object] | None = None,
+    ) -> str:
+        """Submit one generation; returns the vendor task id. Resent only when provably nothing was created.
+
+        ``pace`` is called before every request this sends (e.g. a batch's ``Pacer.wait``).
+        """
         _, request = self.prepare(service, body, allow_unknown=allow_unknown)
-        return self._run(submit_flow(self.vendor, request, self.retry))
+        return self._run(submit_flow(self.vendor, request, self.retry), pace=pace)
 
     async def asubmit(self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False) -> str:
         _, request = self.prepare(service, body, allow_unknown=allow_unknown)

@@ -115,7 +115,7 @@ def accepted_parameters(cls: type) -> frozenset[str]:
             if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD):
                 names.add(parameter.name)
     names.discard("self")
-    return frozenset(names)
+    return frozenset(names - set(getattr(cls, "refused_parameters", {})))
 
 
 def unknown_parameter_error(cls: type, unknown: list[str]) -> TypeError:
@@ -136,6 +136,8 @@ class VideoOperatorMeta(type(BaseOperator)):  # type: ignore[misc]
     """
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        for name in sorted(set(kwargs) & set(cls.refused_parameters)):
+            raise TypeError(f"{cls.__name__} does not take {name}=: {cls.refused_parameters[name]}")
         unknown = sorted(name for name in set(kwargs) - accepted_parameters(cls) if not name.startswith("_airflow"))
         if unknown:
             raise unknown_parameter_error(cls, unknown)
@@ -164,15 +166,15 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
     """
 
     vendor: ClassVar[Vendor]
-    conn_id_attr: ClassVar[str]  # the (templated) attribute holding the connection id
     service_fields: ClassVar[Sequence[str]] = ()  # named parameters that are request fields
+    # Parameters a base class takes but this class refuses, with the reason (typed operators: ``body``).
+    refused_parameters: ClassVar[Mapping[str, str]] = {}
     ui_color = "#f0e4ff"
     operator_extra_links = (VideoLink(),)
 
     def __init__(
         self,
         *,
-        conn_id: str,
         wait_for_completion: bool = True,
         deferrable: bool | None = None,
         poll_interval: float = 15.0,
@@ -183,7 +185,6 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = poll_interval
@@ -192,9 +193,14 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
         self.reattach = reattach
         self.allow_unknown_fields = allow_unknown_fields
 
+    @property
+    def conn_id(self) -> str:
+        """The connection id, held in the vendor's own (templated) parameter, e.g. ``acedata_conn_id``."""
+        return getattr(self, self.vendor.conn_id_param)
+
     # Subclasses say what to submit.
     def service_name(self) -> str:
-        raise NotImplementedError
+        return self.service  # type: ignore[attr-defined]
 
     def request_body(self) -> dict[str, Any]:
         body = {name: getattr(self, name) for name in self.service_fields}
@@ -226,7 +232,6 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
     # ------------------------------------------------------------------ execute
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self.conn_id = getattr(self, self.conn_id_attr)  # rendered by now
         service, body = self.service_name(), self.request_body()
         try:
             # Validate everything before any request: bad input must cost nothing.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
@@ -22,6 +23,7 @@ from airflow_provider_vidgen.core.batch import (
     count,
     progress_line,
     required_successes,
+    submissions_in_flight,
 )
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError, InvalidInputError
 from airflow_provider_vidgen.core.results import TaskError, TaskResult, total_usage
@@ -159,7 +161,6 @@ class BaseBatchVideoOperator(BaseVideoOperator):
     # ------------------------------------------------------------------ execute
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        self.conn_id = getattr(self, self.conn_id_attr)  # rendered by now
         service = self.service_name()
         try:
             bodies = self.checked_bodies(service) or []
@@ -190,9 +191,10 @@ class BaseBatchVideoOperator(BaseVideoOperator):
             return self._finish(context, ordered, bodies)
         return self._wait(context, service, waiting)
 
-    def _submit_item(self, hook: VideoApiHook, service: str, body: dict[str, Any]) -> str:
-        """One submission, resent only when provably nothing was created (the hook's rule)."""
-        return hook.submit(service, body, allow_unknown=self.allow_unknown_fields)
+    def _submit_item(self, hook: VideoApiHook, service: str, body: dict[str, Any], pacer: Pacer) -> str:
+        """One submission, resent only when provably nothing was created (the hook's rule); every
+        request it sends, resends included, takes a slot of the pacer."""
+        return hook.submit(service, body, allow_unknown=self.allow_unknown_fields, pace=pacer.wait)
 
     def _reattach_batch(self, hook: VideoApiHook, store: Any, service: str, keys: list[str]) -> dict[int, TaskResult]:
         """What earlier tries of this task left: every item's recorded task, unless it failed."""
@@ -255,42 +257,89 @@ class BaseBatchVideoOperator(BaseVideoOperator):
             self.conn_id,
         )
         pacer = Pacer(rate)
+        hook.get_conn()  # one client, made before the submitting threads share it
         started = last_line = time.monotonic()
-        for done, index in enumerate(todo):
-            pacer.wait()
-            try:
-                task_id = self._submit_item(hook, service, bodies[index])
-            except AmbiguousSubmissionError as err:
-                # Never resent, not even by a retry: it may have created a paid task.
-                message = f"{err} Not resent, not even by a retry of this task."
-                if store is not None:
-                    store.set(keys[index], {"ambiguous": message})
-                slots[index] = self._unsubmitted(service, "ambiguous_submission", message)
-                self.log.warning("Item %d: %s", index, message)
-                continue
-            except ApiError as err:
-                if not err.retryable and err.nothing_created and err.status in ITEM_REFUSED_STATUSES:
-                    slots[index] = self._unsubmitted(service, err.code or f"http_{err.status}", str(err))
-                    self.log.warning("Item %d was refused by the API (nothing created): %s", index, err)
+        stop: ApiError | None = None
+        done = 0
+        # Submissions overlap so that the API's latency does not cap the rate (one at a time, a 0.5 s
+        # answer would allow 2/s); the pacer alone sets the rate. Every answer is recorded here, in
+        # this thread, as it arrives.
+        pool = ThreadPoolExecutor(max_workers=submissions_in_flight(rate), thread_name_prefix="vidgen-submit")
+        futures = {pool.submit(self._submit_item, hook, service, bodies[index], pacer): index for index in todo}
+        try:
+            for future in as_completed(futures):
+                if future.cancelled():
                     continue
-                recorded = len(bodies) - len(todo) + done
-                raise (AirflowException if err.retryable else AirflowFailException)(
-                    f"{err} Stopped after {done} of {len(todo)} submission(s) of this try; {recorded} item(s) "
-                    "have a recorded vendor task id, and a retry reattaches to them and submits only the rest."
-                ) from None
+                index = futures[future]
+                done += 1
+                try:
+                    task_id = future.result()
+                except AmbiguousSubmissionError as err:
+                    # Never resent, not even by a retry: it may have created a paid task.
+                    message = f"{err} Not resent, not even by a retry of this task."
+                    if store is not None:
+                        store.set(keys[index], {"ambiguous": message})
+                    slots[index] = self._unsubmitted(service, "ambiguous_submission", message)
+                    self.log.warning("Item %d: %s", index, message)
+                    continue
+                except ApiError as err:
+                    if not err.retryable and err.nothing_created and err.status in ITEM_REFUSED_STATUSES:
+                        slots[index] = self._unsubmitted(service, err.code or f"http_{err.status}", str(err))
+                        self.log.warning("Item %d was refused by the API (nothing created): %s", index, err)
+                        continue
+                    if stop is None:  # send nothing new; the submissions under way are still recorded
+                        stop = err
+                        for pending in futures:
+                            pending.cancel()
+                    continue
+                if store is not None:
+                    store.set(keys[index], {"task_id": task_id, "service": service})
+                slots[index] = TaskResult(task_id, service, self.vendor.name, "pending")
+                now = time.monotonic()
+                if now - last_line >= SUBMIT_LOG_SECONDS or done == len(todo):
+                    self.log.info(
+                        "Submitted %d/%d (%.0fs, %.1fs spent waiting for the rate limit)",
+                        done,
+                        len(todo),
+                        now - started,
+                        pacer.waited,
+                    )
+                    last_line = now
+        except BaseException:
+            # Killed or failed while submissions were under way: send nothing new, and record what
+            # was accepted, so a retry reattaches instead of paying again.
+            for pending in futures:
+                pending.cancel()
+            pool.shutdown(wait=True)
+            self._record_accepted(store, service, keys, futures, slots)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if stop is not None:
+            recorded = sum(1 for result in slots.values() if result.task_id)
+            raise (AirflowException if stop.retryable else AirflowFailException)(
+                f"{stop} Stopped submitting this try; {recorded} of {len(bodies)} item(s) have a recorded vendor "
+                "task id, and a retry reattaches to them and submits only the rest."
+            ) from None
+
+    def _record_accepted(
+        self,
+        store: Any,
+        service: str,
+        keys: list[str],
+        futures: Mapping[Future[str], int],
+        slots: dict[int, TaskResult],
+    ) -> None:
+        """Best effort, on the way out: record every accepted submission not recorded yet."""
+        for future, index in futures.items():
+            if index in slots or not future.done() or future.cancelled() or future.exception() is not None:
+                continue
+            slots[index] = TaskResult(future.result(), service, self.vendor.name, "pending")
             if store is not None:
-                store.set(keys[index], {"task_id": task_id, "service": service})
-            slots[index] = TaskResult(task_id, service, self.vendor.name, "pending")
-            now = time.monotonic()
-            if now - last_line >= SUBMIT_LOG_SECONDS or done + 1 == len(todo):
-                self.log.info(
-                    "Submitted %d/%d (%.0fs, %.1fs spent waiting for the rate limit)",
-                    done + 1,
-                    len(todo),
-                    now - started,
-                    pacer.waited,
-                )
-                last_line = now
+                try:
+                    store.set(keys[index], {"task_id": future.result(), "service": service})
+                except Exception:  # the original error is what the log must show
+                    self.log.warning("Could not record vendor task id %s of item %d", future.result(), index)
 
     # ------------------------------------------------------------------ results
 

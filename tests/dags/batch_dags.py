@@ -1,7 +1,7 @@
 """DAGs of the batch tests (tests/test_batch.py), run with dag.test() against the emulator over HTTP.
 
-``CrashingHailuoBatch`` is the only test double: its first try stops (raises) after a number of
-accepted submissions, as a worker that dies mid-batch would; every later try is the real operator.
+``CrashingHailuoBatch`` is the only test double: its first try dies (raises) on the items after the
+first few, as a worker that dies mid-batch would; every later try is the real operator.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ SEEDANCE = "doubao-seedance-1-5-pro-251215"
 
 
 class CrashingHailuoBatch(HailuoBatchVideoOperator):
-    """Try 1 dies after CRASH_AFTER accepted (and recorded) submissions; later tries are healthy."""
+    """Try 1 dies when it reaches the items after the first CRASH_AFTER (those are accepted and
+    recorded); later tries are healthy. Which items die is fixed, so overlapping submissions cannot
+    change what the retry finds."""
 
-    def _submit_item(self, hook: Any, service: str, body: dict[str, Any]) -> str:
-        if self._try_number == 1 and getattr(self, "_accepted", 0) == CRASH_AFTER:
+    def _submit_item(self, hook: Any, service: str, body: dict[str, Any], pacer: Any) -> str:
+        if self._try_number == 1 and body["prompt"] in PROMPTS[CRASH_AFTER:]:
             raise AirflowException("worker lost (simulated crash mid-batch)")
-        self._accepted = getattr(self, "_accepted", 0) + 1
-        return super()._submit_item(hook, service, body)
+        return super()._submit_item(hook, service, body, pacer)
 
     def execute(self, context: Any) -> Any:
         self._try_number = context["ti"].try_number
