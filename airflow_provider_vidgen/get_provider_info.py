@@ -53,8 +53,8 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Video generation (Ace Data Cloud, HiDream)",
         # The service families of core.acedata.SERVICES in table order, then HiDream (tests/test_provider.py).
         "description": "Generate AI videos (Hailuo, Luma, Kling, Sora, Veo, Seedance, Wan, HappyHorse, MiniMax, "
-        "Grok Imagine, Dreamina OmniHuman, Digital Human, Maestro, HiDream) from Airflow DAGs, with deferrable "
-        "batch polling.",
+        "Grok Imagine, Dreamina OmniHuman, Digital Human, Maestro, Gemini, Flux, Midjourney, HiDream) from Airflow "
+        "DAGs, with deferrable batch polling.",
         "versions": [__version__],
         "integrations": [
             {"integration-name": "Ace Data Cloud", "external-doc-url": "https://platform.acedata.cloud"},

@@ -57,6 +57,21 @@ ACEDATA_TASKS = {
     "luma/callback_payload_completed.json": ("luma", "succeeded", None),
     "kling/generate_sync_response_succeed.json": ("kling", "succeeded", None),
     "common/tasks_retrieve_unknown_id_response_200.json": ("hailuo", "failed", NOT_FOUND),
+    "gemini/task_pending.json": ("gemini", "pending", None),
+    "gemini/task_succeeded.json": ("gemini", "succeeded", None),
+    "gemini/task_failed.json": ("gemini", "failed", "api_error"),
+    "gemini/generate_sync_response_succeeded.json": ("gemini", "succeeded", None),
+    # Flux and Midjourney write no state word: success, error, the video and finished_at tell.
+    "flux/task_pending_no_response.json": ("flux", "pending", None),
+    "flux/task_running.json": ("flux", "running", None),
+    "flux/task_succeeded.json": ("flux", "succeeded", None),
+    "flux/task_failed.json": ("flux", "failed", "service_unavailable"),
+    "flux/generate_sync_response_succeeded.json": ("flux", "succeeded", None),
+    "midjourney/task_running.json": ("midjourney", "running", None),
+    "midjourney/task_succeeded.json": ("midjourney", "succeeded", None),
+    "midjourney/task_failed.json": ("midjourney", "failed", "api_error"),
+    "midjourney/generate_sync_response_succeeded.json": ("midjourney", "succeeded", None),
+    "midjourney/callback_payload_succeeded.json": ("midjourney", "succeeded", None),
 }
 
 
@@ -87,6 +102,47 @@ def test_luma_result_carries_size_thumbnail_and_video_id():
     assert (video.width, video.height) == (1360, 752)
     assert video.thumbnail_url.endswith(".jpg")
     assert video.video_id == "14a8fd8e-d5b2-5be6-b353-f73fe203b5e8"
+
+
+def test_midjourney_gives_four_videos_with_the_cover_as_thumbnail():
+    record = load_fixture("acedata/midjourney/task_succeeded.json")
+    result = acedata.interpret_record(acedata.SERVICES["midjourney"], "t", record)
+    assert result.video_urls == record["response"]["video_urls"] and len(result.videos) == 4
+    cover = record["response"]["image_url"]
+    assert cover not in result.video_urls  # the cover is a thumbnail, never a video
+    assert {(v.thumbnail_url, v.video_id, v.width, v.height) for v in result.videos} == {
+        (cover, "1751816807896311", None, None)  # image_width/height are the cover's size, not the video's
+    }
+    assert result.progress == 1.0
+
+
+def test_midjourney_running_record_with_a_cover_is_still_running():
+    record = load_fixture("acedata/midjourney/task_running.json")
+    result = acedata.interpret_record(acedata.SERVICES["midjourney"], "t", record)
+    assert (result.state, result.progress) == ("running", 0.45)
+    record["response"].update(image_url="https://storage.example.com/upload_1.png", video_urls=[])
+    assert acedata.interpret_record(acedata.SERVICES["midjourney"], "t", record).state == "running"
+    record["finished_at"] = record["started_at"] + 60  # finished with only the cover: no video
+    result = acedata.interpret_record(acedata.SERVICES["midjourney"], "t", record)
+    assert (result.state, result.error.code, result.videos) == ("failed", "no_video", ())
+
+
+def test_flux_reads_a_record_without_state_word():
+    spec = acedata.SERVICES["flux"]
+    done = load_fixture("acedata/flux/task_succeeded.json")
+    (video,) = acedata.interpret_record(spec, "t", done).videos
+    assert (video.width, video.height, video.video_id) == (1280, 704, done["id"])
+    running = load_fixture("acedata/flux/task_running.json")
+    assert "finished_at" not in running and acedata.interpret_record(spec, "t", running).state == "running"
+    # A structured error is final even before finished_at; a bare string error mid-run is not.
+    failed = load_fixture("acedata/flux/task_failed.json")
+    del failed["finished_at"], failed["elapsed"]
+    assert acedata.interpret_record(spec, "t", failed).error.code == "service_unavailable"
+    failed["response"]["error"] = "temporary"
+    assert acedata.interpret_record(spec, "t", failed).state == "running"
+    # Finished with success but no video: failed, never succeeded.
+    done["response"]["data"][0]["video_url"] = None
+    assert acedata.interpret_record(spec, "t", done).error.code == "no_video"
 
 
 def test_result_json_round_trip():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from airflow_provider_vidgen.core.schema import validate_body
 from airflow_provider_vidgen.core.transport import ApiRequest, HttpResponse, RetryPolicy, run_sync
 from airflow_provider_vidgen.core.vendors import ACEDATA, HIDREAM, prepare_submission, retrieve_flow, submit_flow
 from airflow_provider_vidgen.emulator import EmulatorConfig, EmulatorServer, create_app
+from airflow_provider_vidgen.emulator.records import record_words
 from airflow_provider_vidgen.emulator.server import ThreadedServer
 from airflow_provider_vidgen.emulator.state import EmulatorClock
 
@@ -77,6 +79,9 @@ ACE_BODIES: dict[str, dict[str, Any]] = {
         "duration": 4,
         "resolution": "768P",
     },
+    "gemini": {"prompt": "kitten chasing a butterfly", "aspect_ratio": "9:16"},
+    "flux": {"mode": "t2v", "prompt": "sunset by the sea"},
+    "midjourney": {"prompt": "a cat on a table", "image_url": "https://cdn.example.com/cat.jpg"},
 }
 HIDREAM_BODIES: dict[str, dict[str, Any]] = {
     "txt2video": {"prompt": "clownfish"},
@@ -264,7 +269,7 @@ def test_acedata_lifecycle_every_service(emu, client):
         emu.advance(0.03)
     for name, states in seen.items():
         spec = acedata.SERVICES[name]
-        running = "pending" if spec.running_word in acedata.QUEUED_WORDS else "running"
+        running = "pending" if record_words(spec).running in acedata.QUEUED_WORDS else "running"
         assert dedupe(states) == dedupe(["pending", running, "succeeded"]), (name, states)
         first, last = records[name][0], records[name][-1]
         result = acedata.interpret_record(spec, ids[name], last)
@@ -280,15 +285,20 @@ def test_acedata_lifecycle_every_service(emu, client):
         assert last["request"]["async"] is True
         response = last["response"]
         assert response["task_id"] == ids[name]
-        if spec.response_shape == "flat":
-            assert running_records[0]["response"][spec.state_key] == spec.running_word
-            assert response[spec.state_key] == spec.success_word and response["video_url"]
+        if record_words(spec).state_key is None:  # flux, midjourney: success, error and videos only
+            assert not re.search(r'"(state|status)":', json.dumps([running_records, response])), name
+            assert running_records[0]["response"] == {"success": True, "task_id": ids[name]} | (
+                {"progress": running_records[0]["response"]["progress"]} if name == "midjourney" else {}
+            )
+        elif spec.response_shape == "flat":
+            assert running_records[0]["response"][record_words(spec).state_key] == record_words(spec).running
+            assert response[record_words(spec).state_key] == record_words(spec).success and response["video_url"]
         else:
             running_data = running_records[0]["response"]["data"]
             running_item = running_data if spec.response_shape == "data_object" else running_data[0]
-            assert running_item[spec.state_key] == spec.running_word
+            assert running_item[record_words(spec).state_key] == record_words(spec).running
             item = response["data"] if spec.response_shape == "data_object" else response["data"][0]
-            assert item[spec.state_key] == spec.success_word
+            assert item[record_words(spec).state_key] == record_words(spec).success
             assert not running_item.get("video_url")
 
 
@@ -307,6 +317,27 @@ def test_acedata_shapes_match_fixtures(client):
     assert set(minimax) == {"task"} and minimax["task"]["content"]["url"].endswith(".mp4")
     wan = wait_terminal(client, "wan", ids["wan"])["response"]
     assert set(wan) == {"success", "task_id", "state", "video_url"}
+
+
+def test_gemini_flux_and_midjourney_shapes_match_fixtures(emu, client, anon):
+    """Gemini's data[] item, Flux's stateless item, Midjourney's cover and four downloadable videos."""
+    ids = {name: submit_ace(client, name) for name in ("gemini", "flux", "midjourney")}
+    gemini = wait_terminal(client, "gemini", ids["gemini"])
+    assert gemini["type"] == "videos"
+    assert set(gemini["response"]["data"][0]) == {"id", "video_url", "state", "aspect_ratio", "prompt"}
+    assert gemini["response"]["data"][0]["aspect_ratio"] == "9:16"
+    flux = wait_terminal(client, "flux", ids["flux"])["response"]["data"][0]
+    assert flux["id"] == ids["flux"] and flux["model"] == "flux-3" and "state" not in flux
+    assert (flux["width"], flux["height"]) == (160, 90)
+    record = wait_terminal(client, "midjourney", ids["midjourney"])
+    response = record["response"]
+    assert response["progress"] == 100 and len(response["video_id"]) == 16 and "state" not in response
+    result = acedata.interpret_record(acedata.SERVICES["midjourney"], ids["midjourney"], record)
+    assert result.video_urls == response["video_urls"] and len(set(result.video_urls)) == 4
+    assert {video.thumbnail_url for video in result.videos} == {response["image_url"]}
+    for url in (*result.video_urls, response["image_url"]):
+        assert anon.get(url).status_code == 200, url
+    assert anon.get(f"{emu.url}/files/{ids['midjourney']}_4.mp4").status_code == 404
 
 
 def test_hidream_lifecycle_every_module(emu, client):
@@ -822,3 +853,14 @@ def test_cli_serves_until_sigterm(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_emulators_record_words_name_services_of_the_table_and_parse_as_meant():
+    """Emulator-only data stays in the emulator, and every word it writes means to core what it should."""
+    from airflow_provider_vidgen.emulator.records import RECORD_WORDS
+
+    table = {(vendor.name, name) for vendor in (ACEDATA, HIDREAM) for name in vendor.services}
+    assert set(RECORD_WORDS) <= table, set(RECORD_WORDS) - table
+    for words in RECORD_WORDS.values():
+        assert words.success in acedata.SUCCESS_WORDS and words.failure in acedata.FAILURE_WORDS, words
+        assert words.running not in acedata.SUCCESS_WORDS | acedata.FAILURE_WORDS, words  # read as running

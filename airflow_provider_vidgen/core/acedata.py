@@ -77,6 +77,10 @@ HAPPYHORSE_MODELS = (
     "happyhorse-1.0-t2v", "happyhorse-1.1-t2v", "happyhorse-1.0-i2v", "happyhorse-1.1-i2v",
     "happyhorse-1.0-r2v", "happyhorse-1.1-r2v", "happyhorse-1.0-video-edit",
 )  # fmt: skip
+FLUX_IMAGE_MODELS = (
+    "flux-dev", "flux-pro", "flux-kontext-pro", "flux-kontext-max", "flux-2-flex", "flux-2-pro", "flux-2-max",
+    "flux-2-klein",
+)  # fmt: skip
 
 
 def _service(name: str, fields: tuple[F, ...], **kwargs: Any) -> ServiceSpec:
@@ -129,7 +133,6 @@ SERVICES: dict[str, ServiceSpec] = {
                 OneOf(("prompt", "start_image_url"), when={"action": ("generate",)}),
             ),
             response_shape="flat",
-            success_word="completed",
         ),
         _service(
             "kling",
@@ -200,7 +203,6 @@ SERVICES: dict[str, ServiceSpec] = {
                 Allows("multi_shot", {"model": ("kling-v3-turbo",)}, choices=(False,)),
             ),
             response_shape="flat",
-            success_word="succeed",
         ),
         _service(
             "kling-motion",
@@ -217,7 +219,6 @@ SERVICES: dict[str, ServiceSpec] = {
             submit_path="/kling/motion",
             poll_path="/kling/tasks",
             response_shape="flat",
-            success_word="succeed",
         ),
         _service(
             "kling-lip-sync",
@@ -241,7 +242,6 @@ SERVICES: dict[str, ServiceSpec] = {
             submit_path="/kling/lip-sync",
             poll_path="/kling/tasks",
             response_shape="flat",
-            success_word="succeed",
         ),
         _service(
             "kling-talking-photo",
@@ -257,7 +257,6 @@ SERVICES: dict[str, ServiceSpec] = {
             submit_path="/kling/talking-photo",
             poll_path="/kling/tasks",
             response_shape="flat",
-            success_word="succeed",
         ),
         _service(
             "sora",
@@ -313,7 +312,6 @@ SERVICES: dict[str, ServiceSpec] = {
                 # Guide: "the veo31 model supports 4k resolution, while other models do not".
                 Allows("resolution", {"model": tuple(m for m in VEO_MODELS if m != "veo31")}, choices=("1080p", "gif")),
             ),
-            running_word="running",
         ),
         _service(
             "veo-extend",
@@ -327,14 +325,12 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             submit_path="/veo/extend",
             poll_path="/veo/tasks",
-            running_word="running",
         ),
         _service(
             "veo-upsample",
             (F("video_id", required=True), F("action", required=True, choices=("1080p", "4k", "gif"))),
             submit_path="/veo/upsample",
             poll_path="/veo/tasks",
-            running_word="running",
         ),
         _service(
             "veo-reshoot",
@@ -344,7 +340,6 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             submit_path="/veo/reshoot",
             poll_path="/veo/tasks",
-            running_word="running",
         ),
         _service(
             "veo-objects",
@@ -360,7 +355,6 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             submit_path="/veo/objects",
             poll_path="/veo/tasks",
-            running_word="running",
         ),
         _service(
             "seedance",
@@ -393,7 +387,6 @@ SERVICES: dict[str, ServiceSpec] = {
                 Allows("duration", {"model": SEEDANCE_2_0}, choices=(-1, *range(4, 16))),
                 Allows("duration", {"model": ("doubao-seedance-2-5-260628",)}, choices=(-1, *range(4, 31))),
             ),
-            state_key="status",
         ),
         _service(
             "wan",
@@ -422,7 +415,6 @@ SERVICES: dict[str, ServiceSpec] = {
                 Requires(("image_url",), when={"action": ("image2video",)}),
             ),
             response_shape="flat",
-            success_word="completed",
         ),
         _service(
             "happyhorse",
@@ -447,8 +439,6 @@ SERVICES: dict[str, ServiceSpec] = {
                 Requires(("image_urls",), when={"action": ("reference_to_video",)}),
                 Requires(("video_url",), when={"action": ("video_edit",)}),
             ),
-            failure_word="error",
-            running_word="pending",
         ),
         _service(
             "minimax",
@@ -461,8 +451,6 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("ratio", choices=("adaptive", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16")),
             ),
             response_shape="task",
-            state_key="status",
-            running_word="running",
         ),
         _service(
             "grok",
@@ -494,8 +482,6 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("mask_url", "list", item_type="url"),
             ),
             response_shape="data_object",  # response.data is one object with status "done"
-            success_word="done",
-            state_key="status",
         ),
         _service(
             "digital-human",
@@ -518,7 +504,6 @@ SERVICES: dict[str, ServiceSpec] = {
                 OneOf(("audio_url", "text")),
             ),
             response_shape="flat",
-            success_word="succeed",
         ),
         _service(
             "maestro",
@@ -538,7 +523,77 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             defaults={"action": "generate"},
             rules=(Requires(("ref_task_id",), when={"action": ("remix", "edit", "extend")}),),
-            running_word="producing",
+        ),
+        _service(
+            "gemini",
+            (
+                F("prompt", required=True),
+                F("model", choices=("omni-flash",)),
+                F("aspect_ratio", choices=("16:9", "9:16")),
+                F("resolution", choices=("720p", "1080p")),
+                F("image_urls", "list", item_type="url"),
+                F("video_urls", "list", item_type="url", max_items=1),  # video editing / video reference
+            ),
+            # Docs gemini_videos: the vendor answers 400 for a reference video without a reference image.
+            rules=(Requires(("image_urls",), when={"video_urls": GIVEN}),),
+        ),
+        _service(
+            "flux",
+            (
+                # Docs flux_generate_video also document edit and upscale, but those answer service_unavailable.
+                F("action", choices=("generate",)),
+                # Docs: flux-3 (the SDK's default); the SDK's Literal is Flux's image models, accepted as both allow.
+                F("model", choices=("flux-3", *FLUX_IMAGE_MODELS)),
+                F("mode", required=True, choices=("t2v", "i2v", "v2v", "draft_enhance")),
+                F("prompt"),
+                F("duration", "any", choices=("auto", *range(5, 21))),
+                F("resolution", choices=("hd", "fhd", "qhd", "uhd")),
+                F("aspect_ratio", choices=("auto", "21:9", "2:1", "16:9", "4:3", "1:1", "3:4", "9:16", "9:21")),
+                F("draft", "bool"),
+                F("generate_audio", "bool"),
+                F("safety_tolerance", "int", minimum=0, maximum=4),
+                F("version", choices=("latest",)),
+                # 1-10 image URLs or [seconds, url] pairs; the SDK also types it as one string.
+                F("keyframes", "any", min_items=1, max_items=10),
+                F("start_video", "url"),
+                F("draft_task_id"),
+            ),
+            rules=(
+                Requires(("prompt",), when={"mode": ("t2v", "i2v", "v2v")}),
+                Requires(("keyframes",), when={"mode": ("i2v",)}),  # the images i2v animates
+                Requires(("start_video",), when={"mode": ("v2v",)}),  # the video v2v continues
+                Requires(("draft_task_id",), when={"mode": ("draft_enhance",)}),
+                # A draft is reproduced as it was: no new prompt, assets or generation settings. The SDK
+                # always sends aspect_ratio "auto" and version "latest", so those two values stay allowed.
+                Forbids(
+                    ("prompt", "duration", "generate_audio", "draft", "keyframes", "start_video"),
+                    when={"mode": ("draft_enhance",)},
+                ),
+                Allows("aspect_ratio", {"mode": ("draft_enhance",)}, choices=("auto",)),
+                Allows("duration", {"mode": ("v2v",)}, choices=("auto", *range(5, 16))),
+                Allows("resolution", {"draft": (True,)}, choices=("hd",)),  # drafts are hd only
+            ),
+        ),
+        _service(
+            "midjourney",
+            (
+                F("action", choices=("generate", "extend")),
+                F("prompt"),
+                F("image_url", "url"),  # the first frame
+                F("end_image_url", "url"),
+                F("video_id"),
+                F("video_index", "int", minimum=0, maximum=3),  # which of the four videos to extend
+                F("mode", choices=("fast", "turbo")),
+                F("resolution", choices=("480p", "720p")),
+                F("loop", "bool"),
+            ),
+            defaults={"action": "generate"},
+            rules=(
+                # Midjourney video animates an image: every Docs example and the MCP's tool send image_url.
+                Requires(("image_url",), when={"action": ("generate",)}),
+                Requires(("video_id",), when={"action": ("extend",)}),
+            ),
+            response_shape="flat",  # no state word: success, progress and four video_urls
         ),
     )
 }
@@ -581,9 +636,18 @@ def batch_request(spec: ServiceSpec, task_ids: Iterable[str]) -> ApiRequest:
     )
 
 
-def search_request(spec: ServiceSpec, created_min: int, created_max: int, limit: int = 100) -> ApiRequest:
-    """``retrieve_batch`` by creation time (Unix seconds, inclusive): the tasks submitted in a window."""
-    body = {"action": "retrieve_batch", "created_at_min": created_min, "created_at_max": created_max, "limit": limit}
+def search_request(
+    spec: ServiceSpec, created_min: int, created_max: int, *, offset: int = 0, limit: int = 100
+) -> ApiRequest:
+    """``retrieve_batch`` by creation time (Unix seconds, inclusive): the tasks submitted in a window,
+    newest first, one page (``offset``/``limit``)."""
+    body = {
+        "action": "retrieve_batch",
+        "created_at_min": created_min,
+        "created_at_max": created_max,
+        "offset": offset,
+        "limit": limit,
+    }
     return ApiRequest("POST", spec.poll_path, "retrieve_batch", json=body)
 
 
@@ -741,7 +805,7 @@ def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult
         return result("pending" if all(word in QUEUED_WORDS for word in words) else "running")
     if not isinstance(response, dict):
         return result("pending")
-    # No state word at all (API_CONTRACT.md §1.4.3 step 5).
+    # No state word at all (API_CONTRACT.md §1.4.3 step 5): Flux and Midjourney never send one.
     success = response.get("success")
     if success is False and isinstance(response.get("error"), dict) and response["error"].get("code"):
         return result("failed", error=error)  # final even without finished_at (hailuo)
@@ -819,6 +883,7 @@ def _videos(response: Any) -> Iterable[Video]:
         content = item.get("content") if isinstance(item.get("content"), dict) else {}
         url = _http(item.get("video_url")) or _http(content.get("video_url")) or _http(content.get("url"))
         if not url:
+            yield from _video_list(item)
             continue
         video_id = item.get("video_id") or item.get("id")
         yield Video(
@@ -828,6 +893,22 @@ def _videos(response: Any) -> Iterable[Video]:
             height=_int(item.get("video_height") or item.get("height")),
             video_id=str(video_id) if video_id is not None else None,
         )
+
+
+def _video_list(item: dict[str, Any]) -> Iterable[Video]:
+    """Midjourney's ``video_urls``: a flat list of URL strings, four videos of one ``video_id``.
+
+    Its ``image_url`` is the cover (a thumbnail, never a video) and ``image_width``/``image_height``
+    are the cover's size, so the videos get the cover as thumbnail and no size. Extending one of them
+    takes the shared ``video_id`` and its position in the list (``video_index``).
+    """
+    urls = item.get("video_urls")
+    if not isinstance(urls, list):
+        return
+    cover = _http(item.get("image_url"))
+    video_id = item.get("video_id")
+    for url in filter(None, map(_http, urls)):
+        yield Video(url=url, thumbnail_url=cover, video_id=str(video_id) if video_id is not None else None)
 
 
 def _error(response: Any) -> TaskError | None:

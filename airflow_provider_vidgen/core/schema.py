@@ -75,15 +75,14 @@ class FieldSpec:
         elif self.type == "list":
             if not isinstance(value, list | tuple):
                 raise InvalidInputError(name, f"must be a list, got {_show(value)}")
-            if self.min_items is not None and len(value) < self.min_items:
-                raise InvalidInputError(name, f"needs at least {self.min_items} item(s), got {len(value)}")
-            if self.max_items is not None and len(value) > self.max_items:
-                raise InvalidInputError(name, f"takes at most {self.max_items} item(s), got {len(value)}")
+            self._check_count(value)
             if self.item_type:
                 for index, item in enumerate(value):
                     FieldSpec(f"{name}[{index}]", self.item_type).check(item)
         elif self.type == "object" and not isinstance(value, Mapping):
             raise InvalidInputError(name, f"must be an object, got {_show(value)}")
+        elif self.type == "any" and isinstance(value, list | tuple):
+            self._check_count(value)  # a field that takes a list or a single value (Flux keyframes)
 
         if self.choices is not None and value not in self.choices:
             raise InvalidInputError(name, f"must be one of {_allowed(self.choices)}; got {_show(value)}")
@@ -93,6 +92,12 @@ class FieldSpec:
             raise InvalidInputError(name, f"must be between {self.minimum} and {self.maximum}, got {value}")
         if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
             raise InvalidInputError(name, f"must be at most {self.max_length} characters, got {len(value)}")
+
+    def _check_count(self, value: list[Any] | tuple[Any, ...]) -> None:
+        if self.min_items is not None and len(value) < self.min_items:
+            raise InvalidInputError(self.name, f"needs at least {self.min_items} item(s), got {len(value)}")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise InvalidInputError(self.name, f"takes at most {self.max_items} item(s), got {len(value)}")
 
 
 class _Given(Collection[Any]):
@@ -229,12 +234,9 @@ class ServiceSpec:
     fields: tuple[FieldSpec, ...]
     rules: tuple[Rule, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    # What the emulator needs to answer like the real service (see core.acedata.RESPONSE_SHAPES).
+    # How the service's answers are laid out: data_list, data_object, flat or task (parsing and the
+    # emulator read it; the words inside records are the emulator's own, see emulator/records.py).
     response_shape: str = "data_list"
-    success_word: str = "succeeded"
-    running_word: str = "processing"
-    failure_word: str = "failed"
-    state_key: str = "state"
 
     @property
     def field_names(self) -> tuple[str, ...]:

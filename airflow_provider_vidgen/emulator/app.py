@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -407,7 +408,8 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
     async def files(request: Request) -> Response:
         name = request.path_params["name"]
         stem, dot, extension = name.rpartition(".")
-        task_id = stem[:-3] if extension == "mp4" and stem.endswith("_wm") else stem
+        # <id>_wm.mp4 is HiDream's watermarked copy, <id>_1.mp4 .. <id>_3.mp4 Midjourney's other videos.
+        task_id = re.sub(r"_(wm|[1-3])$", "", stem) if extension == "mp4" else stem
         task = state.tasks.get(task_id)
         state.count("download", task.vendor if task else None)
         now = state.clock()

@@ -19,6 +19,7 @@ from typing import Any
 
 from airflow_provider_vidgen.core import acedata, hidream
 from airflow_provider_vidgen.core.schema import ServiceSpec
+from airflow_provider_vidgen.emulator.records import record_words
 
 QUEUED, RUNNING, TERMINAL = "queued", "running", "terminal"
 
@@ -53,6 +54,7 @@ API_IDS = {
     "happyhorse": "d656e357-50cb-4390-b8c9-67464bc2a2f2",
 }
 RECORD_TYPES = {
+    "gemini": "videos",
     "kling": "videos",
     "kling-motion": "motion",
     "sora": "videos",
@@ -205,6 +207,10 @@ def _item_id(task: Task) -> str:
         return f"cgt-{time.strftime('%Y%m%d%H%M%S', time.gmtime(task.created_at))}-{_base36(5)}"
     if name in ("luma", "kling", "kling-motion"):  # the flat shapes' video_id
         return str(uuid.uuid4()) if name == "luma" else str(int.from_bytes(os.urandom(7), "big"))
+    if name == "midjourney":  # a 16-digit video_id, e.g. "1751816807896311"
+        return str(10**15 + int.from_bytes(os.urandom(7), "big") % (9 * 10**15))
+    if name == "flux":  # the Docs example's data[0].id is the task id
+        return task.id
     return str(uuid.uuid4())
 
 
@@ -217,7 +223,7 @@ def ace_record(task: Task, now: float) -> dict[str, Any]:
     """The detailed task record ``retrieve`` answers (MiniMax: ``{"task": {...}}``)."""
     if task.spec.response_shape == "task":
         return {"task": minimax_task(task, now)}
-    phase, _ = task.phase(now)
+    phase, fraction = task.phase(now)
     if phase == TERMINAL and task._final is not None:
         return task._final
     record: dict[str, Any] = {
@@ -243,7 +249,7 @@ def ace_record(task: Task, now: float) -> dict[str, Any]:
     record["started_at"] = task.started_at
     if phase == QUEUED:
         return record  # no response, no finished_at yet
-    record["response"] = ace_response(task, terminal=phase == TERMINAL)
+    record["response"] = ace_response(task, terminal=phase == TERMINAL, fraction=fraction)
     if phase == TERMINAL:
         if not (task.outcome == FAIL and task.spec.name in FAIL_WITHOUT_FINISHED_AT):
             record["finished_at"] = task.finished_at
@@ -266,23 +272,32 @@ def ace_final_body(task: Task) -> dict[str, Any]:
     return ace_response(task, terminal=True)
 
 
-def ace_response(task: Task, *, terminal: bool) -> dict[str, Any]:
-    spec = task.spec
+def ace_response(task: Task, *, terminal: bool, fraction: float = 1.0) -> dict[str, Any]:
+    spec, words = task.spec, record_words(task.spec)
     error = None
     if not terminal:
-        word = spec.running_word
+        word = words.running
     elif task.outcome in (SUCCESS, NOURL):
-        word = spec.success_word
+        word = words.success
     else:
-        word = spec.failure_word
+        word = words.failure
         error = dict(REJECT_ERROR if task.outcome == REJECT else FAIL_ERROR)
     video_url = task.media_url(".mp4") if terminal and task.has_video else None
     if error and task.outcome == FAIL and spec.name in FAIL_WITHOUT_FINISHED_AT:
         # Hailuo's structured failure: no data, no state word, no finished_at on the record.
         return {"success": False, "task_id": task.id, "trace_id": task.trace_id, "error": error}
+    if words.state_key is None and (error or not terminal):
+        # No state word (Flux, Midjourney): a failure is the error envelope (Docs flux_generate_video);
+        # while running, a bare success flag, plus Midjourney's 0-100 progress.
+        body: dict[str, Any] = {"success": error is None, "task_id": task.id}
+        if error:
+            body["error"] = error
+        elif spec.name == "midjourney":
+            body["progress"] = max(1, min(99, int(fraction * 100)))
+        return body
     if spec.response_shape == "flat":
         return _flat_response(task, word, video_url, terminal, error)
-    body: dict[str, Any] = {"success": error is None, "task_id": task.id, "trace_id": task.trace_id}
+    body = {"success": error is None, "task_id": task.id, "trace_id": task.trace_id}
     if error:
         body["error"] = error
     item = _data_item(task, word, video_url, terminal, error is not None)
@@ -292,7 +307,7 @@ def ace_response(task: Task, *, terminal: bool) -> dict[str, Any]:
 
 
 def _data_item(task: Task, word: str, video_url: str | None, terminal: bool, failed: bool) -> dict[str, Any]:
-    spec, req, key = task.spec, task.request, task.spec.state_key
+    spec, req, key = task.spec, task.request, record_words(task.spec).state_key
     name = spec.name
     item: dict[str, Any] = {"id": task.item_id}
     if name == "hailuo":
@@ -330,6 +345,16 @@ def _data_item(task: Task, word: str, video_url: str | None, terminal: bool, fai
             resolution=req.get("resolution", "1080P"),
             ratio=req.get("ratio", "16:9") if terminal else req.get("ratio"),
         )
+    elif name == "gemini":  # video_url is null while pending (Docs gemini_videos)
+        item.update(video_url=video_url, state=word, aspect_ratio=req.get("aspect_ratio", "16:9"))
+        item["prompt"] = req.get("prompt")
+    elif name == "flux":  # no state word: the video and what the server measured of it
+        item["model"] = req.get("model", "flux-3")
+        if video_url:
+            item["video_url"] = video_url
+        item.update(seconds=SAMPLE_DURATION, width=SAMPLE_WIDTH, height=SAMPLE_HEIGHT, fps=12)
+        if req.get("draft"):
+            item["draft_task_id"] = task.id
     elif spec.response_shape == "data_object":  # dreamina
         item = {key: word, "task_id": task.item_id.replace("-", "")}
         item.update({k: req[k] for k in ("audio_url", "image_url") if k in req})
@@ -348,7 +373,7 @@ def _data_item(task: Task, word: str, video_url: str | None, terminal: bool, fai
 def _flat_response(
     task: Task, word: str, video_url: str | None, terminal: bool, error: dict[str, str] | None
 ) -> dict[str, Any]:
-    name, key = task.spec.name, task.spec.state_key
+    name, key = task.spec.name, record_words(task.spec).state_key
     kling = name.startswith("kling")
     body: dict[str, Any] = {}
     if terminal or not kling:  # kling's running answer has no success flag (fixture)
@@ -362,7 +387,12 @@ def _flat_response(
     if not terminal:
         body[key] = word
         return body
-    if name == "luma":
+    if name == "midjourney":  # Docs midjourney_videos: a cover image and four videos, no state word
+        if video_url:
+            body.update(image_url=task.media_url(".jpg"), image_width=SAMPLE_WIDTH, image_height=SAMPLE_HEIGHT)
+        body.update(progress=100, video_id=task.item_id)
+        body["video_urls"] = [video_url, *(task.media_url(f"_{n}.mp4") for n in (1, 2, 3))] if video_url else []
+    elif name == "luma":
         body.update(video_id=task.item_id, prompt=task.request.get("prompt"))
         if video_url:
             body.update(video_url=video_url, video_height=SAMPLE_HEIGHT, video_width=SAMPLE_WIDTH)
@@ -393,9 +423,10 @@ def minimax_task(task: Task, now: float) -> dict[str, Any]:
     if phase == QUEUED:
         status = "queued"
     elif phase == RUNNING:
-        status = spec.running_word
+        status = record_words(spec).running
     else:
-        status = spec.success_word if task.outcome in (SUCCESS, NOURL) else spec.failure_word
+        words = record_words(spec)
+        status = words.success if task.outcome in (SUCCESS, NOURL) else words.failure
     updated = task.finished_at if phase == TERMINAL else min(task.created_at + (now - task.t0), task.finished_at)
     body: dict[str, Any] = {
         "id": task.id,

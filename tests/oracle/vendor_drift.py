@@ -95,6 +95,11 @@ SAMPLES: dict[str, Sample] = {
     "dreamina": Sample("dreamina", "generate", {"image_url": IMG, "audio_url": AUD}),
     "digital-human": Sample("digitalhuman", "generate", {"video_url": VID, "audio_url": AUD}),
     "maestro": Sample("maestro", "generate", {"prompt": "a 30 second explainer about paper boats"}),
+    "gemini": Sample("video", "generate", {"provider": "gemini", "prompt": "a paper boat", "async_": True}),
+    "flux": Sample("flux", "videos", {"mode": "t2v", "prompt": "a paper boat on a pond"}),
+    "midjourney": Sample(
+        "video", "generate", {"provider": "midjourney", "prompt": "a paper boat", "image_url": IMG, "async_": True}
+    ),
 }
 
 # The SDK's own call parameters that are not request fields.
