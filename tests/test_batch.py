@@ -7,6 +7,7 @@ some accepted submissions (tests/dags/batch_dags.py), the retry is Airflow's own
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
@@ -197,6 +198,36 @@ def test_crash_mid_batch_reattaches_and_submits_each_item_once(airflow_db, emu, 
     stats = emu.stats()
     assert stats["tasks"] == stats["counts"]["submit"] == len(batch_dags.PROMPTS)  # one submission per item
     assert len({r["task_id"] for r in results}) == len(batch_dags.PROMPTS)
+
+
+@needs_task_state_store
+def test_ids_lost_in_the_crash_window_are_found_again_or_reported_never_paid_twice(airflow_db, emu, caplog, capfd):
+    _, states, xcoms = run_dag(batch_dags.lost_answers_dag)
+    text = logs(caplog, capfd)
+    assert states[("acedata", -1)] == TaskInstanceState.SUCCESS, text[-3000:]
+    assert states[("hidream", -1)] == TaskInstanceState.SUCCESS, text[-3000:]  # min_success allows the two
+    # The first LOST item was created before its try died; the second may have been cancelled before
+    # it was sent (then its intent is dropped, and the retry submits it like any missing item).
+    pattern = (
+        r"(\d+) item\(s\) were sent by an earlier try .*?: (\d+) found on the vendor side by their request, "
+        r"(\d+) provably not created \(submitted now\), (\d+) not conclusive"
+    )
+    story = sorted(re.findall(pattern, text), key=lambda numbers: numbers[1], reverse=True)
+    assert len(story) == 2, story
+    lost, found, resent, unclear = map(int, story[0])  # Ace Data: found by the request that was sent
+    assert 1 <= found == lost <= len(batch_dags.LOST) and resent == unclear == 0, story
+    lost, found, resent, unclear = map(int, story[1])  # HiDream cannot list tasks: reported, not resent
+    assert found == resent == 0 and 1 <= unclear == lost <= len(batch_dags.LOST), story
+    acedata = xcoms[("acedata", -1, "return_value")]
+    assert ordered(acedata) == [(n, "succeeded") for n in range(len(batch_dags.PROMPTS))]
+    hidream = xcoms[("hidream", -1, "return_value")]
+    failed = [r for r in hidream if r["state"] == "failed"]
+    assert len(failed) == unclear and {r["prompt"] for r in failed} <= set(batch_dags.LOST)
+    assert all(r["error"]["code"] == "ambiguous_submission" for r in failed)
+    assert all("cannot list tasks by time" in r["error"]["message"] for r in failed)
+    by_vendor = emu.stats()["by_vendor"]
+    assert by_vendor["acedata"]["submit"] == len(batch_dags.PROMPTS)  # each prompt exactly once, over both tries
+    assert by_vendor["hidream"]["submit"] <= len(batch_dags.PROMPTS)  # never twice (an unsent one is not resent)
 
 
 @needs_task_state_store

@@ -388,6 +388,9 @@ class FakeStore(dict):
     def set(self, key: str, value: Any) -> None:
         self[key] = value
 
+    def delete(self, key: str) -> None:
+        self.pop(key, None)
+
 
 def operator(**kwargs: Any) -> HailuoVideoOperator:
     return HailuoVideoOperator(

@@ -263,28 +263,38 @@ class SubmissionSearch:
         return not self.matches and not self.unreadable
 
 
-def find_flow(
-    vendor: Vendor, spec: ServiceSpec, sent: Mapping[str, Any], window: tuple[float, float], retry: RetryPolicy
-) -> Flow[SubmissionSearch]:
-    """Look a submission up by what was sent, for a try that died before it recorded the task id."""
-    request = vendor.module.search_request(spec, math.floor(window[0]), math.ceil(window[1]))
+@dataclass(frozen=True)
+class SearchPage:
+    records: list[dict[str, Any]]
+    total: int | None  # every task in the window, as the API counts them (None: not said)
 
-    def interpret(outcome: Any) -> SubmissionSearch:
+
+def search_page_flow(
+    vendor: Vendor, spec: ServiceSpec, window: tuple[float, float], offset: int, retry: RetryPolicy
+) -> Flow[SearchPage]:
+    """One page of the tasks created in ``window``, newest first: to find a submission whose id was lost."""
+    request = vendor.module.search_request(spec, math.floor(window[0]), math.ceil(window[1]), offset=offset)
+
+    def interpret(outcome: Any) -> SearchPage:
         body = vendor.module.decode(outcome, request)
-        records = vendor.module.parse_search(body)
         total = body.get("count", body.get("total")) if isinstance(body, Mapping) else None
-        # Matching tasks past the page (a busy account) could be the one: they count as unreadable.
-        matches, unreadable = [], max(total - len(records), 0) if isinstance(total, int) else 0
-        for record in records:
-            stored = record.get("request")
-            task_id = record.get("id") or record.get("task_id")
-            if not isinstance(stored, Mapping) or not isinstance(task_id, str):
-                unreadable += 1
-            elif all(stored.get(key) == value for key, value in sent.items()):
-                matches.append(task_id)
-        return SubmissionSearch(tuple(dict.fromkeys(matches)), unreadable)
+        return SearchPage(vendor.module.parse_search(body), total if isinstance(total, int) else None)
 
     return call(request, interpret, retry)
+
+
+def match_submissions(records: Iterable[Mapping[str, Any]], sent: Mapping[str, Any], unread: int) -> SubmissionSearch:
+    """The records whose stored ``request`` holds every field of ``sent``; ``unread`` records (past the
+    pages read) and records without a readable request could be it too."""
+    matches, unreadable = [], unread
+    for record in records:
+        stored = record.get("request")
+        task_id = record.get("id") or record.get("task_id")
+        if not isinstance(stored, Mapping) or not isinstance(task_id, str):
+            unreadable += 1
+        elif all(stored.get(key) == value for key, value in sent.items()):
+            matches.append(task_id)
+    return SubmissionSearch(tuple(dict.fromkeys(matches)), unreadable)
 
 
 def probe_flow(vendor: Vendor) -> Flow[Any]:

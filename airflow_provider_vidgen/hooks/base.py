@@ -39,15 +39,20 @@ from airflow_provider_vidgen.core.vendors import (
     batch_flow,
     check_task_ids,
     chunked,
-    find_flow,
     is_token_error,
+    match_submissions,
     next_step,
     prepare_submission,
     probe_flow,
     retrieve_flow,
+    search_page_flow,
     submit_flow,
     vendor_for_conn_type,
 )
+
+# Pages of a creation-time search read at most (100 tasks each): past that, the rest counts as
+# unreadable and the lookup is not conclusive, rather than reading a huge account forever.
+MAX_SEARCH_PAGES = 50
 
 
 def transport_failure(exc: httpx.HTTPError) -> TransportFailure:
@@ -274,8 +279,23 @@ class VideoApiHook(BaseHook):
 
     def find_submissions(self, service: str, body: Mapping[str, Any], window: tuple[float, float]) -> SubmissionSearch:
         """The tasks created in ``window`` (epoch seconds) whose request holds every field of ``body``."""
-        spec, request = self.prepare(service, body, allow_unknown=True)
-        return self._run(find_flow(self.vendor, spec, request.json, window, self.retry))
+        return self.find_many_submissions(service, [body], window)[0]
+
+    def find_many_submissions(
+        self, service: str, bodies: Sequence[Mapping[str, Any]], window: tuple[float, float]
+    ) -> list[SubmissionSearch]:
+        """One search per body over every task created in ``window``, read page by page once."""
+        sent = [self.prepare(service, body, allow_unknown=True)[1].json for body in bodies]
+        spec = self.vendor.service(service)
+        records: list[dict[str, Any]] = []
+        unread = 0
+        for _ in range(MAX_SEARCH_PAGES):
+            page = self._run(search_page_flow(self.vendor, spec, window, len(records), self.retry))
+            records += page.records
+            unread = max((page.total or 0) - len(records), 0)
+            if not page.records or not unread:
+                break
+        return [match_submissions(records, one, unread) for one in sent]
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap authenticated call that creates nothing (never a generation)."""

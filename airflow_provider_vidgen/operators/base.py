@@ -48,6 +48,12 @@ def submission_record(identity: str, service: str, task_id: str | None) -> dict[
     return {"fingerprint": identity, "service": service, "task_id": task_id, "intent_at": time.time()}
 
 
+def lookup_window(hook: VideoApiHook, sent_from: float, sent_to: float) -> tuple[float, float]:
+    """When a submission sent between ``sent_from`` and ``sent_to`` can have been created on the vendor side:
+    some slack for clock skew before, every attempt's full timeout after."""
+    return sent_from - LOOKUP_SLACK_SECONDS, sent_to + hook.settings.timeout * hook.retry.max_attempts + 60
+
+
 def after_submission_answer(task_id: str) -> None:
     hold = os.environ.get(HOLD_AFTER_SUBMIT_ENV)
     if hold:
@@ -323,7 +329,7 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
         )
         if not hook.vendor.finds_submissions:
             raise AirflowFailException(f"{lost}, and {self.vendor.label} cannot list tasks by time. {what_to_do}")
-        window = (sent_at - LOOKUP_SLACK_SECONDS, sent_at + hook.settings.timeout * hook.retry.max_attempts + 60)
+        window = lookup_window(hook, sent_at, sent_at)
         try:
             search = hook.find_submissions(service, body, window)
         except ApiError as err:

@@ -8,9 +8,10 @@ connection's ``max_requests_per_second``, and a success policy (``min_success`` 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
@@ -35,6 +36,7 @@ from airflow_provider_vidgen.operators.base import (
     BaseVideoOperator,
     check_event,
     fingerprint,
+    lookup_window,
     request_prompt,
 )
 
@@ -172,7 +174,7 @@ class BaseBatchVideoOperator(BaseVideoOperator):
         keys = item_keys(self.conn_id, self.vendor.name, service, bodies)
         hook = self.get_hook()
         try:
-            slots = self._reattach_batch(hook, store, service, keys)
+            slots = self._reattach_batch(hook, store, service, bodies, keys)
             self._submit_missing(hook, store, service, bodies, keys, slots)
         finally:
             hook.close()
@@ -196,13 +198,25 @@ class BaseBatchVideoOperator(BaseVideoOperator):
         request it sends, resends included, takes a slot of the pacer."""
         return hook.submit(service, body, allow_unknown=self.allow_unknown_fields, pace=pacer.wait)
 
-    def _reattach_batch(self, hook: VideoApiHook, store: Any, service: str, keys: list[str]) -> dict[int, TaskResult]:
+    def _reattach_batch(
+        self, hook: VideoApiHook, store: Any, service: str, bodies: list[dict[str, Any]], keys: list[str]
+    ) -> dict[int, TaskResult]:
         """What earlier tries of this task left: every item's recorded task, unless it failed."""
         if store is None or not store.get(BATCH_KEY):
             return {}
         records = {index: store.get(key) for index, key in enumerate(keys)}
-        recorded = {i: r["task_id"] for i, r in records.items() if isinstance(r, dict) and r.get("task_id")}
-        ambiguous = {i: r["ambiguous"] for i, r in records.items() if isinstance(r, dict) and r.get("ambiguous")}
+        records = {index: record for index, record in records.items() if isinstance(record, dict)}
+        recorded = {i: r["task_id"] for i, r in records.items() if r.get("task_id")}
+        ambiguous = {i: r["ambiguous"] for i, r in records.items() if r.get("ambiguous")}
+        lost = {i: float(r["intent_at"]) for i, r in records.items() if r.get("intent_at") and i not in recorded}
+        if lost:
+            for index, outcome in self._find_lost(hook, service, bodies, lost, set(recorded.values())).items():
+                if outcome.startswith("task:"):
+                    recorded[index] = outcome.removeprefix("task:")
+                    store.set(keys[index], {"task_id": recorded[index], "service": service})
+                elif outcome:
+                    ambiguous[index] = outcome
+                    store.set(keys[index], {"ambiguous": outcome})
         try:
             found = hook.retrieve_many(service, list(recorded.values())) if recorded else {}
         except ApiError as err:
@@ -228,6 +242,65 @@ class BaseBatchVideoOperator(BaseVideoOperator):
                 len(ambiguous),
             )
         return slots
+
+    def _find_lost(
+        self,
+        hook: VideoApiHook,
+        service: str,
+        bodies: list[dict[str, Any]],
+        lost: dict[int, float],
+        known: set[str],
+    ) -> dict[int, str]:
+        """Items an earlier try sent and died before recording: ``task:<id>`` when found on the vendor
+        side by their request, ``""`` when provably never created (submit again), else why not resent."""
+        label = self.vendor.label
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(lost.values())))
+        what = (
+            f"an earlier try sent this {label} {service} submission around {when} and stopped before it recorded "
+            "the vendor task id"
+        )
+        advice = (
+            "Look for it in the vendor console (wait for it with VideoTaskSensor); not resent, to avoid a "
+            "duplicate charge."
+        )
+        outcome: dict[int, str] = {}
+        groups: dict[str, list[int]] = {}  # equal bodies are looked up once, and share what is found
+        if not hook.vendor.finds_submissions:
+            outcome = dict.fromkeys(lost, f"{what}, and {label} cannot list tasks by time. {advice}")
+        else:
+            for index in sorted(lost):
+                groups.setdefault(json.dumps(bodies[index], sort_keys=True, default=str), []).append(index)
+        if groups:
+            window = lookup_window(hook, min(lost.values()), max(lost.values()))
+            try:
+                searches = hook.find_many_submissions(service, [bodies[group[0]] for group in groups.values()], window)
+            except ApiError as err:  # nothing of this try was sent yet: a retry may look again
+                raise AirflowException(f"{len(lost)} item(s): {what}; looking them up failed: {err}") from None
+            for group, search in zip(groups.values(), searches, strict=True):
+                candidates = [task_id for task_id in search.matches if task_id not in known]
+                if not search.unreadable and not candidates:
+                    outcome.update(dict.fromkeys(group, ""))
+                elif not search.unreadable and len(candidates) == len(group):
+                    outcome.update({index: f"task:{task_id}" for index, task_id in zip(group, candidates, strict=True)})
+                else:
+                    outcome.update(
+                        dict.fromkeys(
+                            group,
+                            f"{what}; the lookup is not conclusive ({len(candidates)} task(s) with this request for "
+                            f"{len(group)} item(s); {search.unreadable} without a readable request). {advice}",
+                        )
+                    )
+        found = sum(1 for value in outcome.values() if value.startswith("task:"))
+        resent = sum(1 for value in outcome.values() if not value)
+        self.log.warning(
+            "%d item(s) were sent by an earlier try that stopped before recording them: %d found on the vendor "
+            "side by their request, %d provably not created (submitted now), %d not conclusive (not resent)",
+            len(lost),
+            found,
+            resent,
+            len(lost) - found - resent,
+        )
+        return outcome
 
     def _unsubmitted(self, service: str, code: str, message: str) -> TaskResult:
         return TaskResult("", service, self.vendor.name, "failed", error=TaskError(code, message))
@@ -261,57 +334,70 @@ class BaseBatchVideoOperator(BaseVideoOperator):
         started = last_line = time.monotonic()
         stop: ApiError | None = None
         done = 0
+        waiting = iter(todo)
+        pending: dict[Future[str], int] = {}
         # Submissions overlap so that the API's latency does not cap the rate (one at a time, a 0.5 s
-        # answer would allow 2/s); the pacer alone sets the rate. Every answer is recorded here, in
-        # this thread, as it arrives.
-        pool = ThreadPoolExecutor(max_workers=submissions_in_flight(rate), thread_name_prefix="vidgen-submit")
-        futures = {pool.submit(self._submit_item, hook, service, bodies[index], pacer): index for index in todo}
+        # answer would allow 2/s); the pacer alone sets the rate. Records are written here, in this
+        # thread: an item's intent just before it is handed out, its vendor id as soon as it is back.
+        in_flight = submissions_in_flight(rate)
+        pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="vidgen-submit")
+
+        def hand_out() -> None:
+            while stop is None and len(pending) < in_flight:
+                index = next(waiting, None)
+                if index is None:
+                    return
+                if store is not None:  # a try that dies before recording the id is found again by it
+                    store.set(keys[index], {"intent_at": time.time(), "service": service})
+                pending[pool.submit(self._submit_item, hook, service, bodies[index], pacer)] = index
+
         try:
-            for future in as_completed(futures):
-                if future.cancelled():
-                    continue
-                index = futures[future]
-                done += 1
-                try:
-                    task_id = future.result()
-                except AmbiguousSubmissionError as err:
-                    # Never resent, not even by a retry: it may have created a paid task.
-                    message = f"{err} Not resent, not even by a retry of this task."
-                    if store is not None:
-                        store.set(keys[index], {"ambiguous": message})
-                    slots[index] = self._unsubmitted(service, "ambiguous_submission", message)
-                    self.log.warning("Item %d: %s", index, message)
-                    continue
-                except ApiError as err:
-                    if not err.retryable and err.nothing_created and err.status in ITEM_REFUSED_STATUSES:
-                        slots[index] = self._unsubmitted(service, err.code or f"http_{err.status}", str(err))
-                        self.log.warning("Item %d was refused by the API (nothing created): %s", index, err)
+            hand_out()
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    index = pending.pop(future)
+                    done += 1
+                    try:
+                        task_id = future.result()
+                    except AmbiguousSubmissionError as err:
+                        # Never resent, not even by a retry: it may have created a paid task.
+                        message = f"{err} Not resent, not even by a retry of this task."
+                        if store is not None:
+                            store.set(keys[index], {"ambiguous": message})
+                        slots[index] = self._unsubmitted(service, "ambiguous_submission", message)
+                        self.log.warning("Item %d: %s", index, message)
                         continue
-                    if stop is None:  # send nothing new; the submissions under way are still recorded
-                        stop = err
-                        for pending in futures:
-                            pending.cancel()
-                    continue
-                if store is not None:
-                    store.set(keys[index], {"task_id": task_id, "service": service})
-                slots[index] = TaskResult(task_id, service, self.vendor.name, "pending")
-                now = time.monotonic()
-                if now - last_line >= SUBMIT_LOG_SECONDS or done == len(todo):
-                    self.log.info(
-                        "Submitted %d/%d (%.0fs, %.1fs spent waiting for the rate limit)",
-                        done,
-                        len(todo),
-                        now - started,
-                        pacer.waited,
-                    )
-                    last_line = now
+                    except ApiError as err:
+                        if not err.retryable and err.nothing_created and err.status in ITEM_REFUSED_STATUSES:
+                            slots[index] = self._unsubmitted(service, err.code or f"http_{err.status}", str(err))
+                            self.log.warning("Item %d was refused by the API (nothing created): %s", index, err)
+                            if store is not None:
+                                store.delete(keys[index])  # nothing was created: no intent to look up
+                            continue
+                        stop = stop or err  # hand out nothing new; the submissions under way are recorded
+                        if store is not None and err.nothing_created:
+                            store.delete(keys[index])  # a retry need not look it up
+                        continue
+                    if store is not None:
+                        store.set(keys[index], {"task_id": task_id, "service": service})
+                    slots[index] = TaskResult(task_id, service, self.vendor.name, "pending")
+                    now = time.monotonic()
+                    if now - last_line >= SUBMIT_LOG_SECONDS or done == len(todo):
+                        self.log.info(
+                            "Submitted %d/%d (%.0fs, %.1fs spent waiting for the rate limit)",
+                            done,
+                            len(todo),
+                            now - started,
+                            pacer.waited,
+                        )
+                        last_line = now
+                hand_out()
         except BaseException:
-            # Killed or failed while submissions were under way: send nothing new, and record what
-            # was accepted, so a retry reattaches instead of paying again.
-            for pending in futures:
-                pending.cancel()
-            pool.shutdown(wait=True)
-            self._record_accepted(store, service, keys, futures, slots)
+            # Killed or failed while submissions were under way: record what was accepted, so a
+            # retry reattaches instead of paying again (what is lost here, the retry looks up).
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._record_accepted(store, service, keys, pending, slots)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -330,16 +416,21 @@ class BaseBatchVideoOperator(BaseVideoOperator):
         futures: Mapping[Future[str], int],
         slots: dict[int, TaskResult],
     ) -> None:
-        """Best effort, on the way out: record every accepted submission not recorded yet."""
+        """Best effort, on the way out: record every accepted submission not recorded yet, and drop the
+        intent of every one that was never sent (cancelled before it started), so no retry looks it up."""
         for future, index in futures.items():
-            if index in slots or not future.done() or future.cancelled() or future.exception() is not None:
+            if index in slots or not future.done():
                 continue
-            slots[index] = TaskResult(future.result(), service, self.vendor.name, "pending")
-            if store is not None:
-                try:
-                    store.set(keys[index], {"task_id": future.result(), "service": service})
-                except Exception:  # the original error is what the log must show
-                    self.log.warning("Could not record vendor task id %s of item %d", future.result(), index)
+            try:
+                if future.cancelled():
+                    if store is not None:
+                        store.delete(keys[index])
+                elif future.exception() is None:
+                    slots[index] = TaskResult(future.result(), service, self.vendor.name, "pending")
+                    if store is not None:
+                        store.set(keys[index], {"task_id": future.result(), "service": service})
+            except Exception:  # the original error is what the log must show
+                self.log.warning("Could not update the record of item %d on the way out", index)
 
     # ------------------------------------------------------------------ results
 

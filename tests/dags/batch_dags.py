@@ -40,6 +40,33 @@ class CrashingHailuoBatch(HailuoBatchVideoOperator):
         return super().execute(context)
 
 
+LOST = PROMPTS[4:6]  # answered by the vendor, then the try dies before recording their ids
+
+
+class LosingAnswers:
+    """Try 1 dies right after the vendor accepted the LOST items, before their ids are recorded: the
+    crash window. A retry must find them on the vendor side (or, where the API cannot list tasks,
+    report them and not resend), never pay for them twice."""
+
+    def _submit_item(self, hook: Any, service: str, body: dict[str, Any], pacer: Any) -> str:
+        task_id = super()._submit_item(hook, service, body, pacer)  # type: ignore[misc]
+        if self._try_number == 1 and body.get("prompt") in LOST:
+            raise AirflowException(f"worker lost after the vendor answered {task_id} (simulated)")
+        return task_id
+
+    def execute(self, context: Any) -> Any:
+        self._try_number = context["ti"].try_number
+        return super().execute(context)  # type: ignore[misc]
+
+
+class LosingHailuoBatch(LosingAnswers, HailuoBatchVideoOperator):
+    pass
+
+
+class LosingHiDreamBatch(LosingAnswers, HiDreamBatchVideoOperator):
+    pass
+
+
 # Paced submission through 429s (the connection's extra sets the pace; the emulator refuses some).
 with DAG("batch_paced", schedule=None, start_date=START, catchup=False) as paced_dag:
     HailuoBatchVideoOperator(
@@ -82,4 +109,20 @@ with DAG("batch_bad_items", schedule=None, start_date=START, catchup=False) as b
     HailuoBatchVideoOperator.partial(task_id="too_many", max_items=3).expand(prompts=[["x"] * 4])
     HailuoBatchVideoOperator(
         task_id="lengths", prompts=["a", "b"], first_image_urls=["{{ 'https://a.example/1.jpg' }}"]
+    )
+
+# The crash window: ids answered but never recorded. Ace Data can list tasks by creation time, so
+# the retry finds them by their request; HiDream cannot, so they are reported and not resent.
+with DAG("batch_lost_answers", schedule=None, start_date=START, catchup=False) as lost_answers_dag:
+    LosingHailuoBatch(
+        task_id="acedata", prompts=PROMPTS, deferrable=True, poll_interval=POLL, retries=1, retry_delay=NO_DELAY
+    )
+    LosingHiDreamBatch(
+        task_id="hidream",
+        prompts=PROMPTS,
+        min_success=len(PROMPTS) - len(LOST),
+        deferrable=True,
+        poll_interval=POLL,
+        retries=1,
+        retry_delay=NO_DELAY,
     )
