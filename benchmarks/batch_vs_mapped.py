@@ -118,6 +118,8 @@ def run_mode(api: Api, emulator: EmulatorServer, pgid: int, mode: str, n: int, d
             break
         time.sleep(2)
     cpu = group_cpu_seconds(pgid) - cpu_before
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+    failed = api.get(path, state="failed", limit=1)["total_entries"]
     stats = emulator.stats()
     wall = _seconds(run["end_date"]) - _seconds(run["start_date"])
     return {
@@ -125,6 +127,7 @@ def run_mode(api: Api, emulator: EmulatorServer, pgid: int, mode: str, n: int, d
         "wall": wall,
         "cpu_per_video": cpu / n,
         "peak_deferred": peak,
+        "failed_tasks": failed,
         "http_429": stats["counts"].get("rate_limited", 0) + stats["counts"].get("fault", 0),
         "tasks_per_prompt": stats["tasks"] / n,
         "submits_per_prompt": stats["counts"].get("submit", 0) / n,
@@ -211,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         ("wall time (s)", "wall", "{:.0f}"),
         ("Airflow CPU-s per video", "cpu_per_video", "{:.3f}"),
         ("peak deferred tasks", "peak_deferred", "{}"),
+        ("failed task instances", "failed_tasks", "{}"),
         ("HTTP 429 answers", "http_429", "{}"),
         ("videos created per prompt", "tasks_per_prompt", "{:.3f}"),
         ("submit requests per prompt", "submits_per_prompt", "{:.3f}"),
