@@ -276,3 +276,125 @@ def test_hidream_submit_answer():
     body = load_fixture("hidream/submit_response.json")
     result = hidream.decode(HttpResponse(200, json.dumps(body).encode()), ApiRequest("POST", "/x", "submit"))
     assert hidream.parse_submit(result) == body["result"]["task_id"]
+
+
+# HiDream v3: the same envelope and statuses as v2 (the v3 txt2video result page), read for every v3 module.
+HIDREAM_V3 = [name for name in hidream.SERVICES if name.startswith("v3-")]
+HIDREAM_V3_SINGLE = {
+    "v3_result_single_processing.json": ("running", None),
+    "v3_result_single_done.json": ("succeeded", None),
+    "v3_result_single_failed.json": ("failed", "failed"),
+}
+
+
+def test_the_v3_modules_are_in_the_table_without_a_batch_endpoint():
+    assert HIDREAM_V3 == ["v3-txt2video", "v3-img2video", "v3-keyframe2video"]
+    for name in HIDREAM_V3:
+        spec = hidream.SERVICES[name]
+        module = name.removeprefix("v3-")
+        assert spec.submit_path == f"/api-pub/gw/v3/video/{module}/async"
+        assert spec.poll_path == f"/api-pub/gw/v3/video/{module}/async/results"
+        assert not spec.batch_retrieve
+        with pytest.raises(ValueError, match="no batch-results endpoint"):
+            hidream.batch_request(spec, ["t"])
+    assert all(hidream.SERVICES[name].batch_retrieve for name in ("txt2video", "img2video", "video_edit"))
+
+
+@pytest.mark.parametrize("service", HIDREAM_V3)
+@pytest.mark.parametrize(("fixture", "expected"), HIDREAM_V3_SINGLE.items(), ids=list(HIDREAM_V3_SINGLE))
+def test_hidream_v3_fixture_state(fixture, expected, service):
+    state, error_code = expected
+    body = load_fixture(f"hidream/{fixture}")
+    spec = hidream.SERVICES[service]
+    request = hidream.retrieve_request(spec, body["result"]["task_id"])
+    assert (request.method, request.path, request.kind) == ("GET", spec.poll_path, "retrieve")
+    record = hidream.decode(HttpResponse(200, json.dumps(body).encode()), request)
+    result = hidream.interpret_record(spec, record["task_id"], record)
+    assert (result.state, result.service, result.vendor) == (state, service, "hidream")
+    assert (result.error.code if result.error else None) == error_code
+    if state == "succeeded":
+        (video,) = result.videos
+        assert video.url.endswith(".mp4") and video.watermarked_url.endswith("_wm.mp4") and result.progress == 1.0
+    elif state == "running":
+        assert result.progress == 0.63 and result.videos == ()
+
+
+def test_hidream_v3_submit_answer():
+    body = load_fixture("hidream/v3_submit_response.json")
+    request = hidream.submit_request(hidream.SERVICES["v3-txt2video"], {"prompt": "x"})
+    assert request.path == "/api-pub/gw/v3/video/txt2video/async"
+    result = hidream.decode(HttpResponse(200, json.dumps(body).encode()), request)
+    assert hidream.parse_submit(result) == body["result"]["task_id"]
+
+
+def drive_flow(flow, answer):
+    """Run a sans-IO flow, answering each request with ``answer(request)``; Sleeps pass at once."""
+    from airflow_provider_vidgen.core.transport import Sleep
+
+    sent, step = [], next(flow)
+    while True:
+        if isinstance(step, Sleep):
+            outcome = None
+        else:
+            sent.append(step)
+            outcome = answer(step)
+        try:
+            step = flow.send(outcome)
+        except StopIteration as stop:
+            return stop.value, sent
+
+
+def test_a_batch_poll_of_a_service_without_batch_endpoint_retrieves_each_id_in_one_flow():
+    from airflow_provider_vidgen.core.transport import RetryPolicy
+    from airflow_provider_vidgen.core.vendors import HIDREAM, batch_flow
+
+    spec = hidream.SERVICES["v3-img2video"]
+    answers = {
+        "done": load_fixture("hidream/v3_result_single_done.json"),
+        "running": load_fixture("hidream/v3_result_single_processing.json"),
+        "gone": {"code": 0, "message": "Success", "request_id": "r", "result": None},
+    }
+    attempts: dict[str, int] = {}
+
+    def answer(request):
+        task_id = request.params["task_id"]
+        attempts[task_id] = attempts.get(task_id, 0) + 1
+        if task_id == "running" and attempts[task_id] == 1:  # one 503 first: that id's own retry covers it
+            return HttpResponse(503, b'{"code": 503, "message": "busy"}')
+        return HttpResponse(200, json.dumps(answers[task_id]).encode())
+
+    ids = ["done", "running", "gone", "done"]
+    results, sent = drive_flow(batch_flow(HIDREAM, spec, ids, RetryPolicy(3, base_delay=0)), answer)
+    assert [(r.method, r.path, r.kind, r.params["task_id"]) for r in sent] == [
+        ("GET", spec.poll_path, "retrieve", task_id) for task_id in ("done", "running", "running", "gone")
+    ]  # each distinct id once (plus the one resend), never a batch path
+    assert {task_id: result.state for task_id, result in results.items()} == {
+        "done": "succeeded",
+        "running": "running",
+        "gone": "failed",
+    }
+    assert results["gone"].error.code == NOT_FOUND
+    # A v2 module keeps its one batch request.
+    _, sent = drive_flow(
+        batch_flow(HIDREAM, hidream.SERVICES["img2video"], ["a", "b"], RetryPolicy(1)),
+        lambda request: HttpResponse(200, b'{"code": 0, "message": "Success", "result": []}'),
+    )
+    assert [(r.kind, r.path, r.json) for r in sent] == [
+        ("retrieve_batch", "/api-pub/gw/v2/video/img2video/async/results/batch", {"task_id_list": ["a", "b"]})
+    ]
+
+
+def test_a_v3_id_that_keeps_failing_fails_the_whole_poll_like_a_failed_batch_request():
+    from airflow_provider_vidgen.core.transport import RetryPolicy
+    from airflow_provider_vidgen.core.vendors import HIDREAM, batch_flow
+
+    done = json.dumps(load_fixture("hidream/v3_result_single_done.json")).encode()
+
+    def answer(request):
+        if request.params["task_id"] == "b":
+            return HttpResponse(500, b'{"code": 500, "message": "down"}')
+        return HttpResponse(200, done)
+
+    with pytest.raises(ApiError) as caught:
+        drive_flow(batch_flow(HIDREAM, hidream.SERVICES["v3-txt2video"], ["a", "b", "c"], RetryPolicy(2)), answer)
+    assert caught.value.status == 500 and caught.value.retryable

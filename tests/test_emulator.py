@@ -87,6 +87,13 @@ HIDREAM_BODIES: dict[str, dict[str, Any]] = {
     "txt2video": {"prompt": "clownfish"},
     "img2video": {"image": "https://cdn.example.com/lighthouse.jpg", "prompt": "waves"},
     "video_edit": {"video_name": "https://cdn.example.com/pig.mp4", "prompt": "watercolor pig"},
+    "v3-txt2video": {"prompt": "clownfish", "resolution": "1280*720"},
+    "v3-img2video": {"image": "https://cdn.example.com/lighthouse.jpg", "prompt": "waves"},
+    "v3-keyframe2video": {
+        "images": ["https://cdn.example.com/dawn.png", "https://cdn.example.com/dusk.png"],
+        "prompt": "a day passes",
+        "duration": 10,
+    },
 }
 
 
@@ -521,6 +528,22 @@ def test_hidream_batch_and_unknown_id(client):
     assert client.post(path, json={"task_id_list": []}).json()["result"] == []  # the provider's probe
     assert retrieve_hidream(client, "txt2video", "nope") is None  # unknown single id: result null
     assert retrieve_hidream(client, "img2video", task_id) is None  # other module: not visible
+
+
+def test_hidream_v3_has_single_results_only(emu, client):
+    """No v3 batch-results endpoint is documented, so the emulator serves none (the provider never calls one)."""
+    ids = {}
+    for module in ("v3-txt2video", "v3-img2video", "v3-keyframe2video"):
+        spec = hidream.SERVICES[module]
+        ids[module] = task_id = submit_hidream(client, module)
+        answer = client.post(spec.poll_path + "/batch", json={"task_id_list": [task_id]})
+        assert answer.status_code == 404 and answer.json()["code"] == 404, answer.text
+        assert retrieve_hidream(client, module, task_id)["task_id"] == task_id
+        assert retrieve_hidream(client, module, "nope") is None  # unknown single id: result null
+    # v2 and v3 are separate families: a v3 task is not visible through the v2 results of the same module.
+    assert retrieve_hidream(client, "txt2video", ids["v3-txt2video"]) is None
+    stats = emu.stats()["by_vendor"]["hidream"]
+    assert stats["submit"] == 3 and stats["retrieve"] == 7 and stats.get("retrieve_batch", 0) == 0
 
 
 def test_unknown_id_and_task_families(emu, client):

@@ -52,6 +52,13 @@ def wait_until_terminal(hook, service, task_ids, timeout=10.0):
         (HiDreamHook, "txt2video", {"prompt": "a clownfish"}),
         (HiDreamHook, "img2video", {"image": "https://cdn.example.com/a.png"}),
         (HiDreamHook, "video_edit", {"video_name": "https://cdn.example.com/a.mp4", "style": "anime"}),
+        (HiDreamHook, "v3-txt2video", {"prompt": "a clownfish", "negative_prompt": "blur", "resolution": "960*960"}),
+        (HiDreamHook, "v3-img2video", {"image": "https://cdn.example.com/a.png"}),
+        (
+            HiDreamHook,
+            "v3-keyframe2video",
+            {"images": ["https://cdn.example.com/a.png", "https://cdn.example.com/b.png"]},
+        ),
     ],
 )
 def test_sync_submit_and_poll_every_service(emulator, hook_cls, service, body):
@@ -87,6 +94,24 @@ def test_retrieve_many_chunks_by_batch_size(emulator, monkeypatch):
     assert list(results) == [*ids, "unknown-id"]
     assert results["unknown-id"].state == "failed" and results["unknown-id"].error.code == "not_found"
     assert emulator.stats()["counts"]["retrieve_batch"] == 3  # 6 ids, 2 per request
+
+
+@pytest.mark.parametrize("run", ["sync", "async"])
+def test_retrieve_many_of_a_service_without_batch_endpoint_asks_for_each_id(emulator, monkeypatch, run):
+    set_connection(monkeypatch, "hidream_default", "hidream", emulator.url, TOKEN, batch_size=2)
+    hook = HiDreamHook()
+    ids = [hook.submit("v3-txt2video", {"prompt": f"fish {n}"}) for n in range(3)]
+    before = emulator.stats()["counts"]  # not reset: that would forget the tasks too
+    wanted = [*ids, "unknown-id", ids[0]]
+    if run == "sync":
+        results = hook.retrieve_many("v3-txt2video", wanted)
+    else:
+        results = asyncio.run(hook.aretrieve_many("v3-txt2video", wanted))
+    assert list(results) == [*ids, "unknown-id"]
+    assert all(results[task_id].state != "failed" for task_id in ids)
+    assert results["unknown-id"].state == "failed" and results["unknown-id"].error.code == "not_found"
+    counts = {kind: n - before[kind] for kind, n in emulator.stats()["counts"].items()}
+    assert counts["retrieve"] == 4 and counts["retrieve_batch"] == 0  # one GET per distinct id, no batch
 
 
 def test_bad_token_is_a_clear_error_without_the_token(emulator, monkeypatch):

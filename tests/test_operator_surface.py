@@ -11,6 +11,7 @@ from conftest import TOKEN, set_connection
 from dags import generation_dags
 from test_reliability import run_dag
 
+from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.vendors import ACEDATA, HIDREAM, VENDORS
 from airflow_provider_vidgen.get_provider_info import get_provider_info
 from airflow_provider_vidgen.hooks.acedata import AceDataHook
@@ -72,6 +73,44 @@ def test_the_alias_and_a_templated_connection_id_work_in_a_dag_run(airflow_db, e
     assert xcoms[("by_module", -1, "return_value")]["service"] == "txt2video"
 
 
+FRAMES = ["https://cdn.example.com/dawn.png", "https://cdn.example.com/dusk.png"]
+
+
+def test_hidream_v3_fields_are_named_parameters_and_v2_modules_refuse_them():
+    v3 = HiDreamVideoOperator(
+        task_id="v3", service="v3-txt2video", prompt="p", negative_prompt="blur", version="v2", resolution="1280*720"
+    )
+    assert v3.request_body() == {"prompt": "p", "negative_prompt": "blur", "version": "v2", "resolution": "1280*720"}
+    keyframes = HiDreamVideoOperator(task_id="k", module="v3-keyframe2video", images=FRAMES, duration=10)
+    assert keyframes.request_body() == {"images": FRAMES, "duration": 10}
+    assert {"negative_prompt", "version", "resolution", "duration", "images"} <= set(
+        HiDreamVideoOperator.template_fields
+    )
+    for service, fields, refused in (
+        ("txt2video", {"prompt": "p", "negative_prompt": "blur"}, "negative_prompt"),
+        ("img2video", {"image": FRAMES[0], "resolution": "960*960"}, "resolution"),
+        ("txt2video", {"prompt": "p", "images": FRAMES}, "images"),
+        ("v3-txt2video", {"prompt": "p", "duration": 5}, "duration"),
+        ("v3-keyframe2video", {"images": FRAMES, "aspect_ratio": "16:9"}, "aspect_ratio"),
+    ):
+        with pytest.raises(InvalidInputError, match="checked when the DAG was parsed") as caught:
+            HiDreamVideoOperator(task_id="bad", service=service, **fields)
+        assert caught.value.field == refused and f"is not a field of hidream {service!r}" in str(caught.value)
+    # Templated values wait for the run, as for v2.
+    HiDreamVideoOperator(task_id="tpl", service="v3-keyframe2video", images="{{ params.frames }}")
+
+
+def test_hidream_v3_operators_run_to_success(airflow_db, emulator):
+    _, states, xcoms = run_dag(generation_dags.hidream_v3_dag)
+    assert states == {("v3_txt2video", -1): "success", ("v3_keyframe2video", -1): "success"}
+    for task_id, service in (("v3_txt2video", "v3-txt2video"), ("v3_keyframe2video", "v3-keyframe2video")):
+        result = xcoms[(task_id, -1, "return_value")]
+        assert (result["service"], result["vendor"], result["state"]) == (service, "hidream", "succeeded")
+        assert result["videos"][0]["url"] == f"{emulator.url}/files/{result['task_id']}.mp4"
+    counts = emulator.stats()["by_vendor"]["hidream"]
+    assert counts["submit"] == 2 and counts["retrieve"] >= 2 and counts["retrieve_batch"] == 0
+
+
 @pytest.mark.parametrize(
     ("operator_class", "kwargs"),
     [
@@ -108,3 +147,15 @@ def test_every_vendor_fact_has_one_source():
         assert inspect.signature(hook.__init__).parameters[vendor.conn_id_param].default == vendor.default_conn_id
     sensor_default = inspect.signature(VideoTaskSensor.__init__).parameters["conn_id"].default
     assert sensor_default == ACEDATA.default_conn_id
+
+
+def test_each_vendor_module_keeps_the_vendor_contract():
+    """The Protocol is the contract: every function, with the Protocol's parameter names."""
+    from airflow_provider_vidgen.core.vendors import SearchableVendorApi, VendorApi
+
+    for vendor in VENDORS.values():
+        protocol = SearchableVendorApi if vendor.finds_submissions else VendorApi
+        assert isinstance(vendor.module, protocol)
+        for name in (n for n in dir(protocol) if not n.startswith("_")):
+            expected = list(inspect.signature(getattr(protocol, name)).parameters)[1:]  # without self
+            assert list(inspect.signature(getattr(vendor.module, name)).parameters) == expected, (vendor.name, name)

@@ -34,7 +34,8 @@ def wire(monkeypatch) -> list[dict[str, Any]]:
     async def recording(client, request):
         entry: dict[str, Any] = {"at": time.monotonic(), "kind": request.kind, "path": request.path}
         body = request.json if isinstance(request.json, dict) else {}
-        entry["ids"] = list(body.get("ids") or body.get("task_id_list") or ([body["id"]] if "id" in body else []))
+        single = body.get("id") or (request.params or {}).get("task_id")  # Ace Data's retrieve, HiDream's GET
+        entry["ids"] = list(body.get("ids") or body.get("task_id_list") or ([single] if single else []))
         sent.append(entry)
         outcome = await original(client, request)
         entry["status"] = getattr(outcome, "status", None)
@@ -161,6 +162,62 @@ async def test_hidream_triggers_share_its_batch_results_endpoint(emulator, wire,
     assert all(entry["path"].endswith("/results/batch") for entry in wire)
     assert sorted(wire[0]["ids"]) == sorted(ids)
     assert emulator.stats()["counts"]["retrieve"] == 0
+
+
+async def test_hidream_v3_ids_are_polled_one_get_each_through_the_shared_poller(emulator, wire, start_together):
+    """HiDream v3 documents no batch-results endpoint: a cycle asks for each id with its own GET."""
+    hook = HiDreamHook()
+    ids = [hook.submit("v3-txt2video", {"prompt": f"kite {n}"}) for n in range(3)]
+    ids.append(hook.submit("v3-keyframe2video", {"images": ["https://cdn.example.com/a.png"] * 2, "prompt": "x"}))
+    hook.close()
+    triggers = [trigger(ids[:2], service="v3-txt2video", conn_id="hidream_default")]
+    triggers += [trigger([ids[2]], service="v3-txt2video", conn_id="hidream_default")]
+    triggers += [trigger([ids[3]], service="v3-keyframe2video", conn_id="hidream_default")]
+    waiting = await start_together(triggers, "hidream_default")
+    poller = pollers_in_loop()["hidream_default"]
+    events = await asyncio.gather(*waiting)
+
+    assert [e["status"] for e in events] == ["success"] * 3
+    assert [[r["state"] for r in e["results"]] for e in events] == [["succeeded"] * 2, ["succeeded"], ["succeeded"]]
+    assert [r["task_id"] for e in events for r in e["results"]] == ids
+    assert all(
+        r["videos"][0]["url"] == f"{emulator.url}/files/{r['task_id']}.mp4" for e in events for r in e["results"]
+    )
+    assert all(entry["kind"] == "retrieve" and len(entry["ids"]) == 1 for entry in wire)
+    assert {entry["path"] for entry in wire} == {
+        "/api-pub/gw/v3/video/txt2video/async/results",
+        "/api-pub/gw/v3/video/keyframe2video/async/results",
+    }
+    assert sorted(i for entry in wire[:4] for i in entry["ids"]) == sorted(ids)  # the first cycle: each id once
+    stats = emulator.stats()
+    assert stats["counts"]["retrieve_batch"] == 0 and stats["counts"]["retrieve"] == len(wire) == poller.requests_sent
+    assert stats["ids_polled"] == len(wire) == poller.ids_polled
+
+
+async def test_a_429_on_one_v3_get_holds_back_every_poll_of_the_connection(emulator, monkeypatch, wire):
+    """The one-GET-per-id polls of HiDream v3 still pass the shared gate: a Retry-After pauses them all."""
+    hook = HiDreamHook()
+    ids = [hook.submit("v3-img2video", {"image": f"https://cdn.example.com/{n}.png"}) for n in range(6)]
+    hook.close()
+    emulator.configure(rate_limit=3, retry_after=1.0)
+    try:
+        events = await asyncio.gather(
+            *(
+                first_event(trigger(chunk, service="v3-img2video", conn_id="hidream_default"))
+                for chunk in (ids[:3], *([task_id] for task_id in ids[3:]))
+            )
+        )
+    finally:
+        emulator.configure(rate_limit=0, retry_after=None)
+
+    assert [e["status"] for e in events] == ["success"] * 4
+    assert all(r["state"] == "succeeded" for e in events for r in e["results"])
+    assert all(entry["kind"] == "retrieve" for entry in wire)
+    limited = [entry for entry in wire if entry["status"] == 429]
+    assert limited and emulator.stats()["counts"]["rate_limited"] == len(limited)
+    for hit in limited:
+        after = [entry["at"] for entry in wire if entry["at"] > hit["answered"]]
+        assert not after or min(after) >= hit["answered"] + 0.95
 
 
 async def test_each_trigger_gets_its_own_results_even_when_ids_overlap(emulator, wire):

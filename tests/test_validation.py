@@ -12,6 +12,7 @@ from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.vendors import ACEDATA, HIDREAM, api_settings, check_task_ids, prepare_submission
 
 LONG = "x" * 201
+IMG_URL = "https://cdn.example.com/inputs/frame.png"
 B64 = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
 
 # (vendor, service, body, field named in the error, words the message must contain)
@@ -288,6 +289,64 @@ CATALOGUE = [
     (HIDREAM, "txt2video", {"prompt": "x", "aspect_ratio": "4:3"}, "aspect_ratio", "16:9"),
     (HIDREAM, "txt2video", {"prompt": "x", "notify_url": "hooks.example.com/x"}, "notify_url", "http(s) URL"),
     (HIDREAM, "txt2audio", {"prompt": "x"}, "module", "txt2video, img2video, video_edit"),
+    # HiDream v3 (API_CONTRACT.md 2.5, the v3 request pages): each module has its own fields.
+    (HIDREAM, "v3-video_edit", {"prompt": "x"}, "module", "v3-txt2video, v3-img2video, v3-keyframe2video"),
+    (HIDREAM, "v3-txt2video", {"negative_prompt": "blur"}, "prompt", "is required"),
+    (HIDREAM, "v3-txt2video", {"prompt": " "}, "prompt", "must not be empty"),
+    (HIDREAM, "v3-txt2video", {"prompt": "x", "resolution": "1024*1024"}, "resolution", "'960*960', '1280*720'"),
+    (HIDREAM, "v3-txt2video", {"prompt": "x", "resolution": "keep"}, "resolution", "'720*1280'"),
+    (HIDREAM, "v3-txt2video", {"prompt": "x", "version": "v1.0-standard"}, "version", "'v2'"),
+    (HIDREAM, "v3-txt2video", {"prompt": "x", "negative_prompt": 3}, "negative_prompt", "must be a string"),
+    (HIDREAM, "v3-txt2video", {"prompt": "x", "camera_move_vertical": -6}, "camera_move_vertical", "between -5"),
+    (HIDREAM, "v3-txt2video", {"prompt": "x", "camera_move_depth": 1.5}, "camera_move_depth", "integer"),
+    (HIDREAM, "v3-txt2video", {"prompt": "x", "motion_strength": 30.5}, "motion_strength", "between 0 and 30"),
+    *(
+        (HIDREAM, "v3-txt2video", {"prompt": "x", name: value}, name, "is not a field of hidream 'v3-txt2video'")
+        for name, value in (
+            ("aspect_ratio", "16:9"),
+            ("resolution_ratio", 1024),
+            ("duration", 5),
+            ("images", [IMG_URL, IMG_URL]),
+            ("image", IMG_URL),
+            ("style", "anime"),
+        )
+    ),
+    (HIDREAM, "v3-img2video", {"prompt": "waves"}, "image", "is required"),
+    (HIDREAM, "v3-img2video", {"image": "lighthouse.jpg"}, "image", "http(s) URL or base64"),
+    (HIDREAM, "v3-img2video", {"image": IMG_URL, "resolution": "1920*1080"}, "resolution", "'960*960'"),
+    (HIDREAM, "v3-img2video", {"image": IMG_URL, "duration": 10}, "duration", "is not a field of hidream"),
+    (HIDREAM, "v3-img2video", {"image": IMG_URL, "notify_url": "hooks/x"}, "notify_url", "http(s) URL"),
+    (HIDREAM, "v3-keyframe2video", {"prompt": "x"}, "images", "is required"),
+    (HIDREAM, "v3-keyframe2video", {"images": []}, "images", "at least 2"),
+    (HIDREAM, "v3-keyframe2video", {"images": IMG_URL}, "images", "must be a list"),
+    (HIDREAM, "v3-keyframe2video", {"images": [IMG_URL]}, "images", "at least 2"),
+    (HIDREAM, "v3-keyframe2video", {"images": [IMG_URL] * 3}, "images", "at most 2"),
+    (HIDREAM, "v3-keyframe2video", {"images": [IMG_URL, "last.png"]}, "images[1]", "http(s) URL or base64"),
+    (HIDREAM, "v3-keyframe2video", {"images": [IMG_URL, B64], "duration": 7}, "duration", "5, 10"),
+    (HIDREAM, "v3-keyframe2video", {"images": [IMG_URL, B64], "duration": "5"}, "duration", "integer"),
+    (HIDREAM, "v3-keyframe2video", {"images": [IMG_URL, B64], "resolution": "960*960"}, "resolution", "'keep'"),
+    (HIDREAM, "v3-keyframe2video", {"images": [IMG_URL, B64], "version": "v2"}, "version", "'v1.0-standard'"),
+    *(
+        (HIDREAM, "v3-keyframe2video", {"images": [IMG_URL, B64], name: value}, name, "is not a field of hidream")
+        for name, value in (
+            ("camera_move_horizontal", 1),
+            ("motion_strength", 9.0),
+            ("image", IMG_URL),
+            ("aspect_ratio", "16:9"),
+        )
+    ),
+    # v2 modules refuse the v3-only fields (the table's fields are per module).
+    *(
+        (HIDREAM, module, {**body, name: value}, name, f"is not a field of hidream {module!r}")
+        for module, body in (("txt2video", {"prompt": "x"}), ("img2video", {"image": IMG_URL}))
+        for name, value in (
+            ("negative_prompt", "blur"),
+            ("version", "v2"),
+            ("resolution", "960*960"),
+            ("duration", 5),
+            ("images", [IMG_URL, IMG_URL]),
+        )
+    ),
 ]
 
 
@@ -327,6 +386,45 @@ def test_documented_hidream_bodies_validate(name):
     module = name.rsplit("_submit", 1)[0]
     _spec, request = prepare_submission(HIDREAM, module, load_fixture(f"hidream/{name}"))
     assert request.path == f"/api-pub/gw/v2/video/{module}/async"
+
+
+@pytest.mark.parametrize(
+    "name", ["v3_txt2video_submit_request.json", "v3_img2video_submit_request.json",
+             "v3_keyframe2video_submit_request.json"],
+)  # fmt: skip
+def test_documented_hidream_v3_bodies_validate(name):
+    module = name.removeprefix("v3_").rsplit("_submit", 1)[0]
+    body = load_fixture(f"hidream/{name}")
+    _spec, request = prepare_submission(HIDREAM, f"v3-{module}", body)
+    assert (request.method, request.path, request.json) == ("POST", f"/api-pub/gw/v3/video/{module}/async", body)
+
+
+# A valid request per HiDream v3 module: the least it needs, and every field it takes.
+HIDREAM_V3_VALID = [
+    ("v3-txt2video", {"prompt": "a clownfish"}),
+    ("v3-txt2video", {"prompt": "a clownfish", "negative_prompt": "", "version": "v2", "resolution": "720*1280",
+                      "camera_move_horizontal": -5, "camera_move_vertical": 5, "camera_move_depth": 0,
+                      "motion_strength": 0, "request_id": "r-1", "notify_url": "https://hooks.example.com/h"}),
+    ("v3-img2video", {"image": IMG_URL}),  # prompt is optional for img2video (2.2 note)
+    ("v3-img2video", {"image": B64, "prompt": "waves", "negative_prompt": "people", "version": "v2",
+                      "resolution": "1280*720", "motion_strength": 30.0}),
+    ("v3-keyframe2video", {"images": [IMG_URL, B64]}),
+    ("v3-keyframe2video", {"images": [IMG_URL, IMG_URL], "prompt": "the sun sets", "negative_prompt": "rain",
+                           "version": "v1.0-standard", "resolution": "keep", "duration": 10, "request_id": "r-2",
+                           "notify_url": "https://hooks.example.com/h"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("service", "body"), HIDREAM_V3_VALID, ids=[f"{s}-{i}" for i, (s, _) in enumerate(HIDREAM_V3_VALID)]
+)
+def test_hidream_v3_requests_validate(service, body):
+    spec, request = prepare_submission(HIDREAM, service, body)
+    assert request.path == spec.submit_path and request.json == body
+
+
+def test_every_hidream_v3_module_has_a_valid_request():
+    assert {service for service, _ in HIDREAM_V3_VALID} == {name for name in HIDREAM.services if name.startswith("v3-")}
 
 
 # Valid current-model requests (vendor SDK 2026.10 and Docs guides) that must pass unchanged.
@@ -403,3 +501,10 @@ def test_readme_lists_every_acedata_service():
     sentence = re.search(r"`service` is one of (.+?)\. `body`", readme, re.S)
     assert sentence, "README lost its AceDataVideoOperator service list"
     assert re.findall(r"`([a-z0-9-]+)`", sentence.group(1)) == list(ACEDATA.services)
+
+
+def test_readme_lists_every_hidream_module():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    rules = re.search(r"Each module has its own rules:\n(.+?)\n\n", readme, re.S)
+    assert rules, "README lost its HiDreamVideoOperator module list"
+    assert re.findall(r"^  - `([a-z0-9_-]+)`", rules.group(1), re.M) == list(HIDREAM.services)

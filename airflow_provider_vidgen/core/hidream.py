@@ -1,7 +1,9 @@
-"""HiDream ("pixeling" v2): module table, request builders and response interpretation (pure functions).
+"""HiDream ("pixeling" v2 and v3): module table, request builders and response interpretation (pure functions).
 
 Every answer is an envelope ``{code, message, request_id, result}`` with ``code == 0`` for OK;
-task status is an integer per sub-task (API_CONTRACT.md Part 2).
+task status is an integer per sub-task (API_CONTRACT.md Part 2). The v3 modules (``v3-txt2video``,
+``v3-img2video``, ``v3-keyframe2video``) answer like v2, but HiDream documents no v3 batch-results
+endpoint, so their specs say ``batch_retrieve=False`` and they are polled one id per request.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ VENDOR = "hidream"
 LABEL = "HiDream"
 DEFAULT_HOST = "https://www.hidreamai.com"
 BASE_PATH = "/api-pub/gw/v2/video"
+V3_BASE_PATH = "/api-pub/gw/v3/video"
 
 WAITING, DONE, PROCESSING, FAILED, REJECTED = 0, 1, 2, 3, 4
 
@@ -41,13 +44,32 @@ STYLES = (
 )  # fmt: skip
 
 COMMON_FIELDS = (F("request_id"), F("notify_url", "url"))
-MOTION_FIELDS = (
-    F("aspect_ratio", choices=("16:9", "1:1", "9:16")),
-    F("resolution_ratio", "int", choices=(1024, 2048, 4096)),
+CAMERA_FIELDS = (
     F("camera_move_horizontal", "int", minimum=-5, maximum=5),
     F("camera_move_vertical", "int", minimum=-5, maximum=5),
     F("camera_move_depth", "int", minimum=-5, maximum=5),
     F("motion_strength", "number", minimum=0, maximum=30),
+)
+MOTION_FIELDS = (
+    F("aspect_ratio", choices=("16:9", "1:1", "9:16")),
+    F("resolution_ratio", "int", choices=(1024, 2048, 4096)),
+    *CAMERA_FIELDS,
+)
+# v3 txt2video / img2video: a model version and a "W*H" resolution instead of v2's aspect/resolution ratio.
+V3_MOTION_FIELDS = (
+    F("negative_prompt"),
+    F("version", choices=("v2",)),
+    F("resolution", choices=("960*960", "1280*720", "720*1280")),
+    *CAMERA_FIELDS,
+)
+# v3 keyframe2video: the first and the last frame (URL or base64 each); no camera or motion knobs.
+KEYFRAME_FIELDS = (
+    F("images", "list", required=True, min_items=2, max_items=2, item_type="media"),
+    F("prompt"),
+    F("negative_prompt"),
+    F("version", choices=("v1.0-standard",)),
+    F("resolution", choices=("keep",)),
+    F("duration", "int", choices=(5, 10)),
 )
 
 
@@ -62,6 +84,19 @@ def _module(name: str, fields: tuple[F, ...], **kwargs: Any) -> ServiceSpec:
     )
 
 
+def _v3_module(module: str, fields: tuple[F, ...], **kwargs: Any) -> ServiceSpec:
+    """A v3 module, named ``v3-<module>`` so the v2 names stay as they are; results by single GET only."""
+    return ServiceSpec(
+        vendor=VENDOR,
+        name=f"v3-{module}",
+        submit_path=f"{V3_BASE_PATH}/{module}/async",
+        poll_path=f"{V3_BASE_PATH}/{module}/async/results",
+        fields=(*fields, *COMMON_FIELDS),
+        batch_retrieve=False,
+        **kwargs,
+    )
+
+
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
     for spec in (
@@ -72,6 +107,9 @@ SERVICES: dict[str, ServiceSpec] = {
             (F("video_name", "media", required=True), F("prompt"), F("style", choices=STYLES)),
             rules=(OneOf(("prompt", "style"), exactly=True),),
         ),
+        _v3_module("txt2video", (F("prompt", required=True), *V3_MOTION_FIELDS)),
+        _v3_module("img2video", (F("image", "media", required=True), F("prompt"), *V3_MOTION_FIELDS)),
+        _v3_module("keyframe2video", KEYFRAME_FIELDS),
     )
 }
 
@@ -99,6 +137,8 @@ def retrieve_request(spec: ServiceSpec, task_id: str) -> ApiRequest:
 
 
 def batch_request(spec: ServiceSpec, task_ids: Iterable[str]) -> ApiRequest:
+    if not spec.batch_retrieve:  # v3: batch_flow retrieves one id at a time; never call an undocumented path
+        raise ValueError(f"{LABEL} {spec.name} has no batch-results endpoint")
     return ApiRequest("POST", f"{spec.poll_path}/batch", "retrieve_batch", json={"task_id_list": list(task_ids)})
 
 
@@ -130,17 +170,17 @@ def decode(outcome: Outcome, request: ApiRequest, *, allow_not_found: bool = Fal
     return body.get("result")
 
 
-def parse_submit(result: Any) -> str:
-    task_id = result.get("task_id") if isinstance(result, dict) else None
+def parse_submit(body: Any) -> str:
+    task_id = body.get("task_id") if isinstance(body, dict) else None
     if not isinstance(task_id, str) or not task_id:
-        raise ApiError(LABEL, f"submission answer has no result.task_id: {str(result)[:200]}", code="no_task_id")
+        raise ApiError(LABEL, f"submission answer has no result.task_id: {str(body)[:200]}", code="no_task_id")
     return task_id
 
 
-def parse_batch(spec: ServiceSpec, task_ids: Iterable[str], result: Any) -> dict[str, TaskResult]:
-    if not isinstance(result, list):
-        raise ApiError(LABEL, f"batch result is not a list: {str(result)[:200]}", code="bad_answer")
-    by_id = {item["task_id"]: item for item in result if isinstance(item, dict) and item.get("task_id")}
+def parse_batch(spec: ServiceSpec, task_ids: Iterable[str], body: Any) -> dict[str, TaskResult]:
+    if not isinstance(body, list):
+        raise ApiError(LABEL, f"batch result is not a list: {str(body)[:200]}", code="bad_answer")
+    by_id = {item["task_id"]: item for item in body if isinstance(item, dict) and item.get("task_id")}
     return {task_id: interpret_record(spec, task_id, by_id.get(task_id)) for task_id in task_ids}
 
 

@@ -237,6 +237,9 @@ class ServiceSpec:
     # How the service's answers are laid out: data_list, data_object, flat or task (parsing and the
     # emulator read it; the words inside records are the emulator's own, see emulator/records.py).
     response_shape: str = "data_list"
+    # Whether the API has a batch-results endpoint for the service. Without one (HiDream v3), a batch
+    # poll is one retrieve per id, in the same flow (core.vendors.batch_flow): no endpoint is invented.
+    batch_retrieve: bool = True
 
     @property
     def field_names(self) -> tuple[str, ...]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from airflow_provider_vidgen.core import acedata, hidream
 from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
@@ -25,6 +24,33 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
 
 
+@runtime_checkable
+class VendorApi(Protocol):
+    """What a vendor's core module (``core.acedata``, ``core.hidream``) provides: pure functions only,
+    so the sync hook, the async hook, the trigger and the emulator's tests share them."""
+
+    def get_service(self, name: str) -> ServiceSpec: ...
+    def auth_headers(self, token: str, extras: Mapping[str, Any]) -> dict[str, str]: ...
+    def submit_request(self, spec: ServiceSpec, body: Mapping[str, Any]) -> ApiRequest: ...
+    def retrieve_request(self, spec: ServiceSpec, task_id: str) -> ApiRequest: ...
+    def batch_request(self, spec: ServiceSpec, task_ids: Iterable[str]) -> ApiRequest: ...
+    def probe_request(self) -> ApiRequest: ...
+    def decode(self, outcome: Any, request: ApiRequest, *, allow_not_found: bool = False) -> Any: ...
+    def parse_submit(self, body: Any) -> str: ...
+    def parse_batch(self, spec: ServiceSpec, task_ids: Iterable[str], body: Any) -> dict[str, TaskResult]: ...
+    def interpret_record(self, spec: ServiceSpec, task_id: str, record: Any) -> TaskResult: ...
+
+
+@runtime_checkable
+class SearchableVendorApi(VendorApi, Protocol):
+    """A vendor whose API lists tasks by creation time, so a submission whose id was lost is found again."""
+
+    def search_request(
+        self, spec: ServiceSpec, created_min: int, created_max: int, *, offset: int = 0, limit: int = 100
+    ) -> ApiRequest: ...
+    def parse_search(self, body: Any) -> list[dict[str, Any]]: ...
+
+
 @dataclass(frozen=True)
 class Vendor:
     """Everything the hooks, operators, sensor, provider info and emulator know about one vendor."""
@@ -36,7 +62,7 @@ class Vendor:
     conn_id_param: str  # the operators' and hook's connection-id parameter, Airflow style
     default_host: str
     services: Mapping[str, ServiceSpec]
-    module: ModuleType  # the vendor's pure functions: auth_headers, *_request, decode, parse_*
+    module: VendorApi  # the vendor's core module
     hook_class_name: str  # imported by name where needed, so the hooks never import each other
 
     def service(self, name: str) -> ServiceSpec:
@@ -48,7 +74,7 @@ class Vendor:
     @property
     def finds_submissions(self) -> bool:
         """Whether the API can list tasks by creation time, so a lost task id can be found again."""
-        return hasattr(self.module, "search_request")
+        return isinstance(self.module, SearchableVendorApi)
 
 
 ACEDATA = Vendor(
@@ -59,7 +85,7 @@ ACEDATA = Vendor(
     conn_id_param="acedata_conn_id",
     default_host=acedata.DEFAULT_HOST,
     services=acedata.SERVICES,
-    module=acedata,
+    module=acedata,  # a module satisfies the Protocol structurally
     hook_class_name="airflow_provider_vidgen.hooks.acedata.AceDataHook",
 )
 HIDREAM = Vendor(
@@ -239,12 +265,27 @@ def retrieve_flow(vendor: Vendor, spec: ServiceSpec, task_id: str, retry: RetryP
 def batch_flow(
     vendor: Vendor, spec: ServiceSpec, task_ids: Sequence[str], retry: RetryPolicy
 ) -> Flow[dict[str, TaskResult]]:
+    """Every id's result: one batch request, or one retrieve per id for a service without a batch
+    endpoint (``spec.batch_retrieve``). Either way one flow, so the hooks and the poller drive it alike."""
+    if not spec.batch_retrieve:
+        return each_flow(vendor, spec, task_ids, retry)
     request = vendor.module.batch_request(spec, task_ids)
     return call(
         request,
         lambda outcome: vendor.module.parse_batch(spec, task_ids, vendor.module.decode(outcome, request)),
         retry,
     )
+
+
+def each_flow(
+    vendor: Vendor, spec: ServiceSpec, task_ids: Sequence[str], retry: RetryPolicy
+) -> Flow[dict[str, TaskResult]]:
+    """The ids retrieved in turn, each with its own retries; one that fails after them fails the whole
+    flow, as a failed batch request would (the caller sees the same outcomes as with a batch)."""
+    results: dict[str, TaskResult] = {}
+    for task_id in dict.fromkeys(task_ids):
+        results[task_id] = yield from retrieve_flow(vendor, spec, task_id, retry)
+    return results
 
 
 @dataclass(frozen=True)

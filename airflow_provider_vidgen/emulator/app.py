@@ -12,6 +12,8 @@ whatever its outcome; ``ids_polled`` counts the ids of polls that were answered 
 Unknown ids: Ace Data answers HTTP 200 ``{}`` (or 404 ``not_found`` with ``unknown_404``); HiDream's
 single result answers ``code 0`` with ``result: null`` (no public documentation says otherwise, and
 the provider reads a null result as "not found"), and its batch result simply leaves them out.
+HiDream's v3 modules get submit and single-result routes only: no v3 batch endpoint is documented,
+so none is served (``ServiceSpec.batch_retrieve``), and a POST to one answers HiDream's 404 envelope.
 """
 
 from __future__ import annotations
@@ -467,7 +469,7 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
         *(ace_poll_route(path, spec) for path, spec in ACE_POLL.items()),
         *(hidream_submit_route(spec) for spec in HIDREAM_SUBMIT.values()),
         *(hidream_result_route(spec) for spec in HIDREAM_POLL.values()),
-        *(hidream_batch_route(spec) for spec in HIDREAM_POLL.values()),
+        *(hidream_batch_route(spec) for spec in HIDREAM_POLL.values() if spec.batch_retrieve),
         Route("/files/{name}", files, methods=["GET", "HEAD"]),
         Route("/_emulator/stats", stats, methods=["GET"]),
         Route("/_emulator/reset", reset, methods=["POST"]),

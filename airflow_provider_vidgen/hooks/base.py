@@ -260,7 +260,8 @@ class VideoApiHook(BaseHook):
         return await self._arun(flow, task_ids=[task_id])
 
     def retrieve_many(self, service: str, task_ids: Sequence[str]) -> dict[str, TaskResult]:
-        """Every task's result, with one batch request per ``batch_size`` ids."""
+        """Every task's result, with one batch request per ``batch_size`` ids (one retrieve per id for a
+        service without a batch endpoint, such as HiDream v3)."""
         spec, ids = self.vendor.service(service), check_task_ids(task_ids)
         results: dict[str, TaskResult] = {}
         for chunk in chunked(ids, self.settings.batch_size):

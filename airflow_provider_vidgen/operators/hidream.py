@@ -1,4 +1,4 @@
-"""HiDream generation operators (txt2video, img2video, video_edit), one video or a batch."""
+"""HiDream generation operators (v2 txt2video, img2video, video_edit; v3 modules), one video or a batch."""
 
 from __future__ import annotations
 
@@ -23,14 +23,21 @@ class HiDreamVideoOperator(BaseVideoOperator):
     """Generate a video with HiDream.
 
     :param service: ``txt2video`` (default; needs ``prompt``), ``img2video`` (needs ``image``: URL or
-        base64) or ``video_edit`` (needs ``video_name`` and exactly one of ``prompt`` / ``style``).
+        base64) or ``video_edit`` (needs ``video_name`` and exactly one of ``prompt`` / ``style``); HiDream's
+        v3 API: ``v3-txt2video`` (needs ``prompt``), ``v3-img2video`` (needs ``image``) or
+        ``v3-keyframe2video`` (needs ``images``).
     :param module: alias of ``service`` (HiDream calls its services modules).
     :param prompt: what to generate (txt2video), or how to change the video (video_edit).
     :param image: the first frame for img2video: an http(s) URL or base64 data.
+    :param images: v3-keyframe2video: the first and the last frame, each an http(s) URL or base64 data.
     :param video_name: the video to edit (video_edit): an http(s) URL or a HiDream video name.
-    :param aspect_ratio: ``16:9`` (default), ``1:1`` or ``9:16``.
-    :param resolution_ratio: 1024, 2048 or 4096.
-    :param camera_move_horizontal: camera pan, -5..5.
+    :param negative_prompt: v3 only: what the video must not show.
+    :param version: v3 only: the model version, ``v2`` (``v1.0-standard`` for v3-keyframe2video).
+    :param aspect_ratio: v2 only: ``16:9`` (default), ``1:1`` or ``9:16``.
+    :param resolution_ratio: v2 only: 1024, 2048 or 4096.
+    :param resolution: v3 only: ``960*960``, ``1280*720`` or ``720*1280`` (``keep`` for v3-keyframe2video).
+    :param duration: v3-keyframe2video only: 5 (HiDream's default) or 10 seconds.
+    :param camera_move_horizontal: camera pan, -5..5 (no camera or motion fields for v3-keyframe2video).
     :param camera_move_vertical: camera tilt, -5..5.
     :param camera_move_depth: camera zoom, -5..5.
     :param motion_strength: 0..30 (HiDream's default is 9).
@@ -42,8 +49,10 @@ class HiDreamVideoOperator(BaseVideoOperator):
     """
 
     vendor = HIDREAM
+    # The fields of every module, v2 and v3: the service table refuses those a module does not take.
     service_fields = (
-        "prompt", "image", "video_name", "style", "aspect_ratio", "resolution_ratio",
+        "prompt", "image", "images", "video_name", "style", "negative_prompt", "version",
+        "aspect_ratio", "resolution_ratio", "resolution", "duration",
         "camera_move_horizontal", "camera_move_vertical", "camera_move_depth",
         "motion_strength", "request_id", "notify_url",
     )  # fmt: skip
@@ -56,10 +65,15 @@ class HiDreamVideoOperator(BaseVideoOperator):
         module: str | None = None,
         prompt: str | None = None,
         image: str | None = None,
+        images: list[str] | None = None,
         video_name: str | None = None,
         style: str | None = None,
+        negative_prompt: str | None = None,
+        version: str | None = None,
         aspect_ratio: str | None = None,
         resolution_ratio: int | None = None,
+        resolution: str | None = None,
+        duration: int | None = None,
         camera_move_horizontal: int | None = None,
         camera_move_vertical: int | None = None,
         camera_move_depth: int | None = None,
@@ -73,10 +87,15 @@ class HiDreamVideoOperator(BaseVideoOperator):
         self.service = service_or_module(service, module)
         self.prompt = prompt
         self.image = image
+        self.images = images
         self.video_name = video_name
         self.style = style
+        self.negative_prompt = negative_prompt
+        self.version = version
         self.aspect_ratio = aspect_ratio
         self.resolution_ratio = resolution_ratio
+        self.resolution = resolution
+        self.duration = duration
         self.camera_move_horizontal = camera_move_horizontal
         self.camera_move_vertical = camera_move_vertical
         self.camera_move_depth = camera_move_depth

@@ -92,3 +92,22 @@ with DAG(
     # HiDream's own word for the service, kept as an alias; a connection id chosen by a template.
     HiDreamVideoOperator(task_id="by_module", module="txt2video", prompt="a clownfish", poll_interval=POLL)
     HailuoVideoOperator(task_id="templated_conn", prompt="p", acedata_conn_id="{{ params.conn }}", poll_interval=POLL)
+
+with DAG("gen_hidream_v3", schedule=None, start_date=START, catchup=False) as hidream_v3_dag:
+    # HiDream's v3 API: no batch-results endpoint, so the trigger polls each id with its own GET.
+    HiDreamVideoOperator(
+        task_id="v3_txt2video",
+        service="v3-txt2video",
+        prompt="a clownfish",
+        negative_prompt="blur",
+        resolution="1280*720",
+        deferrable=True,
+        poll_interval=POLL,
+    )
+    HiDreamVideoOperator(
+        task_id="v3_keyframe2video",
+        service="v3-keyframe2video",
+        images=["https://cdn.example.com/dawn.png", "https://cdn.example.com/dusk.png"],
+        duration=10,
+        poll_interval=POLL,
+    )
