@@ -103,17 +103,34 @@ PROGRESS = re.compile(
     r"\[DAG TEST\] starting task_id=\S+( map_index=\d+)?|Submitted .*|\d+/\d+ succeeded, .*"
     r"|still running \(.*|(acedata|hidream) \S+ task \S+: (succeeded|failed).*|\d+ of \d+ generations downloaded.*"
 )
+# A structlog line of `airflow dags test`: time, [level], the message, then [logger] and key=value pairs.
+LOG_LINE = re.compile(r"^\S+\s+\[\s*\w+\s*\]\s+(?P<message>.*?)(?:\s+\[[\w.]+\])?(?:\s+\w+=\S+)*\s*$")
+
+
+def progress_message(line: str, shown: set[str]) -> str | None:
+    """The readable part of a progress line (no time, level, logger or source location) the first time
+    it is seen, else None: a final state is logged by the trigger and again by the task that resumes."""
+    match = LOG_LINE.match(line.rstrip("\n"))
+    found = PROGRESS.search(match["message"] if match else line.strip())
+    if not found:
+        return None
+    text = found[0].replace("[DAG TEST] starting ", "running ").replace(" map_index=-1", "")
+    if text in shown:
+        return None
+    shown.add(text)
+    return text
 
 
 def show_progress(process: subprocess.Popen, log_file: Path) -> None:
-    """Print the progress lines of the running ``dags test`` as they are written (until it exits)."""
+    """Print the progress lines of the running ``dags test`` as they are written (until it exits), once each."""
+    shown: set[str] = set()
     with log_file.open() as log:
         while True:
             line = log.readline()
             if line:
-                match = PROGRESS.search(line)
-                if match:
-                    print(f"  {match[0].replace('[DAG TEST] starting ', 'running ')[:160]}", flush=True)
+                message = progress_message(line, shown)
+                if message:
+                    print(f"  {message}", flush=True)
                 continue
             if process.poll() is not None:
                 return

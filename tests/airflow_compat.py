@@ -20,4 +20,15 @@ try:  # Airflow >= 3.2
 except ImportError:
     from airflow.models.dagbag import DagBag  # type: ignore[no-redef,attr-defined]
 
-__all__ = ["AIRFLOW_3_2_PLUS", "AIRFLOW_3_3_PLUS", "AIRFLOW_VERSION", "DagBag", "serde"]
+
+def provider_hooks() -> dict:
+    """The hooks Airflow's providers registry knows, by connection type, without deprecated API:
+    Airflow 3.3 moved them to the task SDK's runtime registry (``ProvidersManager.hooks`` warns)."""
+    try:  # Airflow >= 3.3
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime as Manager
+    except ImportError:
+        from airflow.providers_manager import ProvidersManager as Manager  # type: ignore[no-redef]
+    return dict(Manager().hooks)
+
+
+__all__ = ["AIRFLOW_3_2_PLUS", "AIRFLOW_3_3_PLUS", "AIRFLOW_VERSION", "DagBag", "provider_hooks", "serde"]

@@ -148,7 +148,9 @@ def test_flux_reads_a_record_without_state_word():
 def test_result_json_round_trip():
     result = acedata.interpret_record(acedata.SERVICES["luma"], "t", load_fixture("acedata/luma/task_completed.json"))
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"task_id", "service", "vendor", "state", "progress", "videos", "error"}
+    # The record echoes its request, so the prompt comes with it (for the gallery of sensor-collected videos).
+    assert set(data) == {"task_id", "service", "vendor", "state", "progress", "videos", "error", "prompt"}
+    assert data["prompt"] == load_fixture("acedata/luma/task_completed.json")["request"]["prompt"]
     assert TaskResult.from_dict(data) == result
 
 

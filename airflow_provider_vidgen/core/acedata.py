@@ -12,7 +12,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow_provider_vidgen.core.errors import ApiError
-from airflow_provider_vidgen.core.results import NO_VIDEO, NOT_FOUND, TaskError, TaskResult, Video, clean_usage
+from airflow_provider_vidgen.core.results import (
+    NO_VIDEO,
+    NOT_FOUND,
+    TaskError,
+    TaskResult,
+    Video,
+    clean_usage,
+    request_prompt,
+)
 from airflow_provider_vidgen.core.schema import GIVEN, Allows, Forbids, OneOf, Requires, ServiceSpec
 from airflow_provider_vidgen.core.schema import FieldSpec as F
 from airflow_provider_vidgen.core.transport import (
@@ -769,9 +777,9 @@ def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult
     """
 
     def result(state: str, videos: tuple[Video, ...] = (), error: TaskError | None = None) -> TaskResult:
-        return TaskResult(task_id, spec.name, VENDOR, state, progress, videos, error, usage)  # type: ignore[arg-type]
+        return TaskResult(task_id, spec.name, VENDOR, state, progress, videos, error, usage, prompt)  # type: ignore[arg-type]
 
-    progress = usage = None
+    progress = usage = prompt = None
     if not isinstance(record, dict) or not record:
         return result(
             "failed",
@@ -783,6 +791,7 @@ def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult
     elif _is_envelope(record):
         response = record.get("response")
         finished = record.get("finished_at") is not None
+        prompt = request_prompt(record.get("request"))
     else:  # flat poll: the record is the response body itself
         response = record
         finished = False

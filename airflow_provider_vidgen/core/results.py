@@ -48,6 +48,9 @@ class TaskResult:
     # What the vendor reported as spent (e.g. ``total_tokens``, ``total_seconds``), numbers only;
     # None when the API reported nothing. Left out of ``to_dict()`` then.
     usage: Mapping[str, float] | None = None
+    # The prompt, where the vendor's task record echoes the request (Ace Data); left out of
+    # ``to_dict()`` when None. Operators add the one they sent.
+    prompt: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -64,6 +67,8 @@ class TaskResult:
             del data["usage"]
         else:
             data["usage"] = dict(self.usage)
+        if self.prompt is None:
+            del data["prompt"]
         return data
 
     @classmethod
@@ -78,6 +83,7 @@ class TaskResult:
             videos=tuple(Video(**video) for video in data.get("videos") or ()),
             error=TaskError(**error) if error else None,
             usage=clean_usage(data.get("usage")),
+            prompt=data["prompt"] if isinstance(data.get("prompt"), str) else None,
         )
 
     def describe(self) -> str:
@@ -90,6 +96,20 @@ class TaskResult:
         elif self.progress is not None:
             text += f" ({self.progress:.0%})"
         return text
+
+
+def request_prompt(body: Any) -> str | None:
+    """The text prompt of a request body: ``prompt``, or the first text item of ``content`` (Seedance)."""
+    if not isinstance(body, Mapping):
+        return None
+    prompt = body.get("prompt")
+    if isinstance(prompt, str) and prompt.strip():
+        return prompt
+    content = body.get("content")
+    for item in content if isinstance(content, list | tuple) else ():
+        if isinstance(item, Mapping) and isinstance(item.get("text"), str) and item["text"].strip():
+            return item["text"]
+    return None
 
 
 def clean_usage(value: Any) -> dict[str, float] | None:

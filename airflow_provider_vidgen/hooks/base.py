@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
+from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
@@ -32,6 +34,7 @@ from airflow_provider_vidgen.core.transport import (
     run_sync,
 )
 from airflow_provider_vidgen.core.vendors import (
+    VENDORS,
     ApiSettings,
     SubmissionSearch,
     Vendor,
@@ -116,7 +119,10 @@ class VideoApiHook(BaseHook):
             )
         if not token:
             raise InvalidInputError(
-                "password", f"connection {self.conn_id!r} has no API token (set the connection's password)"
+                "password",
+                f"connection {self.conn_id!r} has no API token: set the connection's password to your "
+                f"{self.vendor.label} API token (Admin -> Connections, or the password of "
+                f"{connection_env_var(self.conn_id)})",
             )
         from airflow.sdk.log import mask_secret
 
@@ -127,14 +133,14 @@ class VideoApiHook(BaseHook):
     @property
     def settings(self) -> ApiSettings:
         if self._settings is None:
-            conn = self._connection or self.get_connection(self.conn_id)
+            conn = self._connection or defined_connection(self.conn_id, self.get_connection, self.vendor)
             self._configure(conn.conn_type, conn.host, conn.password, conn.extra_dejson)
         assert self._settings is not None
         return self._settings
 
     async def asettings(self) -> ApiSettings:
         if self._settings is None:
-            conn = self._connection or await self.aget_connection(self.conn_id)
+            conn = self._connection or await adefined_connection(self.conn_id, self.aget_connection, self.vendor)
             extras = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
             self._configure(conn.conn_type, conn.host, conn.password, extras)
         assert self._settings is not None
@@ -316,6 +322,39 @@ class VideoApiHook(BaseHook):
         return True, f"{self.vendor.label} accepted the API token at {settings.base_url}"
 
 
+def connection_env_var(conn_id: str) -> str:
+    return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+def missing_connection(conn_id: str, vendor: Vendor | None) -> InvalidInputError:
+    """The error for a connection id Airflow does not know: how to define it, with its type."""
+    vendors = [vendor] if vendor is not None else list(VENDORS.values())
+    types = " or ".join(f"{v.conn_type!r} ({v.label})" for v in vendors)
+    example = json.dumps({"conn_type": vendors[0].conn_type, "password": "<your API token>"})
+    return InvalidInputError(
+        "conn_id",
+        f"connection {conn_id!r} is not defined. Add it in Admin -> Connections with connection type {types} "
+        f"and the API token as its password, or set the environment variable {connection_env_var(conn_id)}="
+        f"'{example}' where the tasks and the triggerer run",
+    )
+
+
+def defined_connection(conn_id: str, lookup: Callable[[str], Connection], vendor: Vendor | None = None) -> Connection:
+    try:
+        return lookup(conn_id)
+    except AirflowNotFoundException:
+        raise missing_connection(conn_id, vendor) from None
+
+
+async def adefined_connection(
+    conn_id: str, lookup: Callable[[str], Awaitable[Connection]], vendor: Vendor | None = None
+) -> Connection:
+    try:
+        return await lookup(conn_id)
+    except AirflowNotFoundException:
+        raise missing_connection(conn_id, vendor) from None
+
+
 def vendor_of_connection(conn_id: str, conn_type: str | None) -> Vendor:
     """The vendor a connection's type names; the error names the connection (before any request)."""
     try:
@@ -326,11 +365,11 @@ def vendor_of_connection(conn_id: str, conn_type: str | None) -> Vendor:
 
 def hook_for_connection(conn_id: str, **kwargs: Any) -> VideoApiHook:
     """The vendor hook for ``conn_id``, chosen by the connection's type."""
-    return _hook_for(BaseHook.get_connection(conn_id), conn_id, **kwargs)
+    return _hook_for(defined_connection(conn_id, BaseHook.get_connection), conn_id, **kwargs)
 
 
 async def ahook_for_connection(conn_id: str, **kwargs: Any) -> VideoApiHook:
-    return _hook_for(await BaseHook.aget_connection(conn_id), conn_id, **kwargs)
+    return _hook_for(await adefined_connection(conn_id, BaseHook.aget_connection), conn_id, **kwargs)
 
 
 def _hook_for(conn: Connection, conn_id: str, **kwargs: Any) -> VideoApiHook:

@@ -22,7 +22,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow.sdk import BaseOperator
 
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError, InvalidInputError
-from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.core.results import TaskResult, request_prompt
 from airflow_provider_vidgen.core.vendors import Vendor, check_literal_fields, is_literal, prepare_submission
 from airflow_provider_vidgen.links import VideoLink, push_video_url
 
@@ -48,6 +48,24 @@ def submission_record(identity: str, service: str, task_id: str | None) -> dict[
     return {"fingerprint": identity, "service": service, "task_id": task_id, "intent_at": time.time()}
 
 
+def clears_seen(context: Any) -> int | None:
+    """How many times this task instance was cleared, as far as a try can tell: Airflow raises the task
+    instance's ``max_tries`` on every clear (never on an automatic retry). None where it is not known."""
+    value = getattr(context.get("ti"), "max_tries", None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def reported(record: dict[str, Any], clears: int | None) -> dict[str, Any]:
+    """``record`` marked as reported to the user as ambiguous, at the task's current clear count."""
+    return {**record, "reported_at": clears}
+
+
+def acknowledged(record: Mapping[str, Any], clears: int | None) -> bool:
+    """Whether the task was cleared after an ambiguous submission was reported: the user's "submit again"."""
+    at = record.get("reported_at")
+    return isinstance(at, int) and clears is not None and clears > at
+
+
 def lookup_window(hook: VideoApiHook, sent_from: float, sent_to: float) -> tuple[float, float]:
     """When a submission sent between ``sent_from`` and ``sent_to`` can have been created on the vendor side:
     some slack for clock skew before, every attempt's full timeout after."""
@@ -68,17 +86,6 @@ def check_seconds(name: str, value: Any, *, literal_only: bool = False) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise InvalidInputError(name, f"must be a positive number of seconds, got {value!r}")
-
-
-def request_prompt(body: Mapping[str, Any]) -> str | None:
-    """The text prompt of a request body: ``prompt``, or the first text item of ``content`` (Seedance)."""
-    prompt = body.get("prompt")
-    if isinstance(prompt, str) and prompt.strip():
-        return prompt
-    for item in body.get("content") or ():
-        if isinstance(item, Mapping) and isinstance(item.get("text"), str) and item["text"].strip():
-            return item["text"]
-    return None
 
 
 def default_deferrable() -> bool:
@@ -250,12 +257,12 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
         identity = fingerprint(self.conn_id, self.vendor.name, service, body)
         hook = self.get_hook()
         try:
-            earlier = self._reattach(hook, store, identity, service, body)
+            # The connection first: a missing connection or token fails here, before anything is
+            # recorded, so fixing it and clearing the task gives a clean try.
+            self.check_connection(hook)
+            earlier = self._reattach(hook, store, identity, service, body, clears_seen(context))
             if earlier is None:
-                if store is not None:
-                    # The intent first: a try that dies before it records the id is found again by it.
-                    store.set(SUBMISSION_KEY, submission_record(identity, service, None))
-                task_id = self._submit(hook, service, body, store)
+                task_id = self._submit(hook, service, body, store, identity, clears_seen(context))
                 after_submission_answer(task_id)
                 if store is not None:
                     store.set(SUBMISSION_KEY, submission_record(identity, service, task_id))
@@ -275,23 +282,46 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
             return self.returned(TaskResult(task_id, service, self.vendor.name, "pending"))
         return self._wait(context, service, [task_id])
 
-    def _submit(self, hook: VideoApiHook, service: str, body: dict[str, Any], store: Any = None) -> str:
+    def _submit(
+        self, hook: VideoApiHook, service: str, body: dict[str, Any], store: Any, identity: str, clears: int | None
+    ) -> str:
+        sent = False
+
+        def record_intent() -> None:
+            # The intent exists from the moment a request may leave this process, not before: a try
+            # that fails earlier leaves nothing behind.
+            nonlocal sent
+            if not sent and store is not None:
+                store.set(SUBMISSION_KEY, submission_record(identity, service, None))
+            sent = True
+
         try:
-            task_id = hook.submit(service, body, allow_unknown=self.allow_unknown_fields)
+            task_id = hook.submit(service, body, allow_unknown=self.allow_unknown_fields, pace=record_intent)
         except AmbiguousSubmissionError as err:
-            # No automatic retry: a second try could pay for a second video. The intent stays, so a
-            # cleared task looks the submission up before it sends another.
+            # No automatic retry: a second try could pay for a second video. The intent stays, so the
+            # next try looks the submission up first; clearing the task says "submit it again".
+            if store is not None:
+                store.set(SUBMISSION_KEY, reported(submission_record(identity, service, None), clears))
             raise AirflowFailException(f"{err} Task not retried to avoid a duplicate charge.") from None
         except ApiError as err:
-            if store is not None:  # the API answered with an error: nothing was created, nothing to find
+            if store is not None and sent:  # the API answered with an error: nothing was created, nothing to find
                 store.set(SUBMISSION_KEY, {})
             # The message says it all (connection, URL, next step): no chain of internal frames.
             raise (AirflowException if err.retryable else AirflowFailException)(str(err)) from None
         self.log.info("Submitted %s %s task %s", self.vendor.label, service, task_id)
         return task_id
 
+    def check_connection(self, hook: VideoApiHook) -> None:
+        """Resolve the connection (defined, its type, token, host, extras) before anything is recorded or sent."""
+        try:
+            hook.settings  # noqa: B018 - resolving is the check
+        except InvalidInputError as err:
+            raise AirflowFailException(
+                f"{self.vendor.label}: {err}. Nothing was submitted: fix the connection, then clear this task."
+            ) from None
+
     def _reattach(
-        self, hook: VideoApiHook, store: Any, identity: str, service: str, body: dict[str, Any]
+        self, hook: VideoApiHook, store: Any, identity: str, service: str, body: dict[str, Any], clears: int | None
     ) -> TaskResult | None:
         """The earlier try's task with the same inputs, unless there is none or it failed."""
         if store is None:
@@ -301,7 +331,7 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
             return None
         task_id = previous.get("task_id")
         if task_id is None:
-            task_id = self._find_lost_submission(hook, service, body, previous)
+            task_id = self._find_lost_submission(hook, store, service, body, previous, clears)
             if task_id is None:
                 return None
             store.set(SUBMISSION_KEY, submission_record(identity, service, task_id))
@@ -313,9 +343,19 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
         return result
 
     def _find_lost_submission(
-        self, hook: VideoApiHook, service: str, body: dict[str, Any], previous: dict[str, Any]
+        self,
+        hook: VideoApiHook,
+        store: Any,
+        service: str,
+        body: dict[str, Any],
+        previous: dict[str, Any],
+        clears: int | None,
     ) -> str | None:
-        """An earlier try sent a submission and died before it recorded the vendor task id: find it."""
+        """An earlier try sent a submission and stopped before it recorded the vendor task id: find it.
+
+        When it cannot be found for sure, the task fails saying so; clearing the task afterwards is
+        the user's answer that there was none (see :func:`acknowledged`), and submits again.
+        """
         sent_at = float(previous.get("intent_at") or 0)
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(sent_at))
         lost = (
@@ -324,26 +364,33 @@ class BaseVideoOperator(BaseOperator, metaclass=VideoOperatorMeta):
         )
         what_to_do = (
             f"Look for a task created around {when} in the {self.vendor.label} console: if there is one, wait for "
-            "its id with VideoTaskSensor; if there is none, clear this task to submit again. Task not retried "
-            "to avoid a duplicate charge."
+            "its id with VideoTaskSensor; if there is none, clear this task: the cleared task submits again. Task "
+            "not retried to avoid a duplicate charge."
         )
-        if not hook.vendor.finds_submissions:
-            raise AirflowFailException(f"{lost}, and {self.vendor.label} cannot list tasks by time. {what_to_do}")
-        window = lookup_window(hook, sent_at, sent_at)
-        try:
-            search = hook.find_submissions(service, body, window)
-        except ApiError as err:
-            raise AirflowFailException(f"{lost}; looking it up failed: {err} {what_to_do}") from None
-        if search.found:
-            self.log.warning("%s; found it on the vendor side by its request: %s", lost, search.found)
-            return search.found
-        if search.none_sent:
-            self.log.warning("%s; no task with this request was created then, so it is submitted now", lost)
+        cleared = acknowledged(previous, clears)
+        problem = f"{lost}, and {self.vendor.label} cannot list tasks by time"
+        if hook.vendor.finds_submissions:
+            window = lookup_window(hook, sent_at, sent_at)
+            try:
+                search = hook.find_submissions(service, body, window)
+            except ApiError as err:
+                search, problem = None, f"{lost}; looking it up failed: {err}"
+            if search is not None and search.found:
+                self.log.warning("%s; found it on the vendor side by its request: %s", lost, search.found)
+                return search.found
+            if search is not None and search.none_sent:
+                self.log.warning("%s; no task with this request was created then, so it is submitted now", lost)
+                return None
+            if search is not None:
+                problem = (
+                    f"{lost}; the lookup is not conclusive ({len(search.matches)} task(s) with this request: "
+                    f"{', '.join(search.matches) or '-'}; {search.unreadable} without a readable request)"
+                )
+        if cleared:
+            self.log.warning("%s. This task was cleared after that was reported, so it submits again.", problem)
             return None
-        raise AirflowFailException(
-            f"{lost}; the lookup is not conclusive ({len(search.matches)} task(s) with this request: "
-            f"{', '.join(search.matches) or '-'}; {search.unreadable} without a readable request). {what_to_do}"
-        )
+        store.set(SUBMISSION_KEY, reported(previous, clears))
+        raise AirflowFailException(f"{problem}. {what_to_do}")
 
     def check_timings(self) -> None:
         for name in ("poll_interval", "timeout"):

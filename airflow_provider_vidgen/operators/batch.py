@@ -27,17 +27,19 @@ from airflow_provider_vidgen.core.batch import (
     submissions_in_flight,
 )
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError, InvalidInputError
-from airflow_provider_vidgen.core.results import TaskError, TaskResult, total_usage
+from airflow_provider_vidgen.core.results import TaskError, TaskResult, request_prompt, total_usage
 from airflow_provider_vidgen.core.vendors import check_literal_fields, is_literal, prepare_submission
 from airflow_provider_vidgen.links import push_video_url
 from airflow_provider_vidgen.operators.base import (
     FAILURE_XCOM,
     VENDOR_TASK_ID_XCOM,
     BaseVideoOperator,
+    acknowledged,
     check_event,
+    clears_seen,
     fingerprint,
     lookup_window,
-    request_prompt,
+    reported,
 )
 
 if TYPE_CHECKING:
@@ -173,9 +175,11 @@ class BaseBatchVideoOperator(BaseVideoOperator):
         store = self.state_store(context)
         keys = item_keys(self.conn_id, self.vendor.name, service, bodies)
         hook = self.get_hook()
+        clears = clears_seen(context)
         try:
-            slots = self._reattach_batch(hook, store, service, bodies, keys)
-            self._submit_missing(hook, store, service, bodies, keys, slots)
+            self.check_connection(hook)
+            slots = self._reattach_batch(hook, store, service, bodies, keys, clears)
+            self._submit_missing(hook, store, service, bodies, keys, slots, clears)
         finally:
             hook.close()
 
@@ -199,7 +203,13 @@ class BaseBatchVideoOperator(BaseVideoOperator):
         return hook.submit(service, body, allow_unknown=self.allow_unknown_fields, pace=pacer.wait)
 
     def _reattach_batch(
-        self, hook: VideoApiHook, store: Any, service: str, bodies: list[dict[str, Any]], keys: list[str]
+        self,
+        hook: VideoApiHook,
+        store: Any,
+        service: str,
+        bodies: list[dict[str, Any]],
+        keys: list[str],
+        clears: int | None,
     ) -> dict[int, TaskResult]:
         """What earlier tries of this task left: every item's recorded task, unless it failed."""
         if store is None or not store.get(BATCH_KEY):
@@ -208,6 +218,15 @@ class BaseBatchVideoOperator(BaseVideoOperator):
         records = {index: record for index, record in records.items() if isinstance(record, dict)}
         recorded = {i: r["task_id"] for i, r in records.items() if r.get("task_id")}
         ambiguous = {i: r["ambiguous"] for i, r in records.items() if r.get("ambiguous")}
+        # Clearing the task after an ambiguous item was reported is the user's "there was none: submit it again".
+        cleared = [index for index in ambiguous if acknowledged(records[index], clears)]
+        if cleared:
+            self.log.warning(
+                "%d ambiguous item(s) reported by an earlier try are submitted again: this task was cleared since",
+                len(cleared),
+            )
+            for index in cleared:
+                del ambiguous[index]
         lost = {i: float(r["intent_at"]) for i, r in records.items() if r.get("intent_at") and i not in recorded}
         if lost:
             for index, outcome in self._find_lost(hook, service, bodies, lost, set(recorded.values())).items():
@@ -216,7 +235,7 @@ class BaseBatchVideoOperator(BaseVideoOperator):
                     store.set(keys[index], {"task_id": recorded[index], "service": service})
                 elif outcome:
                     ambiguous[index] = outcome
-                    store.set(keys[index], {"ambiguous": outcome})
+                    store.set(keys[index], reported({"ambiguous": outcome}, clears))
         try:
             found = hook.retrieve_many(service, list(recorded.values())) if recorded else {}
         except ApiError as err:
@@ -260,8 +279,9 @@ class BaseBatchVideoOperator(BaseVideoOperator):
             "the vendor task id"
         )
         advice = (
-            "Look for it in the vendor console (wait for it with VideoTaskSensor); not resent, to avoid a "
-            "duplicate charge."
+            "Look for it in the vendor console: if it is there, wait for it with VideoTaskSensor; if it is not, "
+            "clear this task: the cleared task submits it again (items with a recorded id are reattached, not "
+            "resent). Not resent automatically, to avoid a duplicate charge."
         )
         outcome: dict[int, str] = {}
         groups: dict[str, list[int]] = {}  # equal bodies are looked up once, and share what is found
@@ -313,6 +333,7 @@ class BaseBatchVideoOperator(BaseVideoOperator):
         bodies: list[dict[str, Any]],
         keys: list[str],
         slots: dict[int, TaskResult],
+        clears: int | None = None,
     ) -> None:
         todo = [index for index in range(len(bodies)) if index not in slots]
         if not todo:
@@ -362,9 +383,9 @@ class BaseBatchVideoOperator(BaseVideoOperator):
                         task_id = future.result()
                     except AmbiguousSubmissionError as err:
                         # Never resent, not even by a retry: it may have created a paid task.
-                        message = f"{err} Not resent, not even by a retry of this task."
+                        message = f"{err} Not resent by a retry of this task (clearing it submits it again)."
                         if store is not None:
-                            store.set(keys[index], {"ambiguous": message})
+                            store.set(keys[index], reported({"ambiguous": message}, clears))
                         slots[index] = self._unsubmitted(service, "ambiguous_submission", message)
                         self.log.warning("Item %d: %s", index, message)
                         continue

@@ -327,6 +327,28 @@ def destination_path(value: Any, conn_id: str | None = None) -> ObjectStoragePat
     return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
 
 
+def check_destination_prefix(value: Any) -> None:
+    """What a DAG file fixes of ``destination``, checked when it is parsed: a relative folder would
+    otherwise be refused only in the download step, after every generation was paid for.
+
+    A literal string is checked whole; a templated one by its literal part before the first template,
+    once that part has a folder separator (``videos/{{ run_id }}/`` is relative, ``{{ var }}/x`` can't tell).
+    """
+    if not isinstance(value, str):
+        return  # an ObjectStoragePath is absolute by construction; XComArgs are resolved when the task runs
+    text = value.strip()
+    cut = min((text.find(mark) for mark in ("{{", "{%") if mark in text), default=-1)
+    literal = text if cut < 0 else text[:cut]
+    if "://" in literal or literal.startswith("/"):
+        return
+    if cut < 0 or "/" in literal:
+        raise InvalidInputError(
+            "destination",
+            f"must be an absolute path or a URI (e.g. /data/videos/{{{{ run_id }}}}/, file:///data/videos/, "
+            f"s3://bucket/videos/), got the relative {value!r}",
+        )
+
+
 def content_length(response: httpx.Response) -> int | None:
     value = response.headers.get("content-length")
     try:
@@ -420,6 +442,12 @@ class VideoDownloadOperator(BaseOperator):
         self.request_timeout = request_timeout
         self.download_retries = download_retries
         self.result_sources = xcom_sources(results)  # before rendering replaces the XComArgs
+        if not kwargs.get("_airflow_from_mapped"):
+            try:
+                check_destination_prefix(destination)
+            except InvalidInputError as err:
+                where = f"{type(self).__name__} task {self.task_id!r}, checked when the DAG was parsed"
+                raise InvalidInputError(err.field, f"{err.problem} ({where})") from None
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         # Pull each upstream's return values in one request for all its map indexes (a missing value

@@ -23,6 +23,23 @@ if TYPE_CHECKING:
 
 def collect_task_ids(value: Any) -> list[str]:
     """Task ids from whatever upstream produced: ids, result dicts (operator XCom), or their string form."""
+    return check_task_ids([item.get("task_id") if isinstance(item, dict) else item for item in _items(value)])
+
+
+def collect_prompts(value: Any) -> dict[str, str]:
+    """The prompts that upstream result dicts carry, by vendor task id (so the sensor's results keep them)."""
+    try:
+        items = _items(value)
+    except InvalidInputError:
+        return {}
+    return {
+        item["task_id"]: item["prompt"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("task_id"), str) and isinstance(item.get("prompt"), str)
+    }
+
+
+def _items(value: Any) -> list[Any]:
     if isinstance(value, str) and value.strip().startswith("["):
         try:
             value = ast.literal_eval(value)  # "{{ ti.xcom_pull(...) }}" renders a Python repr
@@ -34,10 +51,9 @@ def collect_task_ids(value: Any) -> list[str]:
         # ask for one item past the end, which Airflow logs as an "XCom not found" error.
         items = [items[index] for index in range(len(items))]
     try:
-        ids = [item.get("task_id") if isinstance(item, dict) else item for item in items]
+        return list(items)
     except TypeError:
         raise InvalidInputError("task_ids", f"must be task ids or generation results, got {value!r}") from None
-    return check_task_ids(ids)
 
 
 class VideoTaskSensor(BaseSensorOperator):
@@ -137,4 +153,9 @@ class VideoTaskSensor(BaseSensorOperator):
             )
         for result in results:
             self.log.info("%s", result.describe())
-        return [result.to_dict() for result in results]
+        # The prompt: from the upstream results the ids came from, else as the vendor's record echoes it.
+        prompts = collect_prompts(self.task_ids)
+        return [
+            {**result.to_dict(), "prompt": prompts[result.task_id]} if result.task_id in prompts else result.to_dict()
+            for result in results
+        ]

@@ -63,6 +63,8 @@ BLOCKING = "vidgen_blocking"  # tests/e2e/dags: the non-deferrable paths
 BLOCKING_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_blocking.py"
 BLOCKING_CONN = "acedata_e2e_db"  # created through the REST API, so it lives in the metadata DB
 BLOCKING_SUBMITS = 2  # generate_blocking, submit_only
+FIRST_HOUR = "vidgen_first_hour"  # tests/e2e/dags: mistakes fixed, then cleared
+FIRST_HOUR_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_first_hour.py"
 FINISHED = ("success", "failed")
 
 
@@ -131,6 +133,7 @@ def run(work: Path, report: Report, budget: float) -> None:
     for name in DAG_FILES:
         shutil.copy(REPO / "dags_examples" / name, work / "dags" / name)
     shutil.copy(BLOCKING_DAG, work / "dags" / BLOCKING_DAG.name)
+    shutil.copy(FIRST_HOUR_DAG, work / "dags" / FIRST_HOUR_DAG.name)
     api_port, worker_log_port, trigger_log_port = free_ports(3)
     log_path = work / "standalone.log"
     print(f"Work folder: {work}\nStandalone log: {log_path}", flush=True)
@@ -168,7 +171,10 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     wait_for(
         lambda: (
             alive()
-            or all(api.client.get(f"/api/v2/dags/{d}").status_code == 200 for d in (PIPELINE, PUBLISH, BLOCKING))
+            or all(
+                api.client.get(f"/api/v2/dags/{d}").status_code == 200
+                for d in (PIPELINE, PUBLISH, BLOCKING, FIRST_HOUR)
+            )
         ),
         deadline,
         "the DAGs to be parsed",
@@ -331,6 +337,66 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
         "Video extra link served by the API server",
         links.get("Video") == generated["videos"][0]["url"],
         f"{links}",
+    )
+    _first_hour(api, emulator, report, deadline)
+
+
+def _first_hour(api: Api, emulator, report: Report, deadline: float) -> None:
+    """A connection without a token, and an ambiguous submission: each task fails with a message that says
+    what to do; doing it (set the token, clear the task) gives a working task (real clear, real retries)."""
+    for conn_id, token in (("hidream_first_hour", None), ("hidream_e2e_db", TOKEN)):
+        api.send(
+            "POST",
+            "/api/v2/connections",
+            {"connection_id": conn_id, "conn_type": "hidream", "host": emulator.url, "password": token},
+        )
+    emulator.configure(ambiguous_submit_rate=1.0)  # every other run is done: only this one submits now
+    created = emulator.stats()["tasks_created"]
+    run_id = f"e2e_first_hour__{int(time.time())}"
+    api.send("POST", f"/api/v2/dags/{FIRST_HOUR}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
+    api.send("PATCH", f"/api/v2/dags/{FIRST_HOUR}", {"is_paused": False})
+
+    def run_state() -> str | None:
+        state = api.get(f"/api/v2/dags/{FIRST_HOUR}/dagRuns/{run_id}")["state"]
+        return state if state in FINISHED else None
+
+    first = wait_for(run_state, deadline, f"the {FIRST_HOUR} run to end")
+    emulator.configure(ambiguous_submit_rate=0.0)
+    tis = {ti["task_id"]: ti for ti in api.task_instances(FIRST_HOUR, run_id)}
+    no_token = task_log(api, FIRST_HOUR, run_id, "no_token", -1, tis["no_token"]["try_number"])
+    ambiguous = task_log(api, FIRST_HOUR, run_id, "ambiguous", -1, tis["ambiguous"]["try_number"])
+    report.check(
+        "a connection without a token fails at once, says to set it and clear the task, and sends nothing",
+        first == "failed"
+        and tis["no_token"]["state"] == "failed"
+        and "has no API token" in no_token
+        and "then clear this task" in no_token
+        and emulator.stats()["tasks_created"] == created + 1,  # only the ambiguous task's
+        f"run {first}; no_token {tis['no_token']['state']}; "
+        f"tasks created {emulator.stats()['tasks_created'] - created}",
+    )
+    report.check(
+        "an ambiguous submission fails without a retry and says to clear the task if the console has none",
+        tis["ambiguous"]["state"] == "failed" and "if there is none, clear this task to submit again" in ambiguous,
+        f"ambiguous {tis['ambiguous']['state']}",
+    )
+
+    api.send(
+        "PATCH",
+        "/api/v2/connections/hidream_first_hour",
+        {"connection_id": "hidream_first_hour", "conn_type": "hidream", "host": emulator.url, "password": TOKEN},
+    )
+    body = {"dag_run_id": run_id, "task_ids": ["no_token", "ambiguous"], "only_failed": True, "dry_run": False}
+    api.send("POST", f"/api/v2/dags/{FIRST_HOUR}/clearTaskInstances", body)
+    second = wait_for(run_state, deadline, f"the cleared {FIRST_HOUR} run to end")
+    tis = {ti["task_id"]: ti for ti in api.task_instances(FIRST_HOUR, run_id)}
+    cleared = task_log(api, FIRST_HOUR, run_id, "ambiguous", -1, tis["ambiguous"]["try_number"])
+    report.check(
+        "after the token was set and the tasks cleared, both succeeded (the ambiguous one submitted again)",
+        second == "success" and "so it submits again" in cleared and emulator.stats()["tasks_created"] == created + 3,
+        f"run {second}; "
+        + ", ".join(f"{t}={ti['state']} (try {ti['try_number']})" for t, ti in tis.items())
+        + f"; tasks created {emulator.stats()['tasks_created'] - created}",
     )
 
 
