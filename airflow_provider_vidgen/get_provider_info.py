@@ -1,4 +1,5 @@
-"""Provider metadata read by Airflow's ProvidersManager (no hook is imported to build the UI form)."""
+"""Provider metadata read by Airflow's ProvidersManager, derived from the vendor objects (no hook is
+imported to build the connection form)."""
 
 from __future__ import annotations
 
@@ -7,92 +8,81 @@ from typing import Any
 
 from airflow_provider_vidgen import __version__
 
+# The service families of each vendor's table, as people name them (tests/test_provider.py holds the
+# description to the tables: each family once, in table order).
+FAMILY_LABELS = {
+    "hailuo": "Hailuo", "luma": "Luma", "kling": "Kling", "sora": "Sora", "veo": "Veo", "seedance": "Seedance",
+    "wan": "Wan", "happyhorse": "HappyHorse", "minimax": "MiniMax", "grok": "Grok Imagine",
+    "dreamina": "Dreamina OmniHuman", "digital-human": "Digital Human", "maestro": "Maestro", "gemini": "Gemini",
+    "flux": "Flux", "midjourney": "Midjourney", "hidream": "HiDream",
+}  # fmt: skip
 
-def _conn_fields(batch_default: int) -> dict[str, Any]:
-    return {
-        "request_timeout": {
-            "label": "Request timeout (seconds)",
-            "description": "Timeout of each HTTP request to the API.",
-            "schema": {"type": ["number", "null"], "minimum": 1, "default": 30},
-        },
-        "batch_size": {
-            "label": "Batch size",
-            "description": "Task ids per status request (retrieve_batch) when polling many tasks.",
-            "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": batch_default},
-        },
-        "max_requests_per_second": {
-            "label": "Max requests per second",
-            "description": "Batch operators send their submissions no faster than this (per task).",
-            "schema": {"type": ["number", "null"], "minimum": 0.1, "default": 10},
-        },
+
+def _vendors() -> list[Any]:
+    from airflow_provider_vidgen.core.vendor import BUILT_IN, get_vendor
+
+    return [get_vendor(name) for name in BUILT_IN]
+
+
+def service_families(vendor: Any) -> list[str]:
+    """A vendor's service families in table order (a family is the tasks endpoint services share)."""
+    if len({spec.poll_path.split("/")[1] for spec in vendor.services.values()}) <= 1:
+        return [vendor.name]  # one API family (HiDream): the vendor's own name
+    return list(dict.fromkeys(spec.poll_path.split("/")[1] for spec in vendor.services.values()))
+
+
+def connection_type(vendor: Any) -> dict[str, Any]:
+    """A vendor's connection form: the password is the API token, the host an optional base URL."""
+    from airflow_provider_vidgen.core.settings import COMMON_CONNECTION_FIELDS
+
+    fields = {
+        field.name: {"label": field.label, "description": field.description, "schema": dict(field.schema)}
+        for field in (*vendor.connection_fields, *COMMON_CONNECTION_FIELDS)
     }
-
-
-def _connection_type(
-    conn_type: str, hook: str, label: str, default_host: str, extra_fields: dict[str, Any]
-) -> dict[str, Any]:
-    """A connection form: the password is the API token, the host an optional base URL."""
-    fields = {**extra_fields, **_conn_fields(50)}
     example_extra = json.dumps({name: spec["schema"].get("default", "") for name, spec in fields.items()})
     return {
-        "connection-type": conn_type,
-        "hook-class-name": f"airflow_provider_vidgen.hooks.{hook}",
-        "hook-name": label,
+        "connection-type": vendor.conn_type,
+        "hook-class-name": vendor.hook_class_name,
+        "hook-name": vendor.label,
         "ui-field-behaviour": {
             "hidden-fields": ["schema", "port", "login"],
             "relabeling": {"host": "Base URL", "password": "API token"},
-            "placeholders": {"host": default_host, "password": f"{label} API token", "extra": example_extra},
+            "placeholders": {
+                "host": vendor.default_host,
+                "password": f"{vendor.label} API token",
+                "extra": example_extra,
+            },
         },
         "conn-fields": fields,
     }
 
 
 def get_provider_info() -> dict[str, Any]:
+    vendors = _vendors()
+    families = [FAMILY_LABELS.get(family, family) for vendor in vendors for family in service_families(vendor)]
+    labels = [vendor.label for vendor in vendors]
+    acedata = labels[0]
     return {
         "package-name": "airflow-provider-vidgen",
-        "name": "Video generation (Ace Data Cloud, HiDream)",
-        # The service families of core.acedata.SERVICES in table order, then HiDream (tests/test_provider.py).
-        "description": "Generate AI videos (Hailuo, Luma, Kling, Sora, Veo, Seedance, Wan, HappyHorse, MiniMax, "
-        "Grok Imagine, Dreamina OmniHuman, Digital Human, Maestro, Gemini, Flux, Midjourney, HiDream) from Airflow "
-        "DAGs, with deferrable batch polling.",
+        "name": f"Video generation ({', '.join(labels)})",
+        "description": f"Generate AI videos ({', '.join(families)}) from Airflow DAGs, with deferrable batch polling.",
         "versions": [__version__],
         "integrations": [
-            {"integration-name": "Ace Data Cloud", "external-doc-url": "https://platform.acedata.cloud"},
-            {"integration-name": "HiDream", "external-doc-url": "https://www.hidreamai.com"},
+            {"integration-name": vendor.label, "external-doc-url": vendor.docs_url or vendor.default_host}
+            for vendor in vendors
         ],
         "operators": [
-            {
-                "integration-name": "Ace Data Cloud",
-                "python-modules": ["airflow_provider_vidgen.operators.acedata"],
-            },
-            {"integration-name": "HiDream", "python-modules": ["airflow_provider_vidgen.operators.hidream"]},
-        ],
-        "sensors": [
-            {"integration-name": "Ace Data Cloud", "python-modules": ["airflow_provider_vidgen.sensors.video"]}
-        ],
+            {"integration-name": vendor.label, "python-modules": [f"airflow_provider_vidgen.operators.{vendor.name}"]}
+            for vendor in vendors
+        ]
+        + [{"integration-name": acedata, "python-modules": ["airflow_provider_vidgen.operators.generic"]}],
+        "sensors": [{"integration-name": acedata, "python-modules": ["airflow_provider_vidgen.sensors.video"]}],
         "hooks": [
-            {"integration-name": "Ace Data Cloud", "python-modules": ["airflow_provider_vidgen.hooks.acedata"]},
-            {"integration-name": "HiDream", "python-modules": ["airflow_provider_vidgen.hooks.hidream"]},
+            {"integration-name": vendor.label, "python-modules": [vendor.hook_class_name.rpartition(".")[0]]}
+            for vendor in vendors
         ],
-        "triggers": [
-            {"integration-name": "Ace Data Cloud", "python-modules": ["airflow_provider_vidgen.triggers.video"]}
-        ],
-        "connection-types": [
-            _connection_type("acedata", "acedata.AceDataHook", "Ace Data Cloud", "https://api.acedata.cloud", {}),
-            _connection_type(
-                "hidream",
-                "hidream.HiDreamHook",
-                "HiDream",
-                "https://www.hidreamai.com",
-                {
-                    "user_id": {
-                        "label": "User ID",
-                        "description": "Optional end-user id, sent as the API-User-ID header.",
-                        "schema": {"type": ["string", "null"]},
-                    }
-                },
-            ),
-        ],
+        "triggers": [{"integration-name": acedata, "python-modules": ["airflow_provider_vidgen.triggers.video"]}],
+        "connection-types": [connection_type(vendor) for vendor in vendors],
         "extra-links": ["airflow_provider_vidgen.links.VideoLink"],
     }
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
 
+from airflow_provider_vidgen.xcom import VIDEO_URL as VIDEO_URL_XCOM
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import TaskInstanceKey
     from airflow.sdk import BaseOperator
 
     from airflow_provider_vidgen.core.results import TaskResult
-
-VIDEO_URL_XCOM = "video_url"
 
 
 class VideoLink(BaseOperatorLink):

@@ -7,10 +7,11 @@ import json
 import pytest
 from conftest import FIXTURES, load_fixture
 
-from airflow_provider_vidgen.core import acedata, hidream
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError
 from airflow_provider_vidgen.core.results import MODERATION_REJECTED, NOT_FOUND, TaskResult
 from airflow_provider_vidgen.core.transport import ApiRequest, HttpResponse, TransportFailure
+from airflow_provider_vidgen.vendors.acedata import ACEDATA
+from airflow_provider_vidgen.vendors.hidream import HIDREAM
 
 # fixture -> (service, expected state, expected error code or None).
 ACEDATA_TASKS = {
@@ -87,7 +88,7 @@ def test_every_acedata_task_fixture_is_covered():
 @pytest.mark.parametrize(("fixture", "expected"), ACEDATA_TASKS.items(), ids=list(ACEDATA_TASKS))
 def test_acedata_fixture_state(fixture, expected):
     service, state, error_code = expected
-    result = acedata.interpret_record(acedata.SERVICES[service], "tid", load_fixture(f"acedata/{fixture}"))
+    result = ACEDATA.interpret_record(ACEDATA.services[service], "tid", load_fixture(f"acedata/{fixture}"))
     assert result.state == state
     assert (result.error.code if result.error else None) == error_code
     if state == "succeeded":
@@ -97,7 +98,7 @@ def test_acedata_fixture_state(fixture, expected):
 
 
 def test_luma_result_carries_size_thumbnail_and_video_id():
-    result = acedata.interpret_record(acedata.SERVICES["luma"], "t", load_fixture("acedata/luma/task_completed.json"))
+    result = ACEDATA.interpret_record(ACEDATA.services["luma"], "t", load_fixture("acedata/luma/task_completed.json"))
     (video,) = result.videos
     assert (video.width, video.height) == (1360, 752)
     assert video.thumbnail_url.endswith(".jpg")
@@ -106,7 +107,7 @@ def test_luma_result_carries_size_thumbnail_and_video_id():
 
 def test_midjourney_gives_four_videos_with_the_cover_as_thumbnail():
     record = load_fixture("acedata/midjourney/task_succeeded.json")
-    result = acedata.interpret_record(acedata.SERVICES["midjourney"], "t", record)
+    result = ACEDATA.interpret_record(ACEDATA.services["midjourney"], "t", record)
     assert result.video_urls == record["response"]["video_urls"] and len(result.videos) == 4
     cover = record["response"]["image_url"]
     assert cover not in result.video_urls  # the cover is a thumbnail, never a video
@@ -118,35 +119,35 @@ def test_midjourney_gives_four_videos_with_the_cover_as_thumbnail():
 
 def test_midjourney_running_record_with_a_cover_is_still_running():
     record = load_fixture("acedata/midjourney/task_running.json")
-    result = acedata.interpret_record(acedata.SERVICES["midjourney"], "t", record)
+    result = ACEDATA.interpret_record(ACEDATA.services["midjourney"], "t", record)
     assert (result.state, result.progress) == ("running", 0.45)
     record["response"].update(image_url="https://storage.example.com/upload_1.png", video_urls=[])
-    assert acedata.interpret_record(acedata.SERVICES["midjourney"], "t", record).state == "running"
+    assert ACEDATA.interpret_record(ACEDATA.services["midjourney"], "t", record).state == "running"
     record["finished_at"] = record["started_at"] + 60  # finished with only the cover: no video
-    result = acedata.interpret_record(acedata.SERVICES["midjourney"], "t", record)
+    result = ACEDATA.interpret_record(ACEDATA.services["midjourney"], "t", record)
     assert (result.state, result.error.code, result.videos) == ("failed", "no_video", ())
 
 
 def test_flux_reads_a_record_without_state_word():
-    spec = acedata.SERVICES["flux"]
+    spec = ACEDATA.services["flux"]
     done = load_fixture("acedata/flux/task_succeeded.json")
-    (video,) = acedata.interpret_record(spec, "t", done).videos
+    (video,) = ACEDATA.interpret_record(spec, "t", done).videos
     assert (video.width, video.height, video.video_id) == (1280, 704, done["id"])
     running = load_fixture("acedata/flux/task_running.json")
-    assert "finished_at" not in running and acedata.interpret_record(spec, "t", running).state == "running"
+    assert "finished_at" not in running and ACEDATA.interpret_record(spec, "t", running).state == "running"
     # A structured error is final even before finished_at; a bare string error mid-run is not.
     failed = load_fixture("acedata/flux/task_failed.json")
     del failed["finished_at"], failed["elapsed"]
-    assert acedata.interpret_record(spec, "t", failed).error.code == "service_unavailable"
+    assert ACEDATA.interpret_record(spec, "t", failed).error.code == "service_unavailable"
     failed["response"]["error"] = "temporary"
-    assert acedata.interpret_record(spec, "t", failed).state == "running"
+    assert ACEDATA.interpret_record(spec, "t", failed).state == "running"
     # Finished with success but no video: failed, never succeeded.
     done["response"]["data"][0]["video_url"] = None
-    assert acedata.interpret_record(spec, "t", done).error.code == "no_video"
+    assert ACEDATA.interpret_record(spec, "t", done).error.code == "no_video"
 
 
 def test_result_json_round_trip():
-    result = acedata.interpret_record(acedata.SERVICES["luma"], "t", load_fixture("acedata/luma/task_completed.json"))
+    result = ACEDATA.interpret_record(ACEDATA.services["luma"], "t", load_fixture("acedata/luma/task_completed.json"))
     data = json.loads(json.dumps(result.to_dict()))
     # The record echoes its request, so the prompt comes with it (for the gallery of sensor-collected videos).
     assert set(data) == {"task_id", "service", "vendor", "state", "progress", "videos", "error", "prompt"}
@@ -157,7 +158,7 @@ def test_result_json_round_trip():
 def test_retrieve_batch_routes_items_and_reports_missing_ids():
     body = load_fixture("acedata/hailuo/tasks_retrieve_batch_response.json")
     ids = [item["id"] for item in body["items"]] + ["never-submitted"]
-    results = acedata.parse_batch(acedata.SERVICES["hailuo"], ids, body)
+    results = ACEDATA.parse_batch(ACEDATA.services["hailuo"], ids, body)
     assert [results[i].state for i in ids] == ["succeeded", "pending", "failed"]
     assert results["never-submitted"].error.code == NOT_FOUND
 
@@ -165,18 +166,18 @@ def test_retrieve_batch_routes_items_and_reports_missing_ids():
 def test_minimax_batch_uses_total_not_count():
     body = load_fixture("acedata/minimax/tasks_retrieve_batch_response.json")
     task_id = body["items"][0]["id"]
-    assert acedata.parse_batch(acedata.SERVICES["minimax"], [task_id], body)[task_id].state == "pending"
+    assert ACEDATA.parse_batch(ACEDATA.services["minimax"], [task_id], body)[task_id].state == "pending"
 
 
 def test_empty_batch_answer():
     body = load_fixture("acedata/common/tasks_retrieve_batch_empty_response.json")
-    assert acedata.parse_batch(acedata.SERVICES["sora"], ["a"], body)["a"].error.code == NOT_FOUND
+    assert ACEDATA.parse_batch(ACEDATA.services["sora"], ["a"], body)["a"].error.code == NOT_FOUND
 
 
 @pytest.mark.parametrize("name", ["async_ack_response.json", "async_ack_response_with_trace.json"])
 def test_submission_ack(name):
     body = load_fixture(f"acedata/common/{name}")
-    assert acedata.parse_submit(body) == body["task_id"]
+    assert ACEDATA.parse_submit(body) == body["task_id"]
 
 
 ERRORS = sorted(p.name for p in (FIXTURES / "acedata/common").glob("error_*.json"))
@@ -188,7 +189,7 @@ def test_acedata_error_envelopes(name):
     body = load_fixture(f"acedata/common/{name}")
     request = ApiRequest("POST", "/hailuo/videos", "submit", json={})
     with pytest.raises(ApiError) as caught:
-        acedata.decode(HttpResponse(status, json.dumps(body).encode()), request)
+        ACEDATA.decode(HttpResponse(status, json.dumps(body).encode()), request)
     err = caught.value
     assert err.status == status and err.code == body["error"]["code"]
     assert body["error"]["message"] in str(err) and body["trace_id"] in str(err)
@@ -200,23 +201,23 @@ def test_acedata_error_envelopes(name):
 def test_unknown_id_404_is_a_not_found_result():
     body = load_fixture("acedata/common/tasks_retrieve_unknown_id_response_404.json")
     request = ApiRequest("POST", "/seedance/tasks", "retrieve", json={})
-    decoded = acedata.decode(HttpResponse(404, json.dumps(body).encode()), request, allow_not_found=True)
-    assert acedata.interpret_record(acedata.SERVICES["seedance"], "x", decoded).error.code == NOT_FOUND
+    decoded = ACEDATA.decode(HttpResponse(404, json.dumps(body).encode()), request, allow_not_found=True)
+    assert ACEDATA.interpret_record(ACEDATA.services["seedance"], "x", decoded).error.code == NOT_FOUND
 
 
 def test_non_json_and_transport_failures():
     request = ApiRequest("POST", "/hailuo/tasks", "retrieve_batch", json={})
     with pytest.raises(ApiError) as caught:
-        acedata.decode(HttpResponse(502, b"<html>bad gateway</html>"), request)
+        ACEDATA.decode(HttpResponse(502, b"<html>bad gateway</html>"), request)
     assert caught.value.retryable and not caught.value.nothing_created
     with pytest.raises(ApiError) as caught:
-        acedata.decode(HttpResponse(200, b"<html>"), request)
+        ACEDATA.decode(HttpResponse(200, b"<html>"), request)
     assert caught.value.code == "non_json" and caught.value.retryable
     submit = ApiRequest("POST", "/hailuo/videos", "submit", json={})
     with pytest.raises(AmbiguousSubmissionError):
-        acedata.decode(TransportFailure("timeout_after_send", "ReadTimeout"), submit)
+        ACEDATA.decode(TransportFailure("timeout_after_send", "ReadTimeout"), submit)
     with pytest.raises(ApiError) as caught:
-        acedata.decode(TransportFailure("connect", "refused"), submit)
+        ACEDATA.decode(TransportFailure("connect", "refused"), submit)
     assert caught.value.nothing_created and caught.value.retryable
 
 
@@ -235,8 +236,8 @@ def test_hidream_fixture_state(fixture, expected):
     state, error_code = expected
     body = load_fixture(f"hidream/{fixture}")
     request = ApiRequest("GET", "/x", "retrieve")
-    record = hidream.decode(HttpResponse(200, json.dumps(body).encode()), request)
-    result = hidream.interpret_record(hidream.SERVICES["txt2video"], record["task_id"], record)
+    record = HIDREAM.decode(HttpResponse(200, json.dumps(body).encode()), request)
+    result = HIDREAM.interpret_record(HIDREAM.services["txt2video"], record["task_id"], record)
     assert result.state == state
     assert (result.error.code if result.error else None) == error_code
     if state == "succeeded":
@@ -248,13 +249,13 @@ def test_hidream_fixture_state(fixture, expected):
 
 def test_hidream_progress():
     record = load_fixture("hidream/result_single_processing.json")["result"]
-    assert hidream.interpret_record(hidream.SERVICES["img2video"], "t", record).progress == 0.42
+    assert HIDREAM.interpret_record(HIDREAM.services["img2video"], "t", record).progress == 0.42
 
 
 def test_hidream_batch_is_a_list():
     body = load_fixture("hidream/result_batch_response_mixed.json")
     ids = [item["task_id"] for item in body["result"]] + ["unknown"]
-    results = hidream.parse_batch(hidream.SERVICES["txt2video"], ids, body["result"])
+    results = HIDREAM.parse_batch(HIDREAM.services["txt2video"], ids, body["result"])
     assert [results[i].state for i in ids] == ["succeeded", "failed", "running", "failed"]
     assert results["unknown"].error.code == NOT_FOUND
 
@@ -262,26 +263,26 @@ def test_hidream_batch_is_a_list():
 def test_hidream_notify_payload_parses_like_a_result():
     body = load_fixture("hidream/notify_callback_payload.json")
     record = {"task_id": body["main_task_id"], "sub_task_results": body["sub_task_results"]}
-    assert hidream.interpret_record(hidream.SERVICES["txt2video"], "t", record).state == "succeeded"
+    assert HIDREAM.interpret_record(HIDREAM.services["txt2video"], "t", record).state == "succeeded"
 
 
 @pytest.mark.parametrize("name", ["submit_error_response.json", "error_business_code_PLACEHOLDER.json"])
 def test_hidream_business_errors_carry_message(name):
     body = load_fixture(f"hidream/{name}")
     with pytest.raises(ApiError) as caught:
-        hidream.decode(HttpResponse(200, json.dumps(body).encode()), ApiRequest("POST", "/x", "submit"))
+        HIDREAM.decode(HttpResponse(200, json.dumps(body).encode()), ApiRequest("POST", "/x", "submit"))
     assert caught.value.code == str(body["code"]) and body["message"] in str(caught.value)
     assert not caught.value.retryable
 
 
 def test_hidream_submit_answer():
     body = load_fixture("hidream/submit_response.json")
-    result = hidream.decode(HttpResponse(200, json.dumps(body).encode()), ApiRequest("POST", "/x", "submit"))
-    assert hidream.parse_submit(result) == body["result"]["task_id"]
+    result = HIDREAM.decode(HttpResponse(200, json.dumps(body).encode()), ApiRequest("POST", "/x", "submit"))
+    assert HIDREAM.parse_submit(result) == body["result"]["task_id"]
 
 
 # HiDream v3: the same envelope and statuses as v2 (the v3 txt2video result page), read for every v3 module.
-HIDREAM_V3 = [name for name in hidream.SERVICES if name.startswith("v3-")]
+HIDREAM_V3 = [name for name in HIDREAM.services if name.startswith("v3-")]
 HIDREAM_V3_SINGLE = {
     "v3_result_single_processing.json": ("running", None),
     "v3_result_single_done.json": ("succeeded", None),
@@ -292,14 +293,14 @@ HIDREAM_V3_SINGLE = {
 def test_the_v3_modules_are_in_the_table_without_a_batch_endpoint():
     assert HIDREAM_V3 == ["v3-txt2video", "v3-img2video", "v3-keyframe2video"]
     for name in HIDREAM_V3:
-        spec = hidream.SERVICES[name]
+        spec = HIDREAM.services[name]
         module = name.removeprefix("v3-")
         assert spec.submit_path == f"/api-pub/gw/v3/video/{module}/async"
         assert spec.poll_path == f"/api-pub/gw/v3/video/{module}/async/results"
         assert not spec.batch_retrieve
         with pytest.raises(ValueError, match="no batch-results endpoint"):
-            hidream.batch_request(spec, ["t"])
-    assert all(hidream.SERVICES[name].batch_retrieve for name in ("txt2video", "img2video", "video_edit"))
+            HIDREAM.batch_request(spec, ["t"])
+    assert all(HIDREAM.services[name].batch_retrieve for name in ("txt2video", "img2video", "video_edit"))
 
 
 @pytest.mark.parametrize("service", HIDREAM_V3)
@@ -307,11 +308,11 @@ def test_the_v3_modules_are_in_the_table_without_a_batch_endpoint():
 def test_hidream_v3_fixture_state(fixture, expected, service):
     state, error_code = expected
     body = load_fixture(f"hidream/{fixture}")
-    spec = hidream.SERVICES[service]
-    request = hidream.retrieve_request(spec, body["result"]["task_id"])
+    spec = HIDREAM.services[service]
+    request = HIDREAM.retrieve_request(spec, body["result"]["task_id"])
     assert (request.method, request.path, request.kind) == ("GET", spec.poll_path, "retrieve")
-    record = hidream.decode(HttpResponse(200, json.dumps(body).encode()), request)
-    result = hidream.interpret_record(spec, record["task_id"], record)
+    record = HIDREAM.decode(HttpResponse(200, json.dumps(body).encode()), request)
+    result = HIDREAM.interpret_record(spec, record["task_id"], record)
     assert (result.state, result.service, result.vendor) == (state, service, "hidream")
     assert (result.error.code if result.error else None) == error_code
     if state == "succeeded":
@@ -323,10 +324,10 @@ def test_hidream_v3_fixture_state(fixture, expected, service):
 
 def test_hidream_v3_submit_answer():
     body = load_fixture("hidream/v3_submit_response.json")
-    request = hidream.submit_request(hidream.SERVICES["v3-txt2video"], {"prompt": "x"})
+    request = HIDREAM.submit_request(HIDREAM.services["v3-txt2video"], {"prompt": "x"})
     assert request.path == "/api-pub/gw/v3/video/txt2video/async"
-    result = hidream.decode(HttpResponse(200, json.dumps(body).encode()), request)
-    assert hidream.parse_submit(result) == body["result"]["task_id"]
+    result = HIDREAM.decode(HttpResponse(200, json.dumps(body).encode()), request)
+    assert HIDREAM.parse_submit(result) == body["result"]["task_id"]
 
 
 def drive_flow(flow, answer):
@@ -347,10 +348,10 @@ def drive_flow(flow, answer):
 
 
 def test_a_batch_poll_of_a_service_without_batch_endpoint_retrieves_each_id_in_one_flow():
+    from airflow_provider_vidgen.core.flows import batch_flow
     from airflow_provider_vidgen.core.transport import RetryPolicy
-    from airflow_provider_vidgen.core.vendors import HIDREAM, batch_flow
 
-    spec = hidream.SERVICES["v3-img2video"]
+    spec = HIDREAM.services["v3-img2video"]
     answers = {
         "done": load_fixture("hidream/v3_result_single_done.json"),
         "running": load_fixture("hidream/v3_result_single_processing.json"),
@@ -378,7 +379,7 @@ def test_a_batch_poll_of_a_service_without_batch_endpoint_retrieves_each_id_in_o
     assert results["gone"].error.code == NOT_FOUND
     # A v2 module keeps its one batch request.
     _, sent = drive_flow(
-        batch_flow(HIDREAM, hidream.SERVICES["img2video"], ["a", "b"], RetryPolicy(1)),
+        batch_flow(HIDREAM, HIDREAM.services["img2video"], ["a", "b"], RetryPolicy(1)),
         lambda request: HttpResponse(200, b'{"code": 0, "message": "Success", "result": []}'),
     )
     assert [(r.kind, r.path, r.json) for r in sent] == [
@@ -387,8 +388,8 @@ def test_a_batch_poll_of_a_service_without_batch_endpoint_retrieves_each_id_in_o
 
 
 def test_a_v3_id_that_keeps_failing_fails_the_whole_poll_like_a_failed_batch_request():
+    from airflow_provider_vidgen.core.flows import batch_flow
     from airflow_provider_vidgen.core.transport import RetryPolicy
-    from airflow_provider_vidgen.core.vendors import HIDREAM, batch_flow
 
     done = json.dumps(load_fixture("hidream/v3_result_single_done.json")).encode()
 
@@ -398,5 +399,5 @@ def test_a_v3_id_that_keeps_failing_fails_the_whole_poll_like_a_failed_batch_req
         return HttpResponse(200, done)
 
     with pytest.raises(ApiError) as caught:
-        drive_flow(batch_flow(HIDREAM, hidream.SERVICES["v3-txt2video"], ["a", "b", "c"], RetryPolicy(2)), answer)
+        drive_flow(batch_flow(HIDREAM, HIDREAM.services["v3-txt2video"], ["a", "b", "c"], RetryPolicy(2)), answer)
     assert caught.value.status == 500 and caught.value.retryable

@@ -20,12 +20,14 @@ from conftest import REPO, TOKEN
 from dags import reliability_dags
 from test_reliability import FakeStore, FakeTI, logs, run_dag
 
+from airflow_provider_vidgen.core.ledger import SubmissionLedger
 from airflow_provider_vidgen.core.transport import RetryPolicy
 from airflow_provider_vidgen.hooks.acedata import AceDataHook
 from airflow_provider_vidgen.operators import base as operator_base
+from airflow_provider_vidgen.operators import submitter
 from airflow_provider_vidgen.operators.acedata import HailuoVideoOperator
-from airflow_provider_vidgen.operators.base import HOLD_AFTER_SUBMIT_ENV, SUBMISSION_KEY
 from airflow_provider_vidgen.operators.hidream import HiDreamVideoOperator
+from airflow_provider_vidgen.operators.submitter import HOLD_AFTER_SUBMIT_ENV
 
 PROMPT = "a heron over a misty lake"
 FAST_RETRY = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
@@ -39,22 +41,30 @@ class Killed(BaseException):
     """Stands in for the process dying (not an Exception: nothing in the operator handles it)."""
 
 
+def intended(store: FakeStore, operator: Any) -> None:
+    """The record a try leaves when it dies after sending its submission and before recording the id."""
+    submission = operator.prepare(operator.service_name(), operator.request_body())
+    ledger = SubmissionLedger(store, [submission.fingerprint(operator.conn_id)])
+    ledger.begin()
+    ledger.intend(0, submission.service)
+
+
 def die_after_the_answer(task_id: str) -> None:
     raise Killed(task_id)
 
 
 def test_a_try_that_died_after_the_answer_is_found_by_its_request_and_reattached(emulator, monkeypatch, caplog, capfd):
     store = FakeStore()
-    original = operator_base.after_submission_answer
-    monkeypatch.setattr(operator_base, "after_submission_answer", die_after_the_answer)
+    original = submitter.after_submission_answer
+    monkeypatch.setattr(submitter, "after_submission_answer", die_after_the_answer)
     with pytest.raises(Killed) as died:
         hailuo().execute({"ti": FakeTI(), "task_state_store": store})
     lost_id = str(died.value)
-    assert store[SUBMISSION_KEY]["task_id"] is None  # only the intent was recorded
-    monkeypatch.setattr(operator_base, "after_submission_answer", original)
+    assert store.record().state == "intended"  # only the intent was recorded
+    monkeypatch.setattr(submitter, "after_submission_answer", original)
 
     result = hailuo().execute({"ti": FakeTI(), "task_state_store": store})
-    assert result["task_id"] == lost_id and store[SUBMISSION_KEY]["task_id"] == lost_id
+    assert result["task_id"] == lost_id and store.record().task_id == lost_id
     assert emulator.stats()["tasks_created"] == 1  # paid once
     assert f"found it on the vendor side by its request: {lost_id}" in logs(caplog, capfd)
 
@@ -66,8 +76,7 @@ def test_a_try_that_died_before_sending_submits_once(emulator, caplog, capfd):
     finally:
         hook.close()
     store = FakeStore()
-    identity = operator_base.fingerprint("acedata_default", "acedata", "hailuo", hailuo().request_body())
-    store.set(SUBMISSION_KEY, operator_base.submission_record(identity, "hailuo", None))
+    intended(store, hailuo())
     result = hailuo().execute({"ti": FakeTI(), "task_state_store": store})
     assert result["task_id"] != other and emulator.stats()["tasks_created"] == 2
     assert "no task with this request was created then, so it is submitted now" in logs(caplog, capfd)
@@ -80,8 +89,7 @@ def test_two_tasks_with_the_same_request_in_the_window_fail_the_task_without_pay
         sent = [hook.submit("hailuo", hailuo().request_body()) for _ in range(2)]
     finally:
         hook.close()
-    identity = operator_base.fingerprint("acedata_default", "acedata", "hailuo", hailuo().request_body())
-    store.set(SUBMISSION_KEY, operator_base.submission_record(identity, "hailuo", None))
+    intended(store, hailuo())
     with pytest.raises(AirflowFailException) as caught:
         hailuo().execute({"ti": FakeTI(), "task_state_store": store})
     message = str(caught.value)
@@ -93,8 +101,7 @@ def test_two_tasks_with_the_same_request_in_the_window_fail_the_task_without_pay
 def test_hidream_cannot_look_a_lost_submission_up_and_says_what_to_do(emulator):
     store = FakeStore()
     operator = HiDreamVideoOperator(task_id="gen", prompt=PROMPT, wait_for_completion=False)
-    identity = operator_base.fingerprint("hidream_default", "hidream", "txt2video", operator.request_body())
-    store.set(SUBMISSION_KEY, operator_base.submission_record(identity, "txt2video", None))
+    intended(store, operator)
     with pytest.raises(AirflowFailException, match=r"HiDream cannot list tasks by time\. Look for a task created"):
         operator.execute({"ti": FakeTI(), "task_state_store": store})
     assert emulator.stats()["tasks_created"] == 0
@@ -112,7 +119,7 @@ def test_a_submission_the_api_refused_leaves_no_intent_behind(emulator, monkeypa
     monkeypatch.setattr(operator_base.BaseVideoOperator, "get_hook", lambda self: AceDataHook(retry=FAST_RETRY))
     with pytest.raises(Exception, match="429"):
         hailuo().execute({"ti": FakeTI(), "task_state_store": store})
-    assert store[SUBMISSION_KEY] == {}  # a retry submits without a lookup
+    assert store.record() is None  # a retry submits without a lookup
 
 
 # ------------------------------------------------------------------------------------------------
@@ -128,7 +135,9 @@ from airflow_provider_vidgen.operators.acedata import HailuoVideoOperator
 class FileStore:  # task_state_store as Airflow keeps it: outside the worker process
     def __init__(self, path): self.path = Path(path)
     def get(self, key): return json.loads(self.path.read_text()).get(key) if self.path.exists() else None
-    def set(self, key, value): self.path.write_text(json.dumps({key: value}))
+    def read(self): return json.loads(self.path.read_text()) if self.path.exists() else {}
+    def set(self, key, value): self.path.write_text(json.dumps({**self.read(), key: value}))
+    def delete(self, key): self.path.write_text(json.dumps({k: v for k, v in self.read().items() if k != key}))
 
 class TI:
     def xcom_push(self, key, value): pass
@@ -153,7 +162,8 @@ def test_kill_9_between_the_answer_and_the_record_pays_once(emulator, tmp_path):
         if worker.poll() is None:
             worker.kill()
     lost_id = answered.read_text()
-    assert json.loads(store_file.read_text())[SUBMISSION_KEY]["task_id"] is None
+    stored = json.loads(store_file.read_text())
+    assert [value["state"] for key, value in stored.items() if key.count("/") == 2] == ["intended"]
 
     retry = subprocess.run(
         [sys.executable, "-c", WORKER, str(REPO), str(store_file), PROMPT], capture_output=True, text=True, timeout=120
@@ -178,7 +188,7 @@ def test_through_airflow_the_retry_of_a_dead_try_reattaches(airflow_db, emulator
             deaths.append(task_id)
             raise RuntimeError(f"worker died right after the answer for {task_id}")
 
-    monkeypatch.setattr(operator_base, "after_submission_answer", die_once)
+    monkeypatch.setattr(submitter, "after_submission_answer", die_once)
     dag_run, _, xcoms = run_dag(reliability_dags.crash_window_dag)
     text = logs(caplog, capfd)
     assert dag_run.state == "success", text[-3000:]

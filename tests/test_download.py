@@ -295,7 +295,7 @@ def test_transient_errors_are_retried(tmp_path, monkeypatch):
         [b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"]
         + [b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(SAMPLE_MP4), SAMPLE_MP4)] * 3
     )
-    monkeypatch.setattr("airflow_provider_vidgen.operators.download.time.sleep", lambda s: None)
+    monkeypatch.setattr("airflow_provider_vidgen.hooks.files.time.sleep", lambda s: None)
     with raw_server(lambda conn: conn.sendall(next(answers))) as url:
         op = VideoDownloadOperator(task_id="dl", results=fake_result(f"{url}/v.mp4"), destination=str(tmp_path))
         entry, _poster = op.execute(context())["files"]

@@ -19,15 +19,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from airflow_provider_vidgen.core import acedata, hidream
 from airflow_provider_vidgen.core.errors import InvalidInputError
+from airflow_provider_vidgen.core.flows import retrieve_flow, submit_flow
 from airflow_provider_vidgen.core.schema import validate_body
+from airflow_provider_vidgen.core.submission import prepare
 from airflow_provider_vidgen.core.transport import ApiRequest, HttpResponse, RetryPolicy, run_sync
-from airflow_provider_vidgen.core.vendors import ACEDATA, HIDREAM, prepare_submission, retrieve_flow, submit_flow
 from airflow_provider_vidgen.emulator import EmulatorConfig, EmulatorServer, create_app
-from airflow_provider_vidgen.emulator.records import record_words
 from airflow_provider_vidgen.emulator.server import ThreadedServer
 from airflow_provider_vidgen.emulator.state import EmulatorClock
+from airflow_provider_vidgen.vendors.acedata import ACEDATA
+from airflow_provider_vidgen.vendors.acedata import vendor as acedata_words
+from airflow_provider_vidgen.vendors.hidream import HIDREAM
+from airflow_provider_vidgen.vendors.hidream import services as hidream_rows
 
 QUEUED, RUNNING = 0.2, 0.3
 BASELINE = dict(
@@ -98,8 +101,8 @@ HIDREAM_BODIES: dict[str, dict[str, Any]] = {
 
 
 def test_bodies_cover_every_service():
-    assert set(ACE_BODIES) == set(acedata.SERVICES)
-    assert set(HIDREAM_BODIES) == set(hidream.SERVICES)
+    assert set(ACE_BODIES) == set(ACEDATA.services)
+    assert set(HIDREAM_BODIES) == set(HIDREAM.services)
 
 
 def with_marker(body: dict[str, Any], marker: str) -> dict[str, Any]:
@@ -167,7 +170,7 @@ class Receiver:
 
 
 def submit_ace(client: httpx.Client, name: str, body: dict[str, Any] | None = None, **extra: Any) -> str:
-    spec = acedata.SERVICES[name]
+    spec = ACEDATA.services[name]
     answer = client.post(spec.submit_path, json={**(body or ACE_BODIES[name]), "async": True, **extra})
     assert answer.status_code == 200, answer.text
     ack = answer.json()
@@ -176,13 +179,13 @@ def submit_ace(client: httpx.Client, name: str, body: dict[str, Any] | None = No
 
 
 def retrieve_ace(client: httpx.Client, name: str, task_id: str) -> Any:
-    answer = client.post(acedata.SERVICES[name].poll_path, json={"action": "retrieve", "id": task_id})
+    answer = client.post(ACEDATA.services[name].poll_path, json={"action": "retrieve", "id": task_id})
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
 def submit_hidream(client: httpx.Client, module: str, body: dict[str, Any] | None = None) -> str:
-    answer = client.post(hidream.SERVICES[module].submit_path, json=body or HIDREAM_BODIES[module])
+    answer = client.post(HIDREAM.services[module].submit_path, json=body or HIDREAM_BODIES[module])
     assert answer.status_code == 200, answer.text
     envelope = answer.json()
     assert envelope["code"] == 0 and envelope["message"] == "Success", envelope
@@ -190,29 +193,29 @@ def submit_hidream(client: httpx.Client, module: str, body: dict[str, Any] | Non
 
 
 def retrieve_hidream(client: httpx.Client, module: str, task_id: str) -> Any:
-    answer = client.get(hidream.SERVICES[module].poll_path, params={"task_id": task_id})
+    answer = client.get(HIDREAM.services[module].poll_path, params={"task_id": task_id})
     assert answer.status_code == 200, answer.text
     assert answer.json()["code"] == 0
     return answer.json()["result"]
 
 
 def wait_terminal(client: httpx.Client, name: str, task_id: str, timeout: float = 5.0) -> Any:
-    spec = acedata.SERVICES[name]
+    spec = ACEDATA.services[name]
     deadline = time.monotonic() + timeout
     while True:
         record = retrieve_ace(client, name, task_id)
-        if acedata.interpret_record(spec, task_id, record).terminal:
+        if ACEDATA.interpret_record(spec, task_id, record).terminal:
             return record
         assert time.monotonic() < deadline, f"{name} task {task_id} never finished: {record}"
         time.sleep(0.05)
 
 
 def wait_hidream(client: httpx.Client, module: str, task_id: str, timeout: float = 5.0) -> Any:
-    spec = hidream.SERVICES[module]
+    spec = HIDREAM.services[module]
     deadline = time.monotonic() + timeout
     while True:
         record = retrieve_hidream(client, module, task_id)
-        if hidream.interpret_record(spec, task_id, record).terminal:
+        if HIDREAM.interpret_record(spec, task_id, record).terminal:
             return record
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -244,7 +247,7 @@ def test_acedata_auth_errors(emu, anon):
 
 
 def test_hidream_auth_errors(emu, anon):
-    path = hidream.SERVICES["txt2video"].submit_path
+    path = HIDREAM.services["txt2video"].submit_path
     for headers in ({}, {"authorization": "Bearer nope"}):
         answer = anon.post(path, json=HIDREAM_BODIES["txt2video"], headers=headers)
         assert answer.status_code == 401
@@ -267,21 +270,21 @@ def test_acedata_lifecycle_every_service(emu, client):
     records: dict[str, list[Any]] = {name: [] for name in ids}
     for _ in range(100):
         for name, task_id in ids.items():
-            spec = acedata.SERVICES[name]
+            spec = ACEDATA.services[name]
             record = retrieve_ace(client, name, task_id)
             records[name].append(record)
-            seen[name].append(acedata.interpret_record(spec, task_id, record).state)
+            seen[name].append(ACEDATA.interpret_record(spec, task_id, record).state)
         if all(states[-1] == "succeeded" for states in seen.values()):
             break
         emu.advance(0.03)
     for name, states in seen.items():
-        spec = acedata.SERVICES[name]
-        running = "pending" if record_words(spec).running in acedata.QUEUED_WORDS else "running"
+        spec = ACEDATA.services[name]
+        running = "pending" if spec.words.running in acedata_words.QUEUED_WORDS else "running"
         assert dedupe(states) == dedupe(["pending", running, "succeeded"]), (name, states)
         first, last = records[name][0], records[name][-1]
-        result = acedata.interpret_record(spec, ids[name], last)
+        result = ACEDATA.interpret_record(spec, ids[name], last)
         assert result.videos[0].url == f"{emu.url}/files/{ids[name]}.mp4"
-        if spec.response_shape == "task":
+        if spec.shape.value == "task":
             assert first["task"]["status"] == "queued" and last["task"]["status"] == "succeeded"
             continue
         assert "response" not in first and "finished_at" not in first  # queued
@@ -292,20 +295,20 @@ def test_acedata_lifecycle_every_service(emu, client):
         assert last["request"]["async"] is True
         response = last["response"]
         assert response["task_id"] == ids[name]
-        if record_words(spec).state_key is None:  # flux, midjourney: success, error and videos only
+        if spec.words.state_key is None:  # flux, midjourney: success, error and videos only
             assert not re.search(r'"(state|status)":', json.dumps([running_records, response])), name
             assert running_records[0]["response"] == {"success": True, "task_id": ids[name]} | (
                 {"progress": running_records[0]["response"]["progress"]} if name == "midjourney" else {}
             )
-        elif spec.response_shape == "flat":
-            assert running_records[0]["response"][record_words(spec).state_key] == record_words(spec).running
-            assert response[record_words(spec).state_key] == record_words(spec).success and response["video_url"]
+        elif spec.shape.value == "flat":
+            assert running_records[0]["response"][spec.words.state_key] == spec.words.running
+            assert response[spec.words.state_key] == spec.words.success and response["video_url"]
         else:
             running_data = running_records[0]["response"]["data"]
-            running_item = running_data if spec.response_shape == "data_object" else running_data[0]
-            assert running_item[record_words(spec).state_key] == record_words(spec).running
-            item = response["data"] if spec.response_shape == "data_object" else response["data"][0]
-            assert item[record_words(spec).state_key] == record_words(spec).success
+            running_item = running_data if spec.shape.value == "data_object" else running_data[0]
+            assert running_item[spec.words.state_key] == spec.words.running
+            item = response["data"] if spec.shape.value == "data_object" else response["data"][0]
+            assert item[spec.words.state_key] == spec.words.success
             assert not running_item.get("video_url")
 
 
@@ -339,7 +342,7 @@ def test_gemini_flux_and_midjourney_shapes_match_fixtures(emu, client, anon):
     record = wait_terminal(client, "midjourney", ids["midjourney"])
     response = record["response"]
     assert response["progress"] == 100 and len(response["video_id"]) == 16 and "state" not in response
-    result = acedata.interpret_record(acedata.SERVICES["midjourney"], ids["midjourney"], record)
+    result = ACEDATA.interpret_record(ACEDATA.services["midjourney"], ids["midjourney"], record)
     assert result.video_urls == response["video_urls"] and len(set(result.video_urls)) == 4
     assert {video.thumbnail_url for video in result.videos} == {response["image_url"]}
     for url in (*result.video_urls, response["image_url"]):
@@ -358,7 +361,7 @@ def test_hidream_lifecycle_every_module(emu, client):
             assert record["task_id"] == task_id
             subs = record["sub_task_results"]
             seen[module].append("empty" if not subs else str(subs[0]["task_status"]))
-            if subs and subs[0]["task_status"] == hidream.PROCESSING:
+            if subs and subs[0]["task_status"] == hidream_rows.PROCESSING:
                 progress[module].append(subs[0]["task_completion"])
         if all(states[-1] == "1" for states in seen.values()):
             break
@@ -366,7 +369,7 @@ def test_hidream_lifecycle_every_module(emu, client):
     for module, task_id in ids.items():
         assert dedupe(seen[module]) == ["empty", "0", "2", "1"], (module, seen[module])
         assert progress[module] == sorted(progress[module]) and 0 < progress[module][-1] < 1
-        result = hidream.interpret_record(hidream.SERVICES[module], task_id, retrieve_hidream(client, module, task_id))
+        result = HIDREAM.interpret_record(HIDREAM.services[module], task_id, retrieve_hidream(client, module, task_id))
         assert result.state == "succeeded" and result.progress == 1.0
         assert result.videos[0].url == f"{emu.url}/files/{task_id}.mp4"
         assert result.videos[0].watermarked_url == f"{emu.url}/files/{task_id}_wm.mp4"
@@ -393,7 +396,8 @@ def test_core_flows_drive_the_emulator(emu):
             (ACEDATA, "hailuo", ACE_BODIES["hailuo"]),
             (HIDREAM, "txt2video", HIDREAM_BODIES["txt2video"]),
         ):
-            spec, request = prepare_submission(vendor, service, body)
+            submission = prepare(vendor, service, body)
+            spec, request = submission.spec, submission.request
             task_id = run_sync(submit_flow(vendor, request, RetryPolicy(1)), sender(vendor), time.sleep)
             deadline = time.monotonic() + 5
             while True:
@@ -411,7 +415,7 @@ def test_blocking_submission_returns_the_final_body(client):
     assert time.monotonic() - started >= QUEUED + RUNNING - 0.05
     body = answer.json()
     assert body["state"] == "completed" and body["video_url"].endswith(".mp4")
-    assert acedata.interpret_record(acedata.SERVICES["luma"], body["task_id"], body).state == "succeeded"
+    assert ACEDATA.interpret_record(ACEDATA.services["luma"], body["task_id"], body).state == "succeeded"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -427,12 +431,12 @@ def test_fail_marker_acedata(client):
     record = wait_terminal(client, "hailuo", hailuo)
     assert "finished_at" not in record  # like fixture hailuo/task_failed_structured_error.json
     assert record["response"]["success"] is False and record["response"]["error"]["code"] == "api_error"
-    result = acedata.interpret_record(acedata.SERVICES["hailuo"], hailuo, record)
+    result = ACEDATA.interpret_record(ACEDATA.services["hailuo"], hailuo, record)
     assert result.state == "failed" and result.error.code == "api_error"
 
     record = wait_terminal(client, "luma", luma)
     assert isinstance(record["finished_at"], float) and record["response"]["state"] == "failed"
-    assert acedata.interpret_record(acedata.SERVICES["luma"], luma, record).error.code == "api_error"
+    assert ACEDATA.interpret_record(ACEDATA.services["luma"], luma, record).error.code == "api_error"
 
     record = wait_terminal(client, "minimax", minimax)
     assert record["task"]["status"] == "failed" and record["task"]["error"]["code"] == "api_error"
@@ -443,11 +447,11 @@ def test_reject_and_nourl_markers_acedata(client):
     seedance = submit_ace(client, "seedance", with_marker(ACE_BODIES["seedance"], "[nourl]"))
     record = wait_terminal(client, "sora", sora)
     assert record["response"]["data"][0]["state"] == "failed" and "finished_at" in record
-    result = acedata.interpret_record(acedata.SERVICES["sora"], sora, record)
+    result = ACEDATA.interpret_record(ACEDATA.services["sora"], sora, record)
     assert result.state == "failed" and result.error.code == "content_policy_violation"
     record = wait_terminal(client, "seedance", seedance)
     assert record["response"]["data"][0]["status"] == "succeeded"
-    result = acedata.interpret_record(acedata.SERVICES["seedance"], seedance, record)
+    result = ACEDATA.interpret_record(ACEDATA.services["seedance"], seedance, record)
     assert result.state == "failed" and result.error.code == "no_video"
 
 
@@ -456,13 +460,13 @@ def test_slow_marker_triples_the_time(emu, client):
     slow = submit_ace(client, "wan", with_marker(ACE_BODIES["wan"], "[slow]"))
     normal = submit_ace(client, "wan")
     emu.advance(QUEUED + RUNNING)
-    spec = acedata.SERVICES["wan"]
-    assert acedata.interpret_record(spec, normal, retrieve_ace(client, "wan", normal)).state == "succeeded"
-    assert acedata.interpret_record(spec, slow, retrieve_ace(client, "wan", slow)).state == "pending"  # 3x queue
+    spec = ACEDATA.services["wan"]
+    assert ACEDATA.interpret_record(spec, normal, retrieve_ace(client, "wan", normal)).state == "succeeded"
+    assert ACEDATA.interpret_record(spec, slow, retrieve_ace(client, "wan", slow)).state == "pending"  # 3x queue
     emu.advance(2 * (QUEUED + RUNNING) - 0.02)
-    assert acedata.interpret_record(spec, slow, retrieve_ace(client, "wan", slow)).state == "running"
+    assert ACEDATA.interpret_record(spec, slow, retrieve_ace(client, "wan", slow)).state == "running"
     emu.advance(0.04)
-    assert acedata.interpret_record(spec, slow, retrieve_ace(client, "wan", slow)).state == "succeeded"
+    assert ACEDATA.interpret_record(spec, slow, retrieve_ace(client, "wan", slow)).state == "succeeded"
 
 
 def test_the_emulator_clock_holds_steps_and_never_goes_back():
@@ -485,11 +489,11 @@ def test_fail_and_reject_markers_hidream(client):
     failed = submit_hidream(client, "txt2video", with_marker(HIDREAM_BODIES["txt2video"], "[fail]"))
     rejected = submit_hidream(client, "img2video", with_marker(HIDREAM_BODIES["img2video"], "[reject]"))
     record = wait_hidream(client, "txt2video", failed)
-    assert record["sub_task_results"][0]["task_status"] == hidream.FAILED
-    assert hidream.interpret_record(hidream.SERVICES["txt2video"], failed, record).state == "failed"
+    assert record["sub_task_results"][0]["task_status"] == hidream_rows.FAILED
+    assert HIDREAM.interpret_record(HIDREAM.services["txt2video"], failed, record).state == "failed"
     record = wait_hidream(client, "img2video", rejected)
-    assert record["sub_task_results"][0]["task_status"] == hidream.REJECTED
-    result = hidream.interpret_record(hidream.SERVICES["img2video"], rejected, record)
+    assert record["sub_task_results"][0]["task_status"] == hidream_rows.REJECTED
+    result = HIDREAM.interpret_record(HIDREAM.services["img2video"], rejected, record)
     assert result.state == "failed" and result.error.code == "moderation_rejected"
 
 
@@ -504,7 +508,7 @@ def test_retrieve_batch_with_unknown_id(emu, client):
     assert answer.status_code == 200
     body = answer.json()
     assert body["count"] == 2 and [item["id"] for item in body["items"]] == [first, second]
-    results = acedata.parse_batch(acedata.SERVICES["hailuo"], [first, "nope", second], body)
+    results = ACEDATA.parse_batch(ACEDATA.services["hailuo"], [first, "nope", second], body)
     assert results["nope"].state == "failed" and results["nope"].error.code == "not_found"
     assert results[first].state == "pending"
     assert emu.stats()["ids_polled"] == 3
@@ -519,11 +523,11 @@ def test_retrieve_batch_with_unknown_id(emu, client):
 
 def test_hidream_batch_and_unknown_id(client):
     task_id = submit_hidream(client, "txt2video")
-    path = hidream.SERVICES["txt2video"].poll_path + "/batch"
+    path = HIDREAM.services["txt2video"].poll_path + "/batch"
     body = client.post(path, json={"task_id_list": [task_id, "nope"]}).json()
     assert body["code"] == 0 and isinstance(body["result"], list)
     assert [item["task_id"] for item in body["result"]] == [task_id]
-    results = hidream.parse_batch(hidream.SERVICES["txt2video"], [task_id, "nope"], body["result"])
+    results = HIDREAM.parse_batch(HIDREAM.services["txt2video"], [task_id, "nope"], body["result"])
     assert results["nope"].error.code == "not_found" and results[task_id].state == "pending"
     assert client.post(path, json={"task_id_list": []}).json()["result"] == []  # the provider's probe
     assert retrieve_hidream(client, "txt2video", "nope") is None  # unknown single id: result null
@@ -534,7 +538,7 @@ def test_hidream_v3_has_single_results_only(emu, client):
     """No v3 batch-results endpoint is documented, so the emulator serves none (the provider never calls one)."""
     ids = {}
     for module in ("v3-txt2video", "v3-img2video", "v3-keyframe2video"):
-        spec = hidream.SERVICES[module]
+        spec = HIDREAM.services[module]
         ids[module] = task_id = submit_hidream(client, module)
         answer = client.post(spec.poll_path + "/batch", json={"task_id_list": [task_id]})
         assert answer.status_code == 404 and answer.json()["code"] == 404, answer.text
@@ -667,7 +671,7 @@ def test_counters_count_every_request_by_kind(emu, client):
     retrieve_ace(client, "sora", second)
     client.post("/hailuo/tasks", json={"action": "retrieve_batch", "ids": [first, "x", "y"]})
     retrieve_hidream(client, "txt2video", hd)
-    client.post(hidream.SERVICES["txt2video"].poll_path + "/batch", json={"task_id_list": [hd, "z"]})
+    client.post(HIDREAM.services["txt2video"].poll_path + "/batch", json={"task_id_list": [hd, "z"]})
     stats = client.get("/_emulator/stats").json()
     assert stats == emu.stats()
     assert stats["tasks"] == 3 and stats["ids_polled"] == 2 + 3 + 1 + 2
@@ -711,11 +715,11 @@ def test_validation_error_creates_nothing(emu, client):
     assert answer.status_code == 400
     error = error_of(answer)
     with pytest.raises(InvalidInputError) as expected:  # the very text of the provider's own validation
-        validate_body(acedata.SERVICES["kling"], {"action": "text2video"})
+        validate_body(ACEDATA.services["kling"], {"action": "text2video"})
     assert error == {"code": "bad_request", "message": str(expected.value)}
     answer = client.post("/hailuo/videos", json={"prompt": "x", "colour": "red", "async": True})
     assert answer.status_code == 400 and error_of(answer)["message"].startswith("colour: is not a field")
-    answer = client.post(hidream.SERVICES["video_edit"].submit_path, json={"video_name": "https://a.example/v.mp4"})
+    answer = client.post(HIDREAM.services["video_edit"].submit_path, json={"video_name": "https://a.example/v.mp4"})
     assert answer.status_code == 200 and answer.json()["code"] == 1002 and "prompt or style" in answer.json()["message"]
     stats = emu.stats()
     assert stats["tasks"] == 0 and stats["counts"]["submit"] == 3
@@ -729,7 +733,7 @@ def test_rate_limit_gives_429_with_retry_after(emu, client):
     limited = statuses[-1]
     assert error_of(limited)["code"] == "too_many_requests"
     assert int(limited.headers["retry-after"]) >= 1
-    hd = client.get(hidream.SERVICES["txt2video"].poll_path, params={"task_id": "x"})
+    hd = client.get(HIDREAM.services["txt2video"].poll_path, params={"task_id": "x"})
     assert hd.status_code == 429 and "retry-after" in hd.headers  # the same token, the same window
     assert emu.stats()["counts"]["rate_limited"] == 3
     emu.advance(1.0)
@@ -752,7 +756,7 @@ def test_http_faults_create_nothing(emu, client, setting, status, code):
             answer.json()
     if status == 429:
         assert int(answer.headers["retry-after"]) >= 1
-    hd = client.post(hidream.SERVICES["txt2video"].submit_path, json=HIDREAM_BODIES["txt2video"])
+    hd = client.post(HIDREAM.services["txt2video"].submit_path, json=HIDREAM_BODIES["txt2video"])
     assert hd.status_code == status
     if status == 500:
         assert hd.json()["code"] != 0
@@ -767,7 +771,7 @@ def test_drop_closes_the_connection_and_creates_nothing(emu, client):
     with pytest.raises(httpx.TransportError):
         client.post("/hailuo/videos", json={**ACE_BODIES["hailuo"], "async": True})
     with pytest.raises(httpx.TransportError):
-        client.get(hidream.SERVICES["txt2video"].poll_path, params={"task_id": "x"})
+        client.get(HIDREAM.services["txt2video"].poll_path, params={"task_id": "x"})
     stats = emu.stats()
     assert stats["tasks"] == 0 and stats["counts"]["fault"] == 2
 
@@ -777,7 +781,7 @@ def test_ambiguous_submit_creates_the_task_then_drops(emu, client):
     with pytest.raises(httpx.TransportError):
         client.post("/hailuo/videos", json={**ACE_BODIES["hailuo"], "async": True})
     with pytest.raises(httpx.TransportError):
-        client.post(hidream.SERVICES["txt2video"].submit_path, json=HIDREAM_BODIES["txt2video"])
+        client.post(HIDREAM.services["txt2video"].submit_path, json=HIDREAM_BODIES["txt2video"])
     assert client.post("/hailuo/tasks", json={"id": "x"}).status_code == 200  # polls are not affected
     stats = emu.stats()
     assert stats["tasks"] == 2 and stats["counts"]["fault"] == 2
@@ -878,12 +882,9 @@ def test_cli_serves_until_sigterm(tmp_path):
             process.wait()
 
 
-def test_the_emulators_record_words_name_services_of_the_table_and_parse_as_meant():
-    """Emulator-only data stays in the emulator, and every word it writes means to core what it should."""
-    from airflow_provider_vidgen.emulator.records import RECORD_WORDS
-
-    table = {(vendor.name, name) for vendor in (ACEDATA, HIDREAM) for name in vendor.services}
-    assert set(RECORD_WORDS) <= table, set(RECORD_WORDS) - table
-    for words in RECORD_WORDS.values():
-        assert words.success in acedata.SUCCESS_WORDS and words.failure in acedata.FAILURE_WORDS, words
-        assert words.running not in acedata.SUCCESS_WORDS | acedata.FAILURE_WORDS, words  # read as running
+def test_every_rows_record_words_parse_as_meant():
+    """The row's words drive both the emulator's records and the reading; each means what it should even
+    where the reading falls back to the words every service uses."""
+    for words in {spec.words for spec in ACEDATA.services.values()}:
+        assert words.success in acedata_words.SUCCESS_WORDS and words.failure in acedata_words.FAILURE_WORDS, words
+        assert words.running not in acedata_words.SUCCESS_WORDS | acedata_words.FAILURE_WORDS, words  # read as running

@@ -110,7 +110,7 @@ def test_an_unreachable_host_is_retried_leaves_nothing_and_the_fixed_host_works(
         hailuo("acedata_host").execute({"ti": TI(), "task_state_store": store})
     assert not isinstance(caught.value, AirflowFailException)  # a retry can help (the host may come back)
     assert f"check that http://127.0.0.1:{closed} is reachable" in str(caught.value)
-    assert store.get("vidgen_submission") in (None, {})  # refused before anything arrived: nothing to look up
+    assert store.record() is None  # refused before anything arrived: nothing to look up
 
     set_connection(monkeypatch, "acedata_host", "acedata", emulator.url, TOKEN)
     logs(caplog, capfd)
@@ -136,7 +136,7 @@ def test_an_ambiguous_submission_is_submitted_again_after_the_user_clears_the_ta
     result = hidream().execute({"ti": TI(max_tries=4), "task_state_store": store})  # cleared by the user
     assert result["state"] == "pending" and emulator.stats()["tasks_created"] == 2
     assert "was cleared after that was reported, so it submits again" in logs(caplog, capfd)
-    assert store["vidgen_submission"]["task_id"] == result["task_id"]
+    assert store.record().task_id == result["task_id"]
 
 
 def test_a_cleared_batch_submits_its_ambiguous_items_again_and_reattaches_the_rest(emulator):
@@ -151,7 +151,7 @@ def test_a_cleared_batch_submits_its_ambiguous_items_again_and_reattaches_the_re
     emulator.configure(ambiguous_submit_rate=0.0)
     ambiguous = [item for item in first if item["error"] and item["error"]["code"] == "ambiguous_submission"]
     assert ambiguous and len(ambiguous) < 2, "the seed must make exactly one item ambiguous"
-    assert "clearing it submits it again" in ambiguous[0]["error"]["message"]
+    assert "clear this task to submit again" in ambiguous[0]["error"]["message"]
     created = emulator.stats()["tasks_created"]
 
     again = batch().execute({"ti": TI(), "task_state_store": store})  # automatic retry: nothing resent

@@ -139,12 +139,13 @@ def test_hook_for_connection_follows_connection_type(emulator, monkeypatch):
 
 
 def test_each_vendor_names_its_hook_and_the_provider_info_agrees():
-    from airflow_provider_vidgen.core.vendors import VENDORS
+    from airflow_provider_vidgen.core.vendor import all_vendors
     from airflow_provider_vidgen.get_provider_info import get_provider_info
     from airflow_provider_vidgen.hooks.base import hook_class
 
     declared = {item["connection-type"]: item["hook-class-name"] for item in get_provider_info()["connection-types"]}
-    for conn_type, vendor in VENDORS.items():
+    for vendor in all_vendors():
+        conn_type = vendor.conn_type
         hook = hook_class(vendor)
         assert f"{hook.__module__}.{hook.__name__}" == vendor.hook_class_name == declared[conn_type]
         assert hook.vendor is vendor and hook.default_conn_name == vendor.default_conn_id

@@ -7,9 +7,10 @@ import io
 import pytest
 
 from airflow_provider_vidgen.core.gallery import render_gallery
+from airflow_provider_vidgen.core.manifest import FailureEntry, summary_line, unexplained_failures
 from airflow_provider_vidgen.core.media import InvalidVideoError, extract_poster, probe_video
+from airflow_provider_vidgen.core.results import TaskError
 from airflow_provider_vidgen.emulator.app import SAMPLE_JPG, SAMPLE_MP4
-from airflow_provider_vidgen.operators.download import summary_line, unexplained_failures
 
 
 def test_the_emulators_sample_is_a_real_video():
@@ -103,16 +104,16 @@ def test_failed_task_instances_without_a_result_are_accounted_for():
     states = {0: "success", 1: "failed", 2: "failed", 3: "upstream_failed"}
     failures = [{"task_id": "f-1"}]  # one of them left its result in XCom "failure"
     entries = unexplained_failures("generate", states, failures, {"ok-0", "f-1"}, ["ok-0", "f-1", "lost-2"])
-    assert [(e["task_id"], e["error"]["code"], e["upstream"]) for e in entries] == [
+    assert [(e.task_id, e.error.code, e.upstream) for e in entries] == [
         ("lost-2", "no_result", "generate"),
         (None, "no_result", "generate"),
     ]
-    assert "VideoTaskSensor(task_ids=['lost-2']" in entries[0]["error"]["message"]
-    assert "generate[1], generate[2], generate[3]" in entries[1]["error"]["message"]
+    assert "VideoTaskSensor(task_ids=['lost-2']" in entries[0].error.message
+    assert "generate[1], generate[2], generate[3]" in entries[1].error.message
     assert unexplained_failures("generate", {0: "success", 1: "failed"}, failures, set(), []) == []
 
 
 def test_summary_line():
-    failure = {"task_id": "abc", "error": {"code": "api_error", "message": "boom"}}
+    failure = FailureEntry("abc", "acedata", "hailuo", "failed", TaskError("api_error", "boom"))
     assert summary_line(3, 2, [failure]) == "2 of 3 generations downloaded; 1 failed: abc (api_error: boom)"
     assert summary_line(1, 1, []) == "1 of 1 generation downloaded; none failed"

@@ -12,7 +12,7 @@ from dags import generation_dags
 from test_reliability import run_dag
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
-from airflow_provider_vidgen.core.vendors import ACEDATA, HIDREAM, VENDORS
+from airflow_provider_vidgen.core.vendor import all_vendors
 from airflow_provider_vidgen.get_provider_info import get_provider_info
 from airflow_provider_vidgen.hooks.acedata import AceDataHook
 from airflow_provider_vidgen.hooks.hidream import HiDreamHook
@@ -25,6 +25,8 @@ from airflow_provider_vidgen.operators.acedata import (
 )
 from airflow_provider_vidgen.operators.hidream import HiDreamBatchVideoOperator, HiDreamVideoOperator
 from airflow_provider_vidgen.sensors.video import VideoTaskSensor
+from airflow_provider_vidgen.vendors.acedata import ACEDATA
+from airflow_provider_vidgen.vendors.hidream import HIDREAM
 
 
 @pytest.mark.parametrize(
@@ -133,7 +135,7 @@ def test_one_connection_id_parameter_per_operator(operator_class, kwargs):
 
 def test_every_vendor_fact_has_one_source():
     info = {item["connection-type"]: item for item in get_provider_info()["connection-types"]}
-    assert set(info) == set(VENDORS)
+    assert set(info) == {vendor.conn_type for vendor in all_vendors()}
     for vendor, hook in ((ACEDATA, AceDataHook), (HIDREAM, HiDreamHook)):
         entry = info[vendor.conn_type]
         assert entry["hook-class-name"] == vendor.hook_class_name == f"{hook.__module__}.{hook.__name__}"
@@ -149,13 +151,13 @@ def test_every_vendor_fact_has_one_source():
     assert sensor_default == ACEDATA.default_conn_id
 
 
-def test_each_vendor_module_keeps_the_vendor_contract():
-    """The Protocol is the contract: every function, with the Protocol's parameter names."""
-    from airflow_provider_vidgen.core.vendors import SearchableVendorApi, VendorApi
+def test_each_vendor_is_one_class_keeping_the_vendor_contract():
+    """A vendor is a Vendor subclass: every protocol method, with the base class's parameter names."""
+    from airflow_provider_vidgen.core.vendor import Vendor
 
-    for vendor in VENDORS.values():
-        protocol = SearchableVendorApi if vendor.finds_submissions else VendorApi
-        assert isinstance(vendor.module, protocol)
-        for name in (n for n in dir(protocol) if not n.startswith("_")):
-            expected = list(inspect.signature(getattr(protocol, name)).parameters)[1:]  # without self
-            assert list(inspect.signature(getattr(vendor.module, name)).parameters) == expected, (vendor.name, name)
+    protocol = [name for name, member in vars(Vendor).items() if callable(member) and not name.startswith("_")]
+    for vendor in all_vendors():
+        assert isinstance(vendor, Vendor)
+        for name in protocol:
+            expected = list(inspect.signature(getattr(Vendor, name)).parameters)
+            assert list(inspect.signature(getattr(type(vendor), name)).parameters) == expected, (vendor.name, name)

@@ -56,10 +56,11 @@ def test_provider_description_names_every_service_family_of_the_table():
     """The provider info's service list equals the table: each family once, in table order, then HiDream."""
     import re
 
-    from airflow_provider_vidgen.core import acedata, hidream
+    from airflow_provider_vidgen.vendors.acedata import ACEDATA
+    from airflow_provider_vidgen.vendors.hidream import HIDREAM
 
-    families = list(dict.fromkeys(spec.poll_path.split("/")[1] for spec in acedata.SERVICES.values()))
-    families += list(dict.fromkeys(spec.vendor for spec in hidream.SERVICES.values()))
+    families = list(dict.fromkeys(spec.poll_path.split("/")[1] for spec in ACEDATA.services.values()))
+    families += list(dict.fromkeys(spec.vendor for spec in HIDREAM.services.values()))
     listed = re.search(r"\(([^)]*)\)", get_provider_info()["description"])
     assert listed, "the provider description lost its service list"
     labels = [label.strip() for label in listed.group(1).split(",")]

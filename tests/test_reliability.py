@@ -24,6 +24,9 @@ from dags import reliability_dags
 from test_validation import CATALOGUE
 
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError, InvalidInputError
+from airflow_provider_vidgen.core.flows import submit_flow
+from airflow_provider_vidgen.core.ledger import PREFIX, ItemRecord, parse_record
+from airflow_provider_vidgen.core.submission import prepare
 from airflow_provider_vidgen.core.transport import (
     HttpResponse,
     RetryPolicy,
@@ -31,14 +34,15 @@ from airflow_provider_vidgen.core.transport import (
     TransportFailure,
     call,
 )
-from airflow_provider_vidgen.core.vendors import ACEDATA, HIDREAM, Vendor, prepare_submission, submit_flow
+from airflow_provider_vidgen.core.vendor import Vendor
 from airflow_provider_vidgen.hooks.acedata import AceDataHook
 from airflow_provider_vidgen.hooks.base import hook_class
 from airflow_provider_vidgen.operators.acedata import HailuoVideoOperator
-from airflow_provider_vidgen.operators.base import SUBMISSION_KEY
 from airflow_provider_vidgen.triggers.poller import SharedPoller, shared_poller
 from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
 from airflow_provider_vidgen.triggers.video import next_event as first_event
+from airflow_provider_vidgen.vendors.acedata import ACEDATA
+from airflow_provider_vidgen.vendors.hidream import HIDREAM
 
 FAST_POLL_RETRY = RetryPolicy(max_attempts=3, base_delay=0.02, max_delay=0.1)
 FAST_SUBMIT_RETRY = RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.1)
@@ -141,7 +145,7 @@ def test_backoff_is_capped_exponential_with_jitter_and_honours_retry_after():
 )
 def test_polls_retry_every_transient_failure(vendor: Vendor, service: str):
     spec = vendor.service(service)
-    request = vendor.module.batch_request(spec, ["t1"])
+    request = vendor.batch_request(spec, ["t1"])
     ok_body = {"items": [], "count": 0} if vendor is ACEDATA else {"code": 0, "message": "ok", "result": []}
     transient = [
         TransportFailure("connect", "ConnectError: refused"),
@@ -153,7 +157,7 @@ def test_polls_retry_every_transient_failure(vendor: Vendor, service: str):
         HttpResponse(504, b"upstream timed out"),
         HttpResponse(200, b"<html>maintenance</html>"),  # a non-JSON answer
     ]
-    flow = call(request, lambda o: vendor.module.decode(o, request), RetryPolicy(max_attempts=9, base_delay=0.5))
+    flow = call(request, lambda o: vendor.decode(o, request), RetryPolicy(max_attempts=9, base_delay=0.5))
     value, sent, sleeps = drive(flow, [*transient, HttpResponse(200, json.dumps(ok_body).encode())])
     assert not isinstance(value, Exception), value
     assert sent == 9 and len(sleeps) == 8
@@ -178,7 +182,7 @@ SUBMIT_CASES = {
 @pytest.mark.parametrize("case", SUBMIT_CASES)
 def test_submission_is_resent_only_when_nothing_was_created(case):
     outcome, resent = SUBMIT_CASES[case]
-    _, request = prepare_submission(ACEDATA, "hailuo", {"prompt": "a boat"})
+    request = prepare(ACEDATA, "hailuo", {"prompt": "a boat"}).request
     accepted = HttpResponse(200, json.dumps({"task_id": "t-1"}).encode())
     value, sent, _ = drive(
         submit_flow(ACEDATA, request, RetryPolicy(max_attempts=4, base_delay=0)), [outcome, accepted]
@@ -192,7 +196,7 @@ def test_submission_is_resent_only_when_nothing_was_created(case):
 
 
 def test_hidream_submission_resent_only_when_nothing_was_created():
-    _, request = prepare_submission(HIDREAM, "txt2video", {"prompt": "a fish"})
+    request = prepare(HIDREAM, "txt2video", {"prompt": "a fish"}).request
     accepted = HttpResponse(200, json.dumps({"code": 0, "message": "ok", "result": {"task_id": "h-1"}}).encode())
     policy = RetryPolicy(max_attempts=4, base_delay=0)
     assert drive(submit_flow(HIDREAM, request, policy), [hidream_error(500, 500), accepted])[:2] == ("h-1", 2)
@@ -391,6 +395,16 @@ class FakeStore(dict):
     def delete(self, key: str) -> None:
         self.pop(key, None)
 
+    def records(self) -> list[ItemRecord]:
+        """The submission ledger's item records (core.ledger), in the order they were first written."""
+        return [parse_record(value) for key, value in self.items() if key.startswith(PREFIX + "/")]  # type: ignore[misc]
+
+    def record(self) -> ItemRecord | None:
+        """The one item's record of a single operator's ledger (None when there is none)."""
+        found = [record for record in self.records() if record is not None]
+        assert len(found) <= 1, found
+        return found[0] if found else None
+
 
 def operator(**kwargs: Any) -> HailuoVideoOperator:
     return HailuoVideoOperator(
@@ -401,7 +415,7 @@ def operator(**kwargs: Any) -> HailuoVideoOperator:
 def test_reattach_rules_with_a_task_state_store(emu):
     store = FakeStore()
     first = operator().execute({"ti": FakeTI(), "task_state_store": store})
-    assert store[SUBMISSION_KEY]["task_id"] == first["task_id"]
+    assert store.record().task_id == first["task_id"]
     again = operator().execute({"ti": FakeTI(), "task_state_store": store})  # still running: reattach
     assert again["task_id"] == first["task_id"]
     time.sleep(0.6)
@@ -409,7 +423,8 @@ def test_reattach_rules_with_a_task_state_store(emu):
     assert done["task_id"] == first["task_id"] and done["state"] == "succeeded"
     assert emu.stats()["tasks"] == 1
     changed = operator(prompt="a kite at dusk").execute({"ti": FakeTI(), "task_state_store": store})
-    assert changed["task_id"] != first["task_id"] and store[SUBMISSION_KEY]["task_id"] == changed["task_id"]
+    assert changed["task_id"] != first["task_id"]
+    assert changed["task_id"] in {record.task_id for record in store.records() if record}
     fresh = operator(prompt="a kite at dusk", reattach=False).execute({"ti": FakeTI(), "task_state_store": store})
     assert fresh["task_id"] != changed["task_id"]
     assert emu.stats()["tasks"] == 3

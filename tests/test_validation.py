@@ -9,7 +9,11 @@ import pytest
 from conftest import FIXTURES, load_fixture
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
-from airflow_provider_vidgen.core.vendors import ACEDATA, HIDREAM, api_settings, check_task_ids, prepare_submission
+from airflow_provider_vidgen.core.flows import check_task_ids
+from airflow_provider_vidgen.core.settings import api_settings
+from airflow_provider_vidgen.core.submission import prepare
+from airflow_provider_vidgen.vendors.acedata import ACEDATA
+from airflow_provider_vidgen.vendors.hidream import HIDREAM
 
 LONG = "x" * 201
 IMG_URL = "https://cdn.example.com/inputs/frame.png"
@@ -353,7 +357,7 @@ CATALOGUE = [
 @pytest.mark.parametrize(("vendor", "service", "body", "field", "words"), CATALOGUE)
 def test_bad_input_names_field_and_allowed(vendor, service, body, field, words):
     with pytest.raises(InvalidInputError) as caught:
-        prepare_submission(vendor, service, body)
+        prepare(vendor, service, body)
     assert caught.value.field == field
     assert words in str(caught.value)
 
@@ -374,7 +378,8 @@ def test_documented_request_bodies_validate(name):
     service = name.split("/")[0]
     service = {"kling/motion_request.json": "kling-motion", "veo/extend_request.json": "veo-extend",
                "veo/upsample_request.json": "veo-upsample"}.get(name, service)  # fmt: skip
-    spec, request = prepare_submission(ACEDATA, service, load_fixture(f"acedata/{name}"))
+    submission = prepare(ACEDATA, service, load_fixture(f"acedata/{name}"))
+    spec, request = submission.spec, submission.request
     assert request.path == spec.submit_path and request.json["async"] is True
 
 
@@ -384,7 +389,7 @@ def test_documented_request_bodies_validate(name):
 )  # fmt: skip
 def test_documented_hidream_bodies_validate(name):
     module = name.rsplit("_submit", 1)[0]
-    _spec, request = prepare_submission(HIDREAM, module, load_fixture(f"hidream/{name}"))
+    request = prepare(HIDREAM, module, load_fixture(f"hidream/{name}")).request
     assert request.path == f"/api-pub/gw/v2/video/{module}/async"
 
 
@@ -395,7 +400,7 @@ def test_documented_hidream_bodies_validate(name):
 def test_documented_hidream_v3_bodies_validate(name):
     module = name.removeprefix("v3_").rsplit("_submit", 1)[0]
     body = load_fixture(f"hidream/{name}")
-    _spec, request = prepare_submission(HIDREAM, f"v3-{module}", body)
+    request = prepare(HIDREAM, f"v3-{module}", body).request
     assert (request.method, request.path, request.json) == ("POST", f"/api-pub/gw/v3/video/{module}/async", body)
 
 
@@ -419,7 +424,8 @@ HIDREAM_V3_VALID = [
     ("service", "body"), HIDREAM_V3_VALID, ids=[f"{s}-{i}" for i, (s, _) in enumerate(HIDREAM_V3_VALID)]
 )
 def test_hidream_v3_requests_validate(service, body):
-    spec, request = prepare_submission(HIDREAM, service, body)
+    submission = prepare(HIDREAM, service, body)
+    spec, request = submission.spec, submission.request
     assert request.path == spec.submit_path and request.json == body
 
 
@@ -479,7 +485,8 @@ VALID = [
 
 @pytest.mark.parametrize(("service", "body"), VALID, ids=[f"{s}-{i}" for i, (s, _) in enumerate(VALID)])
 def test_current_vendor_requests_validate(service, body):
-    spec, request = prepare_submission(ACEDATA, service, body)
+    submission = prepare(ACEDATA, service, body)
+    spec, request = submission.spec, submission.request
     assert request.path == spec.submit_path
 
 

@@ -24,12 +24,12 @@ import vendor_drift as oracle
 from acedatacloud import AuthenticationError, ValidationError
 from acedatacloud._runtime.tasks import artifact_urls, task_status
 
-from airflow_provider_vidgen.core import acedata
+from airflow_provider_vidgen.vendors.acedata import ACEDATA
 
 _SDK_DEFAULT = "the SDK fills the spec's default in client-side; the table lists a default only where a rule reads it"
 _NOT_YET = "a video endpoint the table does not cover yet (issue 9, item 1)"
 
-# Every intended difference between core.acedata.SERVICES and the SDK (key -> one-line reason).
+# Every intended difference between core.ACEDATA.services and the SDK (key -> one-line reason).
 DECLARED_TABLE: dict[str, str] = {
     "endpoint /kling/goods-studio: not in the table": f"Kling product video (contents/settings body): {_NOT_YET}",
     "endpoint /kling/video-commerce: not in the table": f"Kling video commerce: {_NOT_YET}",
@@ -128,9 +128,9 @@ def test_table_matches_the_sdk_or_the_difference_is_declared():
 
 
 def test_every_table_service_has_an_sdk_sample_and_the_sdk_knows_its_endpoint():
-    assert set(oracle.SAMPLES) == set(acedata.SERVICES)
+    assert set(oracle.SAMPLES) == set(ACEDATA.services)
     endpoints = oracle.sdk_video_endpoints()
-    assert {spec.submit_path for spec in acedata.SERVICES.values()} <= set(endpoints) | GENERIC_ONLY
+    assert {spec.submit_path for spec in ACEDATA.services.values()} <= set(endpoints) | GENERIC_ONLY
 
 
 def test_sdk_task_status_beside_interpret_record_on_every_fixture():
@@ -149,7 +149,7 @@ def test_the_sdks_pending_with_callback_url_bug_is_still_there():
     """The issue's known case, on a fixture made pending with a callback_url: if the SDK is fixed, revisit."""
     record = oracle.json.loads((oracle.FIXTURES / "acedata/hailuo/task_pending_no_response.json").read_text())
     record["request"]["callback_url"] = "https://hooks.example.com/vidgen"
-    assert oracle.our_state(acedata.SERVICES["hailuo"], record) == "waiting"
+    assert oracle.our_state(ACEDATA.services["hailuo"], record) == "waiting"
     assert task_status(record) == "succeeded"
 
 
@@ -177,7 +177,7 @@ def _submit(sdk: Any, sample: oracle.Sample, **changes: Any) -> tuple[str, Any]:
 
 
 def _family(name: str) -> str:
-    return acedata.SERVICES[name].poll_path.split("/")[1]
+    return ACEDATA.services[name].poll_path.split("/")[1]
 
 
 def _with_fail_marker(sample: oracle.Sample) -> dict[str, Any] | None:
@@ -190,14 +190,14 @@ def _with_fail_marker(sample: oracle.Sample) -> dict[str, Any] | None:
 
 @pytest.mark.parametrize("name", list(oracle.SAMPLES))
 def test_sdk_client_submits_and_retrieves_from_the_emulator(sdk, emulator, name):
-    sample, spec = oracle.SAMPLES[name], acedata.SERVICES[name]
+    sample, spec = oracle.SAMPLES[name], ACEDATA.services[name]
     emulator.hold_clock()
     task_id, _ = _submit(sdk, sample)
     path, body = oracle.sdk_request(sample)
     assert path == spec.submit_path
 
     pending = sdk.tasks.get(task_id, service=_family(name))
-    if spec.response_shape != "task":  # MiniMax's {"task": {...}} shows no request
+    if spec.shape.value != "task":  # MiniMax's {"task": {...}} shows no request
         assert pending.get("request") == body  # the emulator kept exactly what the vendor's client sent
     assert oracle.our_state(spec, pending) == "waiting"
     expected = "succeeded" if name in URL_INPUT_SERVICES else ""  # PENDING_READ_AS_SUCCESS
@@ -205,7 +205,7 @@ def test_sdk_client_submits_and_retrieves_from_the_emulator(sdk, emulator, name)
 
     emulator.advance(60)
     final = sdk.tasks.get(task_id, service=_family(name))
-    ours = acedata.interpret_record(spec, task_id, final)
+    ours = ACEDATA.interpret_record(spec, task_id, final)
     assert ours.state == "succeeded" and ours.videos
     assert task_status(final) == ("" if name in DONE_NOT_FINISHED else "succeeded")
     if name in VIDEO_URLS_NOT_COLLECTED:
@@ -218,12 +218,12 @@ def test_sdk_client_submits_and_retrieves_from_the_emulator(sdk, emulator, name)
 
 @pytest.mark.parametrize("name", [n for n in oracle.SAMPLES if _with_fail_marker(oracle.SAMPLES[n])])
 def test_sdk_client_sees_a_failed_task_as_failed(sdk, emulator, name):
-    sample, spec = oracle.SAMPLES[name], acedata.SERVICES[name]
+    sample, spec = oracle.SAMPLES[name], ACEDATA.services[name]
     emulator.hold_clock()
     task_id, _ = _submit(sdk, sample, **_with_fail_marker(sample))
     emulator.advance(60)
     final = sdk.tasks.get(task_id, service=_family(name))
-    assert acedata.interpret_record(spec, task_id, final).state == "failed"
+    assert ACEDATA.interpret_record(spec, task_id, final).state == "failed"
     assert task_status(final) == "failed"
 
 
@@ -237,7 +237,7 @@ def test_sdk_wait_loop_ends_on_the_emulators_final_record(sdk, emulator, name):
     task_id, _ = _submit(sdk, oracle.SAMPLES[name])
     final = sdk.tasks.wait(task_id, service=_family(name), poll_interval=0.02, max_wait=30)
     assert task_status(final) == "succeeded"
-    assert acedata.interpret_record(acedata.SERVICES[name], task_id, final).state == "succeeded"
+    assert ACEDATA.interpret_record(ACEDATA.services[name], task_id, final).state == "succeeded"
 
 
 @pytest.mark.parametrize("name", sorted(URL_INPUT_SERVICES))
@@ -247,7 +247,7 @@ def test_sdk_wait_loop_stops_early_on_a_pending_record_with_url_inputs(sdk, emul
     task_id, _ = _submit(sdk, oracle.SAMPLES[name])
     early = sdk.tasks.wait(task_id, service=_family(name), poll_interval=0.02, max_wait=30)
     assert "response" not in early
-    assert oracle.our_state(acedata.SERVICES[name], early) == "waiting"
+    assert oracle.our_state(ACEDATA.services[name], early) == "waiting"
 
 
 def test_sdk_errors_map_the_emulators_error_envelopes(sdk, emulator):

@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Literal
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
@@ -223,9 +224,38 @@ class Allows:
 Rule = Requires | OneOf | Forbids | Allows
 
 
+class Shape(str, Enum):
+    """Where a service's answers keep the result (its task record's ``response``, or a flat poll body)."""
+
+    DATA_LIST = "data_list"  # response.data is a list of items (most Ace Data services)
+    DATA_OBJECT = "data_object"  # response.data is one object (Dreamina)
+    FLAT = "flat"  # the response is the item itself (Luma, Kling, Wan, Midjourney, ...)
+    TASK = "task"  # the record is {"task": {...}} (MiniMax)
+    SUBTASKS = "subtasks"  # {task_id, sub_task_results: [...]} with integer statuses (HiDream)
+
+
+@dataclass(frozen=True)
+class RecordWords:
+    """The state words a service writes into its task records, and the key that holds them.
+
+    Parsing reads the declared key and words first and falls back to every word any service uses; the
+    emulator writes exactly these. ``state_key=None``: the service writes no state word at all (Flux,
+    Midjourney: success, error and the video say it all).
+    """
+
+    success: str = "succeeded"
+    running: str = "processing"
+    failure: str = "failed"
+    state_key: str | None = "state"
+
+
+DEFAULT_WORDS = RecordWords()
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
-    """One generation endpoint of a vendor. Everything that differs between services is data here."""
+    """One generation endpoint of a vendor: everything that differs between services is data here,
+    read by validation, request building, answer reading and the emulator alike."""
 
     vendor: str
     name: str
@@ -234,11 +264,10 @@ class ServiceSpec:
     fields: tuple[FieldSpec, ...]
     rules: tuple[Rule, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    # How the service's answers are laid out: data_list, data_object, flat or task (parsing and the
-    # emulator read it; the words inside records are the emulator's own, see emulator/records.py).
-    response_shape: str = "data_list"
+    shape: Shape = Shape.DATA_LIST
+    words: RecordWords = DEFAULT_WORDS
     # Whether the API has a batch-results endpoint for the service. Without one (HiDream v3), a batch
-    # poll is one retrieve per id, in the same flow (core.vendors.batch_flow): no endpoint is invented.
+    # poll is one retrieve per id, in the same flow (core.flows.batch_flow): no endpoint is invented.
     batch_retrieve: bool = True
 
     @property

@@ -14,15 +14,17 @@ import random
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vidgen.core.schema import ServiceSpec
 from airflow_provider_vidgen.emulator.config import EmulatorConfig
-from airflow_provider_vidgen.emulator.tasks import Task, ace_final_body, hidream_notify_body, new_task
+from airflow_provider_vidgen.emulator.tasks import Task, new_task
+
+if TYPE_CHECKING:
+    from airflow_provider_vidgen.emulator.face import VendorFace
 
 log = logging.getLogger("airflow_provider_vidgen.emulator")
 
-VENDORS = ("acedata", "hidream")
 KINDS = (
     "submit",
     "retrieve",
@@ -75,8 +77,9 @@ class EmulatorClock:
 
 
 class EmulatorState:
-    def __init__(self, config: EmulatorConfig | None = None) -> None:
+    def __init__(self, config: EmulatorConfig | None = None, faces: Mapping[str, VendorFace] | None = None) -> None:
         self.config = config or EmulatorConfig()
+        self.faces = dict(faces or {})  # vendor name -> its face (record ids, callback bodies)
         self.clock = EmulatorClock()
         self.rng = random.Random(self.config.seed)
         self.tasks: dict[str, Task] = {}
@@ -92,7 +95,7 @@ class EmulatorState:
 
     def _reset_counts(self) -> None:
         self.counts = dict.fromkeys(KINDS, 0)
-        self.by_vendor = {vendor: dict.fromkeys(KINDS, 0) for vendor in VENDORS}
+        self.by_vendor = {vendor: dict.fromkeys(KINDS, 0) for vendor in self.faces}
         self.ids_polled = 0
         self.tasks_created = 0
         self.open_requests = dict.fromkeys(KINDS, 0)  # being answered right now, by kind
@@ -190,6 +193,7 @@ class EmulatorState:
             running=config.running_seconds,
             callback_url=callback_url,
             now=self.clock(),
+            item_id=self.faces[spec.vendor].item_id,
         )
         self.tasks[task.id] = task
         self.tasks_created += 1
@@ -230,7 +234,7 @@ class EmulatorState:
     async def _post_callback(self, task: Task) -> None:
         import httpx
 
-        body = ace_final_body(task) if task.vendor == "acedata" else hidream_notify_body(task)
+        body = self.faces[task.vendor].callback_body(task)
         self.count("callback", task.vendor)
         if self._client is None:
             self._client = httpx.AsyncClient(trust_env=False)

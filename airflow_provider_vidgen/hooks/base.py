@@ -1,13 +1,15 @@
-"""The one hook implementation; a vendor hook is this class plus a row of the vendor table.
+"""The one hook implementation: auth, HTTP clients and I/O for any vendor.
 
-The hook only owns auth, the HTTP clients and I/O. What to send and what an answer means comes
-from the pure core (``core.vendors`` flows), so the sync and async methods are one code path
-driven two ways.
+What to send and what an answer means comes from the vendor object and the pure flows
+(``core.flows``), so the sync and async methods are one code path driven two ways. A vendor's hook
+class (``AceDataHook``, ``HiDreamHook``) only names its vendor; a vendor without one gets a hook
+class derived from it (:func:`hook_class`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import time
@@ -19,8 +21,20 @@ from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
+from airflow_provider_vidgen.core.flows import (
+    SubmissionSearch,
+    batch_flow,
+    check_task_ids,
+    chunked,
+    match_submissions,
+    probe_flow,
+    retrieve_flow,
+    search_page_flow,
+    submit_flow,
+)
 from airflow_provider_vidgen.core.results import TaskResult
-from airflow_provider_vidgen.core.schema import ServiceSpec
+from airflow_provider_vidgen.core.settings import ApiSettings, api_settings, is_token_error, next_step
+from airflow_provider_vidgen.core.submission import Submission, prepare
 from airflow_provider_vidgen.core.transport import (
     NO_RETRY,
     USER_AGENT,
@@ -33,25 +47,7 @@ from airflow_provider_vidgen.core.transport import (
     run_async,
     run_sync,
 )
-from airflow_provider_vidgen.core.vendors import (
-    VENDORS,
-    ApiSettings,
-    SubmissionSearch,
-    Vendor,
-    api_settings,
-    batch_flow,
-    check_task_ids,
-    chunked,
-    is_token_error,
-    match_submissions,
-    next_step,
-    prepare_submission,
-    probe_flow,
-    retrieve_flow,
-    search_page_flow,
-    submit_flow,
-    vendor_for_conn_type,
-)
+from airflow_provider_vidgen.core.vendor import Vendor, all_vendors, vendor_for_conn_type
 
 # Pages of a creation-time search read at most (100 tasks each): past that, the rest counts as
 # unreadable and the lookup is not conclusive, rather than reading a huge account forever.
@@ -77,8 +73,9 @@ def http_response(response: httpx.Response) -> HttpResponse:
 
 
 class VideoApiHook(BaseHook):
-    """Base of :class:`AceDataHook` and :class:`HiDreamHook`; ``vendor`` says which API it speaks.
+    """Talks to one vendor's video API (``vendor``); the connection's password is the API token.
 
+    :param conn_id: the Airflow connection (a vendor's hook names it after the vendor, e.g. ``acedata_conn_id``).
     :param retry: how often and how long to retry a request that failed (a ``RetryPolicy``; by default
         4 attempts with capped exponential backoff). A submission is retried only when provably nothing
         was created.
@@ -90,8 +87,14 @@ class VideoApiHook(BaseHook):
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, vendor: Vendor | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if vendor is not None:  # everything Airflow reads from a hook class, from the vendor object
+            cls.vendor = vendor
+            cls.conn_name_attr = vendor.conn_id_param
+            cls.default_conn_name = vendor.default_conn_id
+            cls.conn_type = vendor.conn_type
+            cls.hook_name = vendor.label
         # Airflow < 3.2 builds the connection form from these methods, looked up in each hook class's
         # own __dict__; newer Airflow reads the same fields from get_provider_info() without the hook.
         from airflow_provider_vidgen import get_provider_info as info
@@ -102,6 +105,7 @@ class VideoApiHook(BaseHook):
     def __init__(self, conn_id: str | None = None, *, retry: RetryPolicy | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
+        setattr(self, self.vendor.conn_id_param, self.conn_id)
         self.retry = retry or RetryPolicy()
         self._settings: ApiSettings | None = None
         self._headers: dict[str, str] | None = None
@@ -132,6 +136,7 @@ class VideoApiHook(BaseHook):
 
     @property
     def settings(self) -> ApiSettings:
+        """The connection's settings; resolving them checks the connection (defined, type, token, host)."""
         if self._settings is None:
             conn = self._connection or defined_connection(self.conn_id, self.get_connection, self.vendor)
             self._configure(conn.conn_type, conn.host, conn.password, conn.extra_dejson)
@@ -204,59 +209,41 @@ class VideoApiHook(BaseHook):
         except httpx.HTTPError as exc:
             return transport_failure(exc)
 
-    async def _arun(
-        self,
-        flow: Flow[Any],
-        client: httpx.AsyncClient | None = None,
-        task_ids: Sequence[str] = (),
-        send: Callable[[ApiRequest], Awaitable[Outcome]] | None = None,
-    ) -> Any:
-        """Drive ``flow`` with asyncio; ``send`` replaces the plain client (the shared poller's gate)."""
-        own = client is None and send is None
-        active = await self.aget_client() if own else client
+    async def _arun(self, flow: Flow[Any], task_ids: Sequence[str] = ()) -> Any:
+        client = await self.aget_client()
         sent: list[ApiRequest] = []
 
         async def sending(request: ApiRequest) -> Outcome:
             sent.append(request)
-            if send is not None:
-                return await send(request)
-            assert active is not None
-            return await self.asend(active, request)
+            return await self.asend(client, request)
 
         try:
             return await run_async(flow, sending, asyncio.sleep)
         except ApiError as err:
             raise self.locate(err, sent[-1] if sent else None, task_ids) from None
         finally:
-            if own and active is not None:
-                await active.aclose()
+            await client.aclose()
 
     # ---------------------------------------------------------------- API
 
-    def prepare(
-        self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False
-    ) -> tuple[ServiceSpec, ApiRequest]:
+    def prepare(self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False) -> Submission:
         """Validate a submission without sending it (raises InvalidInputError naming the field)."""
-        return prepare_submission(self.vendor, service, body, allow_unknown=allow_unknown)
+        return prepare(self.vendor, service, body, allow_unknown=allow_unknown)
 
-    def submit(
-        self,
-        service: str,
-        body: Mapping[str, Any],
-        *,
-        allow_unknown: bool = False,
-        pace: Callable[[], object] | None = None,
-    ) -> str:
-        """Submit one generation; returns the vendor task id. Resent only when provably nothing was created.
+    def submit(self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False) -> str:
+        """Validate and submit one generation; returns the vendor task id (see :meth:`send_submission`)."""
+        return self.send_submission(self.prepare(service, body, allow_unknown=allow_unknown))
+
+    def send_submission(self, submission: Submission, *, pace: Callable[[], object] | None = None) -> str:
+        """Submit a prepared generation; resent only when provably nothing was created.
 
         ``pace`` is called before every request this sends (e.g. a batch's ``Pacer.wait``).
         """
-        _, request = self.prepare(service, body, allow_unknown=allow_unknown)
-        return self._run(submit_flow(self.vendor, request, self.retry), pace=pace)
+        return self._run(submit_flow(self.vendor, submission.request, self.retry), pace=pace)
 
     async def asubmit(self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False) -> str:
-        _, request = self.prepare(service, body, allow_unknown=allow_unknown)
-        return await self._arun(submit_flow(self.vendor, request, self.retry))
+        submission = self.prepare(service, body, allow_unknown=allow_unknown)
+        return await self._arun(submit_flow(self.vendor, submission.request, self.retry))
 
     def retrieve(self, service: str, task_id: str) -> TaskResult:
         return self._run(retrieve_flow(self.vendor, self.vendor.service(service), task_id, self.retry), [task_id])
@@ -274,26 +261,20 @@ class VideoApiHook(BaseHook):
             results.update(self._run(batch_flow(self.vendor, spec, chunk, self.retry), chunk))
         return results
 
-    async def aretrieve_many(
-        self, service: str, task_ids: Sequence[str], *, client: httpx.AsyncClient | None = None
-    ) -> dict[str, TaskResult]:
+    async def aretrieve_many(self, service: str, task_ids: Sequence[str]) -> dict[str, TaskResult]:
         spec, ids = self.vendor.service(service), check_task_ids(task_ids)
         settings = await self.asettings()
         results: dict[str, TaskResult] = {}
         for chunk in chunked(ids, settings.batch_size):
-            results.update(await self._arun(batch_flow(self.vendor, spec, chunk, self.retry), client, chunk))
+            results.update(await self._arun(batch_flow(self.vendor, spec, chunk, self.retry), chunk))
         return results
 
-    def find_submissions(self, service: str, body: Mapping[str, Any], window: tuple[float, float]) -> SubmissionSearch:
-        """The tasks created in ``window`` (epoch seconds) whose request holds every field of ``body``."""
-        return self.find_many_submissions(service, [body], window)[0]
-
-    def find_many_submissions(
-        self, service: str, bodies: Sequence[Mapping[str, Any]], window: tuple[float, float]
+    def find_submissions(
+        self, submissions: Sequence[Submission], window: tuple[float, float]
     ) -> list[SubmissionSearch]:
-        """One search per body over every task created in ``window``, read page by page once."""
-        sent = [self.prepare(service, body, allow_unknown=True)[1].json for body in bodies]
-        spec = self.vendor.service(service)
+        """For each submission, the tasks created in ``window`` (epoch seconds) whose stored request holds
+        every field it sent; the window is read page by page, once for all of them."""
+        spec = submissions[0].spec
         records: list[dict[str, Any]] = []
         unread = 0
         for _ in range(MAX_SEARCH_PAGES):
@@ -302,7 +283,7 @@ class VideoApiHook(BaseHook):
             unread = max((page.total or 0) - len(records), 0)
             if not page.records or not unread:
                 break
-        return [match_submissions(records, one, unread) for one in sent]
+        return [match_submissions(records, submission.sent_fields, unread) for submission in submissions]
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap authenticated call that creates nothing (never a generation)."""
@@ -322,13 +303,18 @@ class VideoApiHook(BaseHook):
         return True, f"{self.vendor.label} accepted the API token at {settings.base_url}"
 
 
+# ------------------------------------------------------------------------------------------------
+# Connections and hook classes
+# ------------------------------------------------------------------------------------------------
+
+
 def connection_env_var(conn_id: str) -> str:
     return f"AIRFLOW_CONN_{conn_id.upper()}"
 
 
 def missing_connection(conn_id: str, vendor: Vendor | None) -> InvalidInputError:
     """The error for a connection id Airflow does not know: how to define it, with its type."""
-    vendors = [vendor] if vendor is not None else list(VENDORS.values())
+    vendors = [vendor] if vendor is not None else all_vendors()
     types = " or ".join(f"{v.conn_type!r} ({v.label})" for v in vendors)
     example = json.dumps({"conn_type": vendors[0].conn_type, "password": "<your API token>"})
     return InvalidInputError(
@@ -378,9 +364,13 @@ def _hook_for(conn: Connection, conn_id: str, **kwargs: Any) -> VideoApiHook:
     return hook
 
 
+@functools.cache
 def hook_class(vendor: Vendor) -> type[VideoApiHook]:
-    module, _, name = vendor.hook_class_name.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+    """The vendor's registered hook class, or one derived from the vendor (a vendor needs no hook code)."""
+    if vendor.hook_class_name:
+        module, _, name = vendor.hook_class_name.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+    return type(f"{type(vendor).__name__}Hook", (VideoApiHook,), {"__module__": __name__}, vendor=vendor)
 
 
-__all__ = ["NO_RETRY", "VideoApiHook", "ahook_for_connection", "hook_for_connection"]
+__all__ = ["NO_RETRY", "VideoApiHook", "ahook_for_connection", "hook_class", "hook_for_connection"]

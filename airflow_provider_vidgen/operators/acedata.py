@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_vidgen.core.batch import check_items
-from airflow_provider_vidgen.core.errors import InvalidInputError
-from airflow_provider_vidgen.core.vendors import ACEDATA, is_literal
 from airflow_provider_vidgen.operators.base import BaseVideoOperator
-from airflow_provider_vidgen.operators.batch import BaseBatchVideoOperator
+from airflow_provider_vidgen.operators.batch import BaseBatchVideoOperator, raw_bodies
+from airflow_provider_vidgen.vendors.acedata import ACEDATA
+
+HAILUO, LUMA = ACEDATA.services["hailuo"], ACEDATA.services["luma"]
 
 
 class AceDataVideoOperator(BaseVideoOperator):
@@ -81,23 +81,21 @@ class HailuoVideoOperator(_NamedFieldsOperator):
     """
 
     service_fields = ("prompt", "model", "first_image_url")
+    sent_defaults = ("action",)
     template_fields: Sequence[str] = (*service_fields, "callback_url", "acedata_conn_id")
 
     def __init__(
         self,
         *,
         prompt: str,
-        model: str = "minimax-t2v",
+        model: str = HAILUO.defaults["model"],
         first_image_url: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(service="hailuo", **kwargs)
+        super().__init__(service=HAILUO.name, **kwargs)
         self.prompt = prompt
         self.model = model
         self.first_image_url = first_image_url
-
-    def request_body(self) -> dict[str, Any]:
-        return {"action": "generate", **super().request_body()}
 
 
 class LumaVideoOperator(_NamedFieldsOperator):
@@ -124,7 +122,7 @@ class LumaVideoOperator(_NamedFieldsOperator):
         self,
         *,
         prompt: str | None = None,
-        action: str = "generate",
+        action: str = LUMA.defaults["action"],
         aspect_ratio: str | None = None,
         loop: bool | None = None,
         enhancement: bool | None = None,
@@ -134,7 +132,7 @@ class LumaVideoOperator(_NamedFieldsOperator):
         video_url: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(service="luma", **kwargs)
+        super().__init__(service=LUMA.name, **kwargs)
         self.prompt = prompt
         self.action = action
         self.aspect_ratio = aspect_ratio
@@ -146,7 +144,31 @@ class LumaVideoOperator(_NamedFieldsOperator):
         self.video_url = video_url
 
 
-class AceDataBatchVideoOperator(BaseBatchVideoOperator):
+class _AceDataBatch(BaseBatchVideoOperator):
+    """What every Ace Data batch takes besides its items: the callback URL and the connection.
+
+    :param callback_url: https URL the platform POSTs each final result to (optional, sent with every item).
+    :param acedata_conn_id: connection of type ``acedata``; its extra ``max_requests_per_second`` paces the
+        submissions.
+    """
+
+    vendor = ACEDATA
+
+    def __init__(
+        self, *, callback_url: str | None = None, acedata_conn_id: str = ACEDATA.default_conn_id, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.callback_url = callback_url
+        self.acedata_conn_id = acedata_conn_id
+
+    def fixed_fields(self) -> dict[str, Any]:
+        fields = super().fixed_fields()
+        if self.callback_url:
+            fields["callback_url"] = self.callback_url
+        return fields
+
+
+class AceDataBatchVideoOperator(_AceDataBatch):
     """Generate a batch of videos with one Ace Data Cloud service, in one task.
 
     :param service: the Ace Data service, e.g. ``hailuo``, ``kling`` or ``veo`` (the README's table).
@@ -159,54 +181,30 @@ class AceDataBatchVideoOperator(BaseBatchVideoOperator):
     each with ``index`` and ``prompt``.
     """
 
-    vendor = ACEDATA
     items_param = "bodies"
     template_fields: Sequence[str] = ("service", "bodies", "callback_url", "acedata_conn_id")
     template_fields_renderers = {"bodies": "json"}
 
-    def __init__(
-        self,
-        *,
-        service: str,
-        bodies: list[dict[str, Any]],
-        callback_url: str | None = None,
-        acedata_conn_id: str = ACEDATA.default_conn_id,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, service: str, bodies: list[dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.service = service
         self.bodies = bodies
-        self.callback_url = callback_url
-        self.acedata_conn_id = acedata_conn_id
 
-    def _literal_lists(self) -> bool:
-        return is_literal(self.bodies)
-
-    def fixed_fields(self) -> dict[str, Any]:
-        return {"callback_url": self.callback_url} if self.callback_url else {}
+    def item_lists(self) -> dict[str, Any]:
+        return {"bodies": self.bodies}
 
     def item_bodies(self) -> list[dict[str, Any]]:
-        bodies = check_items(self.bodies, "bodies", self.max_items)
-        for index, body in enumerate(bodies):
-            if not isinstance(body, dict):
-                raise InvalidInputError(f"bodies[{index}]", f"must be a dict of request fields, got {body!r}")
-        return [{**body, **self.fixed_fields()} for body in bodies]  # type: ignore[dict-item]
+        return raw_bodies(self.bodies, self.max_items, self.fixed_fields())
 
 
-class _NamedFieldsBatchOperator(AceDataBatchVideoOperator):
-    """A typed batch: per-item lists (``item_fields``) and shared named parameters (``service_fields``)."""
+class _NamedFieldsBatchOperator(_AceDataBatch):
+    """A typed batch: per-item lists (``item_fields``) and shared named parameters (``shared_fields``)."""
 
     refused_parameters = TYPED_BATCH_REFUSES
 
     def __init__(self, *, service: str, **kwargs: Any) -> None:
-        super().__init__(service=service, bodies=[], **kwargs)
-
-    # Per-item lists, as the base batch reads them (not the generic ``bodies``).
-    _literal_lists = BaseBatchVideoOperator._literal_lists
-    item_bodies = BaseBatchVideoOperator.item_bodies
-
-    def fixed_fields(self) -> dict[str, Any]:
-        return {**BaseBatchVideoOperator.fixed_fields(self), **super().fixed_fields()}
+        super().__init__(**kwargs)
+        self.service = service
 
 
 class HailuoBatchVideoOperator(_NamedFieldsBatchOperator):
@@ -217,7 +215,8 @@ class HailuoBatchVideoOperator(_NamedFieldsBatchOperator):
     :param first_image_urls: the first frame of each item for the i2v models (one http(s) URL per prompt).
     """
 
-    service_fields = ("model",)
+    shared_fields = ("model",)
+    sent_defaults = ("action",)
     item_fields = {"prompts": "prompt", "first_image_urls": "first_image_url"}
     template_fields: Sequence[str] = ("prompts", "model", "first_image_urls", "callback_url", "acedata_conn_id")
 
@@ -225,17 +224,14 @@ class HailuoBatchVideoOperator(_NamedFieldsBatchOperator):
         self,
         *,
         prompts: list[str],
-        model: str = "minimax-t2v",
+        model: str = HAILUO.defaults["model"],
         first_image_urls: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(service="hailuo", **kwargs)
+        super().__init__(service=HAILUO.name, **kwargs)
         self.prompts = prompts
         self.model = model
         self.first_image_urls = first_image_urls
-
-    def fixed_fields(self) -> dict[str, Any]:
-        return {"action": "generate", **super().fixed_fields()}
 
 
 class LumaBatchVideoOperator(_NamedFieldsBatchOperator):
@@ -248,7 +244,8 @@ class LumaBatchVideoOperator(_NamedFieldsBatchOperator):
     :param start_image_urls: the first frame of each item (one http(s) URL per prompt, optional).
     """
 
-    service_fields = ("aspect_ratio", "loop", "enhancement")
+    shared_fields = ("aspect_ratio", "loop", "enhancement")
+    sent_defaults = ("action",)
     item_fields = {"prompts": "prompt", "start_image_urls": "start_image_url"}
     template_fields: Sequence[str] = (
         "prompts", "aspect_ratio", "loop", "enhancement", "start_image_urls", "callback_url", "acedata_conn_id",
@@ -264,12 +261,9 @@ class LumaBatchVideoOperator(_NamedFieldsBatchOperator):
         start_image_urls: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(service="luma", **kwargs)
+        super().__init__(service=LUMA.name, **kwargs)
         self.prompts = prompts
         self.aspect_ratio = aspect_ratio
         self.loop = loop
         self.enhancement = enhancement
         self.start_image_urls = start_image_urls
-
-    def fixed_fields(self) -> dict[str, Any]:
-        return {"action": "generate", **super().fixed_fields()}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_vidgen.core.vendors import HIDREAM
 from airflow_provider_vidgen.operators.base import BaseVideoOperator
 from airflow_provider_vidgen.operators.batch import BaseBatchVideoOperator
+from airflow_provider_vidgen.vendors.hidream import HIDREAM
 
 DEFAULT_SERVICE = "txt2video"
 
@@ -124,12 +124,12 @@ class HiDreamBatchVideoOperator(BaseBatchVideoOperator):
     """
 
     vendor = HIDREAM
-    service_fields = (
+    shared_fields = (
         "aspect_ratio", "resolution_ratio", "camera_move_horizontal", "camera_move_vertical",
         "camera_move_depth", "motion_strength", "notify_url",
     )  # fmt: skip
     item_fields = {"prompts": "prompt", "images": "image"}
-    template_fields: Sequence[str] = ("service", "prompts", "images", *service_fields, "hidream_conn_id")
+    template_fields: Sequence[str] = ("service", "prompts", "images", *shared_fields, "hidream_conn_id")
 
     def __init__(
         self,

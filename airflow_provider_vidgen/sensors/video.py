@@ -12,10 +12,12 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
+from airflow_provider_vidgen.core.flows import check_task_ids
 from airflow_provider_vidgen.core.results import TaskResult
-from airflow_provider_vidgen.core.vendors import ACEDATA, check_task_ids
+from airflow_provider_vidgen.events import check_event, raise_for_event
 from airflow_provider_vidgen.links import VideoLink, push_video_url
-from airflow_provider_vidgen.operators.base import check_event, default_deferrable, raise_for_event
+from airflow_provider_vidgen.operators.base import default_deferrable
+from airflow_provider_vidgen.vendors.acedata import ACEDATA
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

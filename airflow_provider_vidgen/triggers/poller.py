@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from airflow_provider_vidgen.core.errors import ApiError, VidgenError
+from airflow_provider_vidgen.core.flows import batch_flow, chunked
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.transport import (
     ApiRequest,
@@ -33,8 +34,8 @@ from airflow_provider_vidgen.core.transport import (
     Outcome,
     RetryPolicy,
     parse_retry_after,
+    run_async,
 )
-from airflow_provider_vidgen.core.vendors import batch_flow, chunked
 from airflow_provider_vidgen.hooks.base import VideoApiHook, ahook_for_connection
 
 log = logging.getLogger(__name__)
@@ -239,9 +240,18 @@ class SharedPoller:
         await asyncio.gather(*jobs)
 
     async def _fetch(self, service: str, chunk: list[str]) -> dict[str, TaskResult]:
-        """One batch through the hook's async path, every request through the shared gate."""
+        """One batch (the same flow the hooks drive), every request through the shared gate."""
         flow = batch_flow(self.hook.vendor, self.hook.vendor.service(service), chunk, self.retry)
-        return await self.hook._arun(flow, task_ids=chunk, send=self._send)
+        sent: list[ApiRequest] = []
+
+        async def send(request: ApiRequest) -> Outcome:
+            sent.append(request)
+            return await self._send(request)
+
+        try:
+            return await run_async(flow, send, asyncio.sleep)
+        except ApiError as err:
+            raise self.hook.locate(err, sent[-1] if sent else None, chunk) from None
 
     async def _send(self, request: ApiRequest) -> Outcome:
         """Send through the shared gate; a 429 or ``Retry-After`` closes it for every trigger of the connection."""

@@ -11,8 +11,9 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_vidgen.core.batch import count, progress_line
+from airflow_provider_vidgen.core.flows import check_task_ids
 from airflow_provider_vidgen.core.results import TaskResult
-from airflow_provider_vidgen.core.vendors import check_task_ids
+from airflow_provider_vidgen.events import ERROR, SUCCESS, TIMEOUT
 from airflow_provider_vidgen.triggers import poller as poller_module
 from airflow_provider_vidgen.triggers.poller import (
     DeadlinePassed,
@@ -27,10 +28,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_POLL_FAILURES = 5
 # A waiting task logs how it is doing at least this often, even while nothing changes.
 DEFAULT_HEARTBEAT_SECONDS = 30.0
-
-# Event statuses; operators and the sensor accept only these (anything else fails the task).
-SUCCESS, TIMEOUT, ERROR = "success", "timeout", "error"
-EVENT_STATUSES = frozenset({SUCCESS, TIMEOUT, ERROR})
 
 
 class VideoTaskTrigger(BaseTrigger):

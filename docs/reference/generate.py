@@ -59,6 +59,14 @@ EXAMPLES: dict[str, str] = {
     ),
     "VideoTaskSensor": 'VideoTaskSensor(task_id="wait", task_ids=["<vendor task id>"], service="wan", deferrable=True)',
     "VideoTaskTrigger": 'VideoTaskTrigger(conn_id="acedata_default", service="hailuo", task_ids=["<vendor task id>"])',
+    "VideoGenerationOperator": (
+        'VideoGenerationOperator(task_id="fish", vendor="hidream", service="txt2video", body={"prompt": "a reef"})'
+    ),
+    "BatchVideoGenerationOperator": (
+        'BatchVideoGenerationOperator(\n    task_id="fish",\n    vendor="hidream",\n    service="txt2video",\n'
+        '    bodies=[{"prompt": "a clownfish"}, {"prompt": "a reef"}],\n)'
+    ),
+    "FileFetchHook": "FileFetchHook(request_timeout=60, retries=2)",
     "AceDataHook": 'AceDataHook(acedata_conn_id="acedata_default")',
     "HiDreamHook": 'HiDreamHook(hidream_conn_id="hidream_default")',
 }

@@ -25,15 +25,30 @@ MIXED = ["a fox", "doomed [fail]", "a heron", "doomed again [fail]", "a lighthou
 SEEDANCE = "doubao-seedance-1-5-pro-251215"
 
 
+def failing_submissions(hook: Any, fail: Any) -> Any:
+    """``hook`` whose ``send_submission`` calls ``fail(submission, send)`` instead (a worker dying around it)."""
+    send = hook.send_submission
+
+    def send_submission(submission: Any, **kwargs: Any) -> str:
+        return fail(submission, lambda: send(submission, **kwargs))
+
+    hook.send_submission = send_submission
+    return hook
+
+
 class CrashingHailuoBatch(HailuoBatchVideoOperator):
     """Try 1 dies when it reaches the items after the first CRASH_AFTER (those are accepted and
     recorded); later tries are healthy. Which items die is fixed, so overlapping submissions cannot
     change what the retry finds."""
 
-    def _submit_item(self, hook: Any, service: str, body: dict[str, Any], pacer: Any) -> str:
-        if self._try_number == 1 and body["prompt"] in PROMPTS[CRASH_AFTER:]:
-            raise AirflowException("worker lost (simulated crash mid-batch)")
-        return super()._submit_item(hook, service, body, pacer)
+    def get_hook(self) -> Any:
+        def fail(submission: Any, send: Any) -> str:
+            if submission.body["prompt"] in PROMPTS[CRASH_AFTER:]:
+                raise AirflowException("worker lost (simulated crash mid-batch)")
+            return send()
+
+        hook = super().get_hook()
+        return failing_submissions(hook, fail) if self._try_number == 1 else hook
 
     def execute(self, context: Any) -> Any:
         self._try_number = context["ti"].try_number
@@ -48,11 +63,15 @@ class LosingAnswers:
     crash window. A retry must find them on the vendor side (or, where the API cannot list tasks,
     report them and not resend), never pay for them twice."""
 
-    def _submit_item(self, hook: Any, service: str, body: dict[str, Any], pacer: Any) -> str:
-        task_id = super()._submit_item(hook, service, body, pacer)  # type: ignore[misc]
-        if self._try_number == 1 and body.get("prompt") in LOST:
-            raise AirflowException(f"worker lost after the vendor answered {task_id} (simulated)")
-        return task_id
+    def get_hook(self) -> Any:
+        def fail(submission: Any, send: Any) -> str:
+            task_id = send()
+            if submission.body.get("prompt") in LOST:
+                raise AirflowException(f"worker lost after the vendor answered {task_id} (simulated)")
+            return task_id
+
+        hook = super().get_hook()  # type: ignore[misc]
+        return failing_submissions(hook, fail) if self._try_number == 1 else hook
 
     def execute(self, context: Any) -> Any:
         self._try_number = context["ti"].try_number

@@ -3,7 +3,7 @@
 Shared by ``tests/test_vendor_oracle.py`` and ``make vendor-drift`` (``python tests/oracle/vendor_drift.py``),
 so the comparison is written once:
 
-- :func:`table_differences`: our ``core.acedata.SERVICES`` against the SDK's own definitions (its method
+- :func:`table_differences`: our ``core.ACEDATA.services`` against the SDK's own definitions (its method
   signatures: names, types, ``Literal`` choices and required-ness; and the body it builds, for its
   defaults and its endpoint), plus the video endpoints the SDK has that the table has not.
 - :func:`status_disagreements`: the SDK's ``task_status`` beside our ``interpret_record`` on every
@@ -32,8 +32,8 @@ FIXTURES = REPO / "tests" / "fixtures"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from airflow_provider_vidgen.core import acedata  # noqa: E402
 from airflow_provider_vidgen.core.schema import FieldSpec, ServiceSpec  # noqa: E402
+from airflow_provider_vidgen.vendors.acedata import ACEDATA  # noqa: E402
 
 # A base URL nothing listens on: the SDK's definitions are read through a recording transport, and a
 # client made here must never fall back to the vendor's own host.
@@ -256,13 +256,13 @@ def _show(values: Any) -> str:
 
 
 def table_differences() -> list[Difference]:
-    """Every difference between ``core.acedata.SERVICES`` and the SDK, in a stable order."""
+    """Every difference between ``core.ACEDATA.services`` and the SDK, in a stable order."""
     out: list[Difference] = []
-    ours_paths = {spec.submit_path: name for name, spec in acedata.SERVICES.items()}
+    ours_paths = {spec.submit_path: name for name, spec in ACEDATA.services.items()}
     for path, where in sorted(sdk_video_endpoints().items()):
         if path not in ours_paths:
             out.append(Difference(f"endpoint {path}: not in the table", f"the SDK sends it from {where}"))
-    for name, spec in acedata.SERVICES.items():
+    for name, spec in ACEDATA.services.items():
         sample = SAMPLES.get(name)
         if sample is None:
             out.append(Difference(f"{name}: no SDK client", f"the table has {spec.submit_path}; the SDK does not"))
@@ -341,7 +341,7 @@ def sdk_state(record: Any) -> str:
 
 
 def our_state(spec: ServiceSpec, record: Any) -> str:
-    state = acedata.interpret_record(spec, "oracle", record).state
+    state = ACEDATA.interpret_record(spec, "oracle", record).state
     return "waiting" if state in ("pending", "running") else state
 
 
@@ -356,12 +356,12 @@ class Reading:
 def task_records() -> Iterator[tuple[str, str, Any]]:
     """(fixture, service, record) for every task-record fixture and every item of a batch answer."""
     for path in sorted((FIXTURES / "acedata").glob("*/*.json")):
-        service = path.parent.name if path.parent.name in acedata.SERVICES else "hailuo"
+        service = path.parent.name if path.parent.name in ACEDATA.services else "hailuo"
         relative = str(path.relative_to(FIXTURES / "acedata"))
         body = json.loads(path.read_text())
         if path.name == "tasks_retrieve_batch_response.json":
             for index, item in enumerate(body["items"]):
-                record = {"task": item} if acedata.SERVICES[service].response_shape == "task" else item
+                record = {"task": item} if ACEDATA.services[service].shape.value == "task" else item
                 yield f"{relative}#{index}", service, record
         elif RECORD_FILES.match(path.name):
             yield relative, service, body
@@ -369,7 +369,7 @@ def task_records() -> Iterator[tuple[str, str, Any]]:
 
 def readings() -> list[Reading]:
     return [
-        Reading(fixture, service, our_state(acedata.SERVICES[service], record), sdk_state(record))
+        Reading(fixture, service, our_state(ACEDATA.services[service], record), sdk_state(record))
         for fixture, service, record in task_records()
     ]
 
@@ -392,7 +392,7 @@ def _declared() -> tuple[dict[str, str], dict[str, str]]:
 
 def main() -> int:
     declared_table, declared_status = _declared()
-    print(f"acedatacloud {sdk_version()} against core.acedata.SERVICES ({len(acedata.SERVICES)} services)\n")
+    print(f"acedatacloud {sdk_version()} against core.ACEDATA.services ({len(ACEDATA.services)} services)\n")
     differences = table_differences()
     print(f"Table vs SDK: {len(differences)} difference(s)")
     undeclared = 0

@@ -1,40 +1,18 @@
-"""Ace Data Cloud: the service table, request builders and response interpretation (pure functions).
+"""Ace Data Cloud's service table: one row per service (data only; the protocol is in ``vendor.py``).
 
 Every service is ``POST /<service>/videos`` (or a sibling endpoint) plus ``POST /<service>/tasks``
 with ``retrieve`` / ``retrieve_batch``. The services differ in field names, in the shape of their
-response and in their status words (API_CONTRACT.md §1.5 and Part 3); all of that is data below
-and in :func:`interpret_record`.
+answers and in their state words (API_CONTRACT.md §1.5 and Part 3): all of that is in the rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow_provider_vidgen.core.errors import ApiError
-from airflow_provider_vidgen.core.results import (
-    NO_VIDEO,
-    NOT_FOUND,
-    TaskError,
-    TaskResult,
-    Video,
-    clean_usage,
-    request_prompt,
-)
-from airflow_provider_vidgen.core.schema import GIVEN, Allows, Forbids, OneOf, Requires, ServiceSpec
+from airflow_provider_vidgen.core.schema import GIVEN, Allows, Forbids, OneOf, RecordWords, Requires, ServiceSpec, Shape
 from airflow_provider_vidgen.core.schema import FieldSpec as F
-from airflow_provider_vidgen.core.transport import (
-    RETRYABLE_STATUSES,
-    ApiRequest,
-    HttpResponse,
-    Outcome,
-    json_body,
-    parse_retry_after,
-)
 
 VENDOR = "acedata"
-LABEL = "Ace Data Cloud"
-DEFAULT_HOST = "https://api.acedata.cloud"
 
 # Fields every Ace Data generation endpoint accepts; ``async`` may only be true because this
 # provider never uses the blocking mode (it would hold a worker for minutes).
@@ -91,6 +69,13 @@ FLUX_IMAGE_MODELS = (
 )  # fmt: skip
 
 
+# The state words of the services that do not use the default ones (succeeded / processing / failed
+# under "state"), as the fixtures and the docs show them.
+KLING_WORDS = RecordWords(success="succeed")
+VEO_WORDS = RecordWords(running="running")
+NO_STATE_WORD = RecordWords(state_key=None)  # Flux, Midjourney: success, error and the video only
+
+
 def _service(name: str, fields: tuple[F, ...], **kwargs: Any) -> ServiceSpec:
     return ServiceSpec(
         vendor=VENDOR,
@@ -140,7 +125,8 @@ SERVICES: dict[str, ServiceSpec] = {
                 OneOf(("video_id", "video_url"), when={"action": ("extend",)}),
                 OneOf(("prompt", "start_image_url"), when={"action": ("generate",)}),
             ),
-            response_shape="flat",
+            shape=Shape.FLAT,
+            words=RecordWords(success="completed"),
         ),
         _service(
             "kling",
@@ -210,7 +196,8 @@ SERVICES: dict[str, ServiceSpec] = {
                 ),
                 Allows("multi_shot", {"model": ("kling-v3-turbo",)}, choices=(False,)),
             ),
-            response_shape="flat",
+            shape=Shape.FLAT,
+            words=KLING_WORDS,
         ),
         _service(
             "kling-motion",
@@ -226,7 +213,8 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             submit_path="/kling/motion",
             poll_path="/kling/tasks",
-            response_shape="flat",
+            shape=Shape.FLAT,
+            words=KLING_WORDS,
         ),
         _service(
             "kling-lip-sync",
@@ -249,7 +237,8 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             submit_path="/kling/lip-sync",
             poll_path="/kling/tasks",
-            response_shape="flat",
+            shape=Shape.FLAT,
+            words=KLING_WORDS,
         ),
         _service(
             "kling-talking-photo",
@@ -264,7 +253,8 @@ SERVICES: dict[str, ServiceSpec] = {
             defaults={"model": "kling-v2-1-master", "mode": "pro"},
             submit_path="/kling/talking-photo",
             poll_path="/kling/tasks",
-            response_shape="flat",
+            shape=Shape.FLAT,
+            words=KLING_WORDS,
         ),
         _service(
             "sora",
@@ -320,6 +310,7 @@ SERVICES: dict[str, ServiceSpec] = {
                 # Guide: "the veo31 model supports 4k resolution, while other models do not".
                 Allows("resolution", {"model": tuple(m for m in VEO_MODELS if m != "veo31")}, choices=("1080p", "gif")),
             ),
+            words=VEO_WORDS,
         ),
         _service(
             "veo-extend",
@@ -333,12 +324,14 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             submit_path="/veo/extend",
             poll_path="/veo/tasks",
+            words=VEO_WORDS,
         ),
         _service(
             "veo-upsample",
             (F("video_id", required=True), F("action", required=True, choices=("1080p", "4k", "gif"))),
             submit_path="/veo/upsample",
             poll_path="/veo/tasks",
+            words=VEO_WORDS,
         ),
         _service(
             "veo-reshoot",
@@ -348,6 +341,7 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             submit_path="/veo/reshoot",
             poll_path="/veo/tasks",
+            words=VEO_WORDS,
         ),
         _service(
             "veo-objects",
@@ -363,6 +357,7 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             submit_path="/veo/objects",
             poll_path="/veo/tasks",
+            words=VEO_WORDS,
         ),
         _service(
             "seedance",
@@ -395,6 +390,7 @@ SERVICES: dict[str, ServiceSpec] = {
                 Allows("duration", {"model": SEEDANCE_2_0}, choices=(-1, *range(4, 16))),
                 Allows("duration", {"model": ("doubao-seedance-2-5-260628",)}, choices=(-1, *range(4, 31))),
             ),
+            words=RecordWords(state_key="status"),
         ),
         _service(
             "wan",
@@ -422,7 +418,8 @@ SERVICES: dict[str, ServiceSpec] = {
                 Requires(("prompt",), when={"action": ("text2video",)}),
                 Requires(("image_url",), when={"action": ("image2video",)}),
             ),
-            response_shape="flat",
+            shape=Shape.FLAT,
+            words=RecordWords(success="completed"),
         ),
         _service(
             "happyhorse",
@@ -447,6 +444,7 @@ SERVICES: dict[str, ServiceSpec] = {
                 Requires(("image_urls",), when={"action": ("reference_to_video",)}),
                 Requires(("video_url",), when={"action": ("video_edit",)}),
             ),
+            words=RecordWords(running="pending", failure="error"),
         ),
         _service(
             "minimax",
@@ -458,7 +456,8 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("resolution", required=True, choices=("768P", "2K")),
                 F("ratio", choices=("adaptive", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16")),
             ),
-            response_shape="task",
+            shape=Shape.TASK,
+            words=RecordWords(running="running", state_key="status"),
         ),
         _service(
             "grok",
@@ -489,7 +488,8 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("prompt"),
                 F("mask_url", "list", item_type="url"),
             ),
-            response_shape="data_object",  # response.data is one object with status "done"
+            shape=Shape.DATA_OBJECT,  # response.data is one object with status "done"
+            words=RecordWords(success="done", state_key="status"),
         ),
         _service(
             "digital-human",
@@ -511,7 +511,8 @@ SERVICES: dict[str, ServiceSpec] = {
                 OneOf(("video_url", "image_url")),
                 OneOf(("audio_url", "text")),
             ),
-            response_shape="flat",
+            shape=Shape.FLAT,
+            words=KLING_WORDS,
         ),
         _service(
             "maestro",
@@ -531,6 +532,7 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             defaults={"action": "generate"},
             rules=(Requires(("ref_task_id",), when={"action": ("remix", "edit", "extend")}),),
+            words=RecordWords(running="producing"),
         ),
         _service(
             "gemini",
@@ -544,6 +546,7 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             # Docs gemini_videos: the vendor answers 400 for a reference video without a reference image.
             rules=(Requires(("image_urls",), when={"video_urls": GIVEN}),),
+            words=RecordWords(running="pending"),
         ),
         _service(
             "flux",
@@ -581,6 +584,7 @@ SERVICES: dict[str, ServiceSpec] = {
                 Allows("duration", {"mode": ("v2v",)}, choices=("auto", *range(5, 16))),
                 Allows("resolution", {"draft": (True,)}, choices=("hd",)),  # drafts are hd only
             ),
+            words=NO_STATE_WORD,
         ),
         _service(
             "midjourney",
@@ -601,351 +605,8 @@ SERVICES: dict[str, ServiceSpec] = {
                 Requires(("image_url",), when={"action": ("generate",)}),
                 Requires(("video_id",), when={"action": ("extend",)}),
             ),
-            response_shape="flat",  # no state word: success, progress and four video_urls
+            shape=Shape.FLAT,  # no state word: success, progress and four video_urls
+            words=NO_STATE_WORD,
         ),
     )
 }
-
-
-def get_service(name: str) -> ServiceSpec:
-    try:
-        return SERVICES[name]
-    except KeyError:
-        raise _unknown_service(name) from None
-
-
-def _unknown_service(name: str) -> Exception:
-    from airflow_provider_vidgen.core.errors import InvalidInputError
-
-    return InvalidInputError("service", f"unknown {LABEL} service {name!r}; allowed: {', '.join(SERVICES)}")
-
-
-# --------------------------------------------------------------------------------------------
-# Requests
-# --------------------------------------------------------------------------------------------
-
-
-def auth_headers(token: str, extras: Mapping[str, Any]) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}", "accept": "application/json"}
-
-
-def submit_request(spec: ServiceSpec, body: Mapping[str, Any]) -> ApiRequest:
-    """The submission is always asynchronous on the API side (``async: true``)."""
-    return ApiRequest("POST", spec.submit_path, "submit", json={**body, "async": True})
-
-
-def retrieve_request(spec: ServiceSpec, task_id: str) -> ApiRequest:
-    return ApiRequest("POST", spec.poll_path, "retrieve", json={"action": "retrieve", "id": task_id})
-
-
-def batch_request(spec: ServiceSpec, task_ids: Iterable[str]) -> ApiRequest:
-    return ApiRequest(
-        "POST", spec.poll_path, "retrieve_batch", json={"action": "retrieve_batch", "ids": list(task_ids)}
-    )
-
-
-def search_request(
-    spec: ServiceSpec, created_min: int, created_max: int, *, offset: int = 0, limit: int = 100
-) -> ApiRequest:
-    """``retrieve_batch`` by creation time (Unix seconds, inclusive): the tasks submitted in a window,
-    newest first, one page (``offset``/``limit``)."""
-    body = {
-        "action": "retrieve_batch",
-        "created_at_min": created_min,
-        "created_at_max": created_max,
-        "offset": offset,
-        "limit": limit,
-    }
-    return ApiRequest("POST", spec.poll_path, "retrieve_batch", json=body)
-
-
-def parse_search(body: Any) -> list[dict[str, Any]]:
-    """The task records of a ``retrieve_batch`` answer (MiniMax's bare task objects included)."""
-    items = body.get("items") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise ApiError(LABEL, f"retrieve_batch answer has no items list: {str(body)[:200]}", code="bad_answer")
-    return [item for item in items if isinstance(item, dict)]
-
-
-def probe_request() -> ApiRequest:
-    """A cheap authenticated call that creates nothing: retrieve a task id that cannot exist."""
-    return ApiRequest(
-        "POST",
-        "/hailuo/tasks",
-        "probe",
-        json={"action": "retrieve", "id": "00000000-0000-0000-0000-000000000000"},
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Responses
-# --------------------------------------------------------------------------------------------
-
-
-def decode(outcome: Outcome, request: ApiRequest, *, allow_not_found: bool = False) -> Any:
-    """Return the JSON body of a successful answer, or raise ApiError for every failure form."""
-    body = json_body(LABEL, outcome, request)
-    if outcome.status < 400:
-        if body is None:
-            raise ApiError(LABEL, "answer is not JSON", status=outcome.status, code="non_json", retryable=True)
-        return body
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    if allow_not_found and outcome.status == 404 and code == NOT_FOUND:
-        return {}
-    message = error.get("message") if isinstance(error, dict) else error
-    # A 5xx with the platform's own error envelope was answered by the platform, which
-    # rejected the request; a bare 502/503 from a proxy may have lost an accepted one.
-    enveloped = isinstance(error, dict) and bool(code)
-    return _raise_http(outcome, code, message, enveloped, body)
-
-
-def _raise_http(outcome: HttpResponse, code: Any, message: Any, enveloped: bool, body: Any) -> Any:
-    status = outcome.status
-    retryable = status in RETRYABLE_STATUSES
-    nothing_created = status == 429 or (status >= 500 and enveloped) or status in (400, 401, 403, 404, 413)
-    raise ApiError(
-        LABEL,
-        str(message or _reason(status)),
-        status=status,
-        code=str(code) if code else None,
-        retryable=retryable,
-        nothing_created=nothing_created,
-        retry_after=parse_retry_after(outcome.headers),
-        trace_id=body.get("trace_id") if isinstance(body, dict) else None,
-    )
-
-
-def _reason(status: int) -> str:
-    return {429: "rate limited", 502: "bad gateway", 503: "unavailable", 504: "gateway timeout"}.get(
-        status, "request failed"
-    )
-
-
-def parse_submit(body: Any) -> str:
-    """The task id of an accepted submission: top level, then ``data.task_id``, then ``id``."""
-    if isinstance(body, dict):
-        data = body.get("data")
-        for candidate in (body.get("task_id"), data.get("task_id") if isinstance(data, dict) else None):
-            if isinstance(candidate, str) and candidate:
-                return candidate
-        if body.get("success") is False:
-            error = body.get("error") or {}
-            raise ApiError(LABEL, str(error.get("message") or error), code=error.get("code"))
-        if isinstance(body.get("id"), str):
-            return body["id"]
-    raise ApiError(LABEL, f"submission answer has no task_id: {str(body)[:200]}", code="no_task_id")
-
-
-def parse_batch(spec: ServiceSpec, task_ids: Iterable[str], body: Any) -> dict[str, TaskResult]:
-    """Map every asked-for id to its result; an id the API does not return is reported not found."""
-    items = body.get("items") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise ApiError(LABEL, f"retrieve_batch answer has no items list: {str(body)[:200]}", code="bad_answer")
-    by_id: dict[str, dict[str, Any]] = {}
-    for item in items:
-        if isinstance(item, dict) and (key := _record_id(item)):
-            # MiniMax lists bare task objects in batches but wraps a single one as {"task": ...}.
-            by_id[key] = {"task": item} if spec.response_shape == "task" and "task" not in item else item
-    return {task_id: interpret_record(spec, task_id, by_id.get(task_id, {})) for task_id in task_ids}
-
-
-def _record_id(record: dict[str, Any]) -> str | None:
-    task = record.get("task")
-    for candidate in (
-        record.get("id"),
-        record.get("task_id"),
-        task.get("id") if isinstance(task, dict) else None,
-    ):
-        if isinstance(candidate, str):
-            return candidate
-    return None
-
-
-# State words (API_CONTRACT.md §1.4.3 and §1.5); matched case-insensitively.
-# ``expired``: Seedance (ByteDance ModelArk) ends a task that waited past execution_expires_after.
-FAILURE_WORDS = frozenset({"failed", "failure", "error", "cancelled", "canceled", "rejected", "dead", "expired"})
-SUCCESS_WORDS = frozenset({"succeeded", "succeed", "success", "completed", "complete", "finished", "done"})
-QUEUED_WORDS = frozenset({"queued", "pending", "waiting", "submitted", "created"})
-
-
-def interpret_record(spec: ServiceSpec, task_id: str, record: Any) -> TaskResult:
-    """Derive the normalized result of one task record, whatever its shape.
-
-    Shapes: the detailed record (``{id, request, response?, finished_at?}``), a flat poll body
-    (the response itself), MiniMax's ``{task: {...}}``, and ``{}`` for an unknown id.
-    """
-
-    def result(state: str, videos: tuple[Video, ...] = (), error: TaskError | None = None) -> TaskResult:
-        return TaskResult(task_id, spec.name, VENDOR, state, progress, videos, error, usage, prompt)  # type: ignore[arg-type]
-
-    progress = usage = prompt = None
-    if not isinstance(record, dict) or not record:
-        return result(
-            "failed",
-            error=TaskError(NOT_FOUND, f"{LABEL} does not know task {task_id} (service {spec.name})"),
-        )
-    if isinstance(record.get("task"), dict):  # MiniMax H3 envelope
-        response: Any = record["task"]
-        finished = False
-    elif _is_envelope(record):
-        response = record.get("response")
-        finished = record.get("finished_at") is not None
-        prompt = request_prompt(record.get("request"))
-    else:  # flat poll: the record is the response body itself
-        response = record
-        finished = False
-
-    words = _state_words(response, depth=6)
-    if isinstance(record.get("status"), str) and record["status"].strip():  # maestro / digital-human
-        words.append(record["status"].strip().lower())
-    progress = _progress(response)
-    usage = _usage(response)
-    videos = tuple(_videos(response))
-    error = _error(response)
-
-    if any(word in FAILURE_WORDS for word in words):
-        return result("failed", videos, error or TaskError("failed", f"{spec.name} reported the task as failed"))
-    if any(word in SUCCESS_WORDS for word in words):
-        if videos:
-            return result("succeeded", videos)
-        return result("failed", error=TaskError(NO_VIDEO, "the task finished without a video URL"))
-    if words:
-        return result("pending" if all(word in QUEUED_WORDS for word in words) else "running")
-    if not isinstance(response, dict):
-        return result("pending")
-    # No state word at all (API_CONTRACT.md §1.4.3 step 5): Flux and Midjourney never send one.
-    success = response.get("success")
-    if success is False and isinstance(response.get("error"), dict) and response["error"].get("code"):
-        return result("failed", error=error)  # final even without finished_at (hailuo)
-    if finished or response.get("finished_at") is not None:
-        if success is False:
-            return result("failed", error=error or TaskError("failed", "the task failed"))
-        if videos:
-            return result("succeeded", videos)
-        return result("failed", error=TaskError(NO_VIDEO, "the task finished without a video URL"))
-    if videos:
-        return result("succeeded", videos)
-    return result("running")
-
-
-def _is_envelope(record: dict[str, Any]) -> bool:
-    """A task record (``{id, request?, response?, finished_at?, ...}``) rather than a flat poll body.
-
-    A ``response`` key alone is enough: a record trimmed of ``request``/``_id``/``api_id``/
-    ``created_at`` still nests the result there, and reading it as flat loses the video.
-    """
-    if "response" in record and (record["response"] is None or isinstance(record["response"], dict)):
-        return True
-    return any(key in record for key in ENVELOPE_KEYS) or set(record) <= {"id", "status"}
-
-
-ENVELOPE_KEYS = ("request", "_id", "api_id", "created_at")
-
-
-def _state_words(node: Any, depth: int) -> list[str]:
-    """Every non-empty string under a ``state``/``status`` key, searched ``depth`` levels deep.
-
-    An empty word (``"state": ""``) says nothing, so it must not hide the other signals.
-    """
-    if depth < 0:
-        return []
-    words: list[str] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("state", "status") and isinstance(value, str):
-                if value.strip():
-                    words.append(value.strip().lower())
-            elif isinstance(value, dict | list):
-                words.extend(_state_words(value, depth - 1))
-    elif isinstance(node, list):
-        for value in node:
-            words.extend(_state_words(value, depth - 1))
-    return words
-
-
-def _items(response: Any) -> list[dict[str, Any]]:
-    """The objects that may carry a video: ``data[]`` items, a ``data{}`` object, or the body itself."""
-    if not isinstance(response, dict):
-        return []
-    data = response.get("data")
-    if isinstance(data, list):
-        return [item for item in data if isinstance(item, dict)]
-    if isinstance(data, dict):
-        return [data]
-    return [response]
-
-
-def _http(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.startswith(("http://", "https://")) else None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _videos(response: Any) -> Iterable[Video]:
-    for item in _items(response):
-        content = item.get("content") if isinstance(item.get("content"), dict) else {}
-        url = _http(item.get("video_url")) or _http(content.get("video_url")) or _http(content.get("url"))
-        if not url:
-            yield from _video_list(item)
-            continue
-        video_id = item.get("video_id") or item.get("id")
-        yield Video(
-            url=url,
-            thumbnail_url=_http(item.get("thumbnail_url")),
-            width=_int(item.get("video_width") or item.get("width")),
-            height=_int(item.get("video_height") or item.get("height")),
-            video_id=str(video_id) if video_id is not None else None,
-        )
-
-
-def _video_list(item: dict[str, Any]) -> Iterable[Video]:
-    """Midjourney's ``video_urls``: a flat list of URL strings, four videos of one ``video_id``.
-
-    Its ``image_url`` is the cover (a thumbnail, never a video) and ``image_width``/``image_height``
-    are the cover's size, so the videos get the cover as thumbnail and no size. Extending one of them
-    takes the shared ``video_id`` and its position in the list (``video_index``).
-    """
-    urls = item.get("video_urls")
-    if not isinstance(urls, list):
-        return
-    cover = _http(item.get("image_url"))
-    video_id = item.get("video_id")
-    for url in filter(None, map(_http, urls)):
-        yield Video(url=url, thumbnail_url=cover, video_id=str(video_id) if video_id is not None else None)
-
-
-def _error(response: Any) -> TaskError | None:
-    if not isinstance(response, dict):
-        return None
-    error = response.get("error")
-    if isinstance(error, dict) and (error.get("code") or error.get("message")):
-        return TaskError(str(error.get("code") or "error"), str(error.get("message") or error.get("code")))
-    if isinstance(error, str) and error:
-        return TaskError("error", error)
-    return None
-
-
-def _usage(response: Any) -> dict[str, float] | None:
-    """What the task cost as the API reports it: ``usage`` of the task (MiniMax) or of its items (Seedance)."""
-    totals: dict[str, float] = {}
-    items = _items(response)
-    nodes = items if any(item is response for item in items) else [response, *items]
-    for node in nodes if isinstance(response, dict) else []:
-        for key, number in (clean_usage(node.get("usage")) or {}).items():
-            totals[key] = totals.get(key, 0) + number
-    return totals or None
-
-
-def _progress(response: Any) -> float | None:
-    for item in [response, *_items(response)] if isinstance(response, dict) else []:
-        for key in ("progress", "percent"):
-            value = item.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return round(value / 100 if value > 1 else float(value), 4)
-    return None

@@ -1,0 +1,123 @@
+"""A connection's settings, and what a person should do about a failed request (pure: the hooks pass in
+what they read from the Airflow connection)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
+from airflow_provider_vidgen.core.schema import check_url
+from airflow_provider_vidgen.core.vendor import ConnectionField, Vendor
+
+DEFAULT_BATCH_SIZE = 50
+DEFAULT_REQUEST_TIMEOUT = 30.0
+# Submissions a batch operator sends per second at most (connection extra ``max_requests_per_second``).
+# Neither vendor documents a limit; this stays well below what a 429 starts at in practice.
+DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
+
+# The extras every vendor's connection takes (the connection form shows them after the vendor's own).
+COMMON_CONNECTION_FIELDS = (
+    ConnectionField(
+        "request_timeout",
+        "Request timeout (seconds)",
+        "Timeout of each HTTP request to the API.",
+        {"type": ["number", "null"], "minimum": 1, "default": int(DEFAULT_REQUEST_TIMEOUT)},
+    ),
+    ConnectionField(
+        "batch_size",
+        "Batch size",
+        "Task ids per status request (retrieve_batch) when polling many tasks.",
+        {"type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": DEFAULT_BATCH_SIZE},
+    ),
+    ConnectionField(
+        "max_requests_per_second",
+        "Max requests per second",
+        "Batch operators send their submissions no faster than this (per task).",
+        {"type": ["number", "null"], "minimum": 0.1, "default": int(DEFAULT_MAX_REQUESTS_PER_SECOND)},
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    base_url: str
+    timeout: float
+    batch_size: int
+    extras: Mapping[str, Any]
+    scheme_assumed: bool = False  # the connection's host had no scheme, so https:// was put in front
+    max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
+
+    def __repr__(self) -> str:  # never print anything that could hold a secret
+        return f"ApiSettings(base_url={self.base_url!r}, timeout={self.timeout}, batch_size={self.batch_size})"
+
+
+def api_settings(vendor: Vendor, host: str | None, extras: Mapping[str, Any]) -> ApiSettings:
+    base_url = (host or "").strip() or vendor.default_host
+    scheme_assumed = "://" not in base_url
+    if scheme_assumed:
+        base_url = "https://" + base_url
+    check_url("host", base_url)
+    timeout = _positive(extras, "request_timeout", DEFAULT_REQUEST_TIMEOUT, float)
+    batch_size = int(_positive(extras, "batch_size", DEFAULT_BATCH_SIZE, int))
+    rate = _positive(extras, "max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND, float)
+    return ApiSettings(base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed, rate)
+
+
+def _positive(extras: Mapping[str, Any], key: str, default: float, kind: type) -> float:
+    value = extras.get(key)
+    if value in (None, ""):
+        return default
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"extra.{key}", f"must be a positive number, got {value!r}") from None
+    if number <= 0:
+        raise InvalidInputError(f"extra.{key}", f"must be a positive number, got {value!r}")
+    return number
+
+
+TOKEN_CODES = frozenset({"invalid_token", "token_expired", "no_token", "unauthorized", "1001"})
+CREDIT_CODES = frozenset({"insufficient_balance", "insufficient_credits", "no_balance", "quota_exceeded", "1003"})
+UNREACHED = frozenset({"connect", "timeout_before_send"})
+
+
+def is_token_error(err: ApiError) -> bool:
+    """The API refused the token (HTTP 401/403, or a vendor's own code for it, e.g. HiDream's 1001)."""
+    return err.status in (401, 403) or err.code in TOKEN_CODES
+
+
+def next_step(err: ApiError, vendor: Vendor, conn_id: str, settings: ApiSettings) -> str:
+    """What a person should do about ``err``: the one sentence every failure ends with."""
+    where = f"connection {conn_id!r} (Admin -> Connections)"
+    if is_token_error(err):
+        return f"check the API token of {where}: it is the connection's password field."
+    if err.status == 402 or err.code in CREDIT_CODES:
+        return f"top up the credits of this token in the {vendor.label} console, then clear the task."
+    if err.code in UNREACHED or err.code == "timeout_after_send":
+        return _unreachable_step(err, where, settings)
+    if err.rate_limited:
+        return (
+            "the API is rate limiting this token: poll less often (poll_interval), run fewer tasks at once "
+            "(max_active_tis_per_dag or a pool), or ask the vendor for a higher limit."
+        )
+    if err.status is not None and err.status >= 500:
+        return "the vendor API is failing; try again later (a retry reattaches to submitted generations)."
+    if err.code == "not_found" or err.status == 404:
+        return "check the vendor task id and the service it was submitted to."
+    if err.status in (400, 422) or err.code in ("bad_request", "invalid_request", "1002"):
+        return "fix the request fields named above; the service's fields are listed in the README."
+    return f"check the {vendor.label} status page and the settings of {where}."
+
+
+def _unreachable_step(err: ApiError, where: str, settings: ApiSettings) -> str:
+    if settings.scheme_assumed:
+        plain = settings.base_url.removeprefix("https://")
+        return (
+            f"the host of {where} has no scheme, so https://{plain} was assumed; "
+            f"if the server speaks plain HTTP, set the host to http://{plain}."
+        )
+    if any(word in err.detail for word in ("SSL", "TLS", "WRONG_VERSION_NUMBER", "wrong version number")):
+        return f"{settings.base_url} does not speak TLS; check the scheme of the host of {where}."
+    return f"check that {settings.base_url} is reachable from this machine and is the right host of {where}."

@@ -1,0 +1,163 @@
+"""A vendor is one class: what it is (name, label, connection type and fields, default host, services)
+and its pure protocol (the requests to send, how to read the answers). Hooks, provider info, the
+connection form, the operators and the emulator's face of the vendor are all derived from it.
+
+Vendors are found through a lazy registry (name -> ``module:attribute``), so a DAG that uses one vendor
+never imports another's tables, and a new vendor is one registry line (or a :func:`register_vendor` call).
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
+from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.core.schema import ServiceSpec
+from airflow_provider_vidgen.core.transport import ApiRequest, Outcome
+
+
+@dataclass(frozen=True)
+class ConnectionField:
+    """An extra of the vendor's Airflow connection, as the connection form shows it."""
+
+    name: str
+    label: str
+    description: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": ["string", "null"]})
+
+
+class Vendor(ABC):
+    """One video API. Subclasses set the class attributes and implement the protocol (pure functions:
+    no I/O, so the sync hook, the async hook, the poller and the emulator's tests share them)."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]  # how people call it, in logs and errors
+    conn_type: ClassVar[str]  # the Airflow connection type
+    default_host: ClassVar[str]
+    docs_url: ClassVar[str | None] = None  # the vendor's documentation (provider info); default: its host
+    services: ClassVar[Mapping[str, ServiceSpec]]
+    connection_fields: ClassVar[tuple[ConnectionField, ...]] = ()  # the vendor's own extras
+    service_word: ClassVar[str] = "service"  # what the vendor calls a service (HiDream: "module")
+    # The hook class registered with Airflow for the connection type (None: one is derived when needed).
+    hook_class_name: ClassVar[str | None] = None
+    # "module:Class" of the emulator's face of this vendor (emulator.face.VendorFace), loaded on demand.
+    emulated_by: ClassVar[str]
+
+    @property
+    def default_conn_id(self) -> str:
+        return f"{self.conn_type}_default"
+
+    @property
+    def conn_id_param(self) -> str:
+        """The operators' and hook's connection-id parameter, Airflow style (``acedata_conn_id``)."""
+        return f"{self.conn_type}_conn_id"
+
+    def service(self, name: Any) -> ServiceSpec:
+        try:
+            return self.services[name]
+        except (KeyError, TypeError):
+            raise InvalidInputError(
+                self.service_word,
+                f"unknown {self.label} {self.service_word} {name!r}; allowed: {', '.join(self.services)}",
+            ) from None
+
+    @property
+    def finds_submissions(self) -> bool:
+        """Whether the API lists tasks by creation time, so a submission whose id was lost is found again."""
+        return type(self).search_request is not Vendor.search_request
+
+    def __repr__(self) -> str:
+        return f"<vendor {self.name}>"
+
+    # ---------------------------------------------------------------- requests
+
+    @abstractmethod
+    def auth_headers(self, token: str, extras: Mapping[str, Any]) -> dict[str, str]: ...
+
+    @abstractmethod
+    def submit_request(self, spec: ServiceSpec, body: Mapping[str, Any]) -> ApiRequest: ...
+
+    @abstractmethod
+    def retrieve_request(self, spec: ServiceSpec, task_id: str) -> ApiRequest: ...
+
+    @abstractmethod
+    def batch_request(self, spec: ServiceSpec, task_ids: Iterable[str]) -> ApiRequest: ...
+
+    @abstractmethod
+    def probe_request(self) -> ApiRequest:
+        """A cheap authenticated call that creates nothing (the connection test)."""
+
+    def search_request(
+        self, spec: ServiceSpec, created_min: int, created_max: int, *, offset: int = 0, limit: int = 100
+    ) -> ApiRequest:
+        """The tasks created in a window, newest first (only where the API can list them)."""
+        raise NotImplementedError(f"{self.label} cannot list tasks by creation time")
+
+    # ---------------------------------------------------------------- answers
+
+    @abstractmethod
+    def decode(self, outcome: Outcome, request: ApiRequest, *, allow_not_found: bool = False) -> Any:
+        """The payload of a successful answer; raises ApiError for every failure form."""
+
+    @abstractmethod
+    def parse_submit(self, body: Any) -> str:
+        """The vendor task id of an accepted submission."""
+
+    @abstractmethod
+    def parse_batch(self, spec: ServiceSpec, task_ids: Iterable[str], body: Any) -> dict[str, TaskResult]:
+        """Every asked-for id's result; an id the answer leaves out is reported not found."""
+
+    @abstractmethod
+    def interpret_record(self, spec: ServiceSpec, task_id: str, record: Any) -> TaskResult:
+        """One task record, whatever its shape, to the normalized result."""
+
+    def parse_search(self, body: Any) -> list[dict[str, Any]]:
+        raise ApiError(self.label, "this API cannot list tasks", code="bad_answer")
+
+
+# ------------------------------------------------------------------------------------------------
+# The registry
+# ------------------------------------------------------------------------------------------------
+
+# name -> "module:attribute" of the vendor instance, imported on first use.
+_REGISTRY: dict[str, str | Vendor] = {
+    "acedata": "airflow_provider_vidgen.vendors.acedata:ACEDATA",
+    "hidream": "airflow_provider_vidgen.vendors.hidream:HIDREAM",
+}
+BUILT_IN = tuple(_REGISTRY)  # the vendors this package ships (provider info lists them)
+
+
+def register_vendor(vendor: Vendor | str, name: str | None = None) -> None:
+    """Add a vendor: an instance, or ``"module:attribute"`` (then ``name`` is required) loaded on first use."""
+    if isinstance(vendor, str):
+        if not name:
+            raise ValueError("a vendor given by path needs its name")
+        _REGISTRY[name] = vendor
+    else:
+        _REGISTRY[name or vendor.name] = vendor
+
+
+def get_vendor(name: str) -> Vendor:
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        raise InvalidInputError("vendor", f"unknown video vendor {name!r}; known: {', '.join(_REGISTRY)}")
+    if isinstance(entry, str):
+        module, _, attribute = entry.partition(":")
+        entry = _REGISTRY[name] = getattr(importlib.import_module(module), attribute)
+    return entry
+
+
+def all_vendors() -> list[Vendor]:
+    return [get_vendor(name) for name in list(_REGISTRY)]
+
+
+def vendor_for_conn_type(conn_type: str | None) -> Vendor:
+    for vendor in all_vendors():
+        if vendor.conn_type == conn_type:
+            return vendor
+    allowed = ", ".join(vendor.conn_type for vendor in all_vendors())
+    raise InvalidInputError("conn_type", f"connection type {conn_type!r} is not a video vendor; allowed: {allowed}")

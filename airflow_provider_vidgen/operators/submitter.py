@@ -1,0 +1,423 @@
+"""The one submission path: N prepared submissions, each paid for at most once across every try.
+
+For each item, in this order: reattach to what an earlier try recorded (unless that generation
+failed); find on the vendor side what an earlier try sent but never recorded; submit the rest, paced
+to the connection's rate and overlapping so the API's latency does not cap it; record each item in
+the ledger as it goes. Single operators are a batch of one; what an outcome means for the task
+(fail it, or keep going) is the operator's to decide.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_vidgen.core.batch import Pacer, count, submissions_in_flight
+from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError
+from airflow_provider_vidgen.core.ledger import ItemRecord, SubmissionLedger, Unreadable, acknowledged
+from airflow_provider_vidgen.core.results import TaskResult
+
+if TYPE_CHECKING:
+    from airflow_provider_vidgen.core.ledger import StateStore
+    from airflow_provider_vidgen.core.submission import Submission
+    from airflow_provider_vidgen.hooks.base import VideoApiHook
+
+# Clock difference tolerated between this worker and the vendor when a lost submission is looked up.
+LOOKUP_SLACK_SECONDS = 120.0
+# Vendor answers that refuse one item's request (nothing created): that item fails, the batch goes on.
+ITEM_REFUSED_STATUSES = frozenset({400, 413, 422})
+SUBMIT_LOG_SECONDS = 10.0  # a submission progress line at least this often
+# Test-only: a file path; the vendor task id is written there right after the submission's answer,
+# then the submitter waits (before it records the id), so a test can kill the worker at that moment.
+HOLD_AFTER_SUBMIT_ENV = "VIDGEN_TEST_HOLD_AFTER_SUBMIT"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The item has a vendor task: submitted now, or an earlier try's (``result``: its state then)."""
+
+    task_id: str
+    result: TaskResult | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The API refused the item's request (HTTP 400/413/422): nothing was created."""
+
+    error: ApiError
+
+
+@dataclass(frozen=True)
+class Held:
+    """The item may have created a paid task: it is never resent automatically (clearing the task is
+    the user's "there was none, submit it again")."""
+
+    message: str
+    error: ApiError | None = None  # the submission's own error, when this try sent it
+
+
+Outcome = Accepted | Refused | Held
+
+
+class SubmissionStopped(Exception):
+    """An error no item can get past (a bad token, an outage): nothing more was handed out.
+
+    ``outcomes`` holds what was settled before it (accepted ids are recorded)."""
+
+    def __init__(self, error: ApiError, outcomes: Mapping[int, Outcome], total: int) -> None:
+        super().__init__(str(error))
+        self.error, self.outcomes, self.total = error, dict(outcomes), total
+
+    @property
+    def recorded(self) -> int:
+        return sum(isinstance(outcome, Accepted) for outcome in self.outcomes.values())
+
+
+class LookupFailed(Exception):
+    """Submissions an earlier try sent but never recorded could not be looked up (nothing of this try sent)."""
+
+    def __init__(self, error: ApiError, count: int, what: str) -> None:
+        super().__init__(f"{count} item(s): {what}; looking them up failed: {error}")
+        self.error = error
+
+
+def after_submission_answer(task_id: str) -> None:
+    hold = os.environ.get(HOLD_AFTER_SUBMIT_ENV)
+    if hold:
+        Path(hold).write_text(task_id)
+        deadline = time.monotonic() + 120  # bounded: the test kills the process well before
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+class Submitter:
+    """Submits prepared generations through ``hook``, recording each in ``store`` (None: no ledger,
+    Airflow < 3.3 or ``reattach=False``). ``clears`` is how often the task was cleared (see
+    :func:`~airflow_provider_vidgen.operators.base.clears_seen`)."""
+
+    def __init__(
+        self,
+        hook: VideoApiHook,
+        store: StateStore | None,
+        *,
+        log: logging.Logger | Any,
+        clears: int | None = None,
+    ) -> None:
+        self.hook = hook
+        self.store = store
+        self.log = log
+        self.clears = clears
+        self.label = hook.vendor.label
+        self.ledger: SubmissionLedger | None = None
+        self.single = False
+
+    def run(self, submissions: Sequence[Submission]) -> list[Outcome]:
+        """Every item's outcome, in input order. Raises SubmissionStopped or LookupFailed."""
+        if self.store is not None:
+            self.ledger = SubmissionLedger(self.store, [s.fingerprint(self.hook.conn_id) for s in submissions])
+        outcomes = self.reattach(submissions)
+        todo = [index for index in range(len(submissions)) if index not in outcomes]
+        if todo:
+            self.submit(submissions, todo, outcomes)
+        return [outcomes[index] for index in range(len(submissions))]
+
+    # ------------------------------------------------------------------ what earlier tries left
+
+    def reattach(self, submissions: Sequence[Submission]) -> dict[int, Outcome]:
+        """What earlier tries of this task left: every item's recorded task (unless it failed), and the
+        items whose fate is in doubt."""
+        if self.ledger is None:
+            return {}
+        records = self.ledger.read_all()
+        recorded: dict[int, str] = {}
+        outcomes: dict[int, Outcome] = {}
+        lost: dict[int, ItemRecord] = {}
+        for index, record in records.items():
+            if isinstance(record, Unreadable):
+                why = f"its record could not be read ({record.raw!r})"
+                outcomes[index] = self._hold(index, submissions[index], why)
+            elif record.state == "accepted" and record.task_id:
+                recorded[index] = record.task_id
+            elif record.state == "ambiguous" and not acknowledged(record, self.clears):
+                outcomes[index] = Held(record.message or "an earlier try's submission may have created a task")
+            elif record.state == "intended":
+                lost[index] = record
+        cleared = [
+            i for i, r in records.items() if isinstance(r, ItemRecord) and r.state == "ambiguous" and i not in outcomes
+        ]
+        if cleared:
+            self.log.warning(
+                "%d ambiguous item(s) reported by an earlier try are submitted again: this task was cleared since",
+                len(cleared),
+            )
+        if lost:
+            for index, found in self.find_lost(submissions, lost, set(recorded.values())).items():
+                if isinstance(found, Held):
+                    outcomes[index] = found
+                elif found is not None:
+                    recorded[index] = found
+                    self.ledger.accept(index, submissions[index].service, found)
+        return {**outcomes, **self._still_good(submissions, recorded)}
+
+    def _still_good(self, submissions: Sequence[Submission], recorded: dict[int, str]) -> dict[int, Outcome]:
+        """The recorded tasks that did not fail (a failed one is the one case an item is submitted again)."""
+        if not recorded:
+            return {}
+        service = submissions[0].service
+        try:
+            found = self.hook.retrieve_many(service, list(recorded.values()))
+        except ApiError as err:
+            raise SubmissionStopped(err, {}, len(submissions)) from None
+        good = {
+            index: Accepted(task_id, found[task_id])
+            for index, task_id in recorded.items()
+            if found[task_id].state != "failed"
+        }
+        failed = [found[task_id] for i, task_id in recorded.items() if i not in good]
+        if len(submissions) == 1:
+            for result in failed:
+                self.log.info("Earlier try's generation failed (%s); submitting a new one", result.describe())
+            for outcome in good.values():
+                state = outcome.result.state if outcome.result else "pending"
+                self.log.info("Reattaching to %s instead of submitting again (%s)", outcome.task_id, state)
+        else:
+            states = count((outcome.result for outcome in good.values()), len(good))
+            self.log.info(
+                "Reattaching to %d earlier submission(s) instead of submitting again (%d succeeded, %d running); "
+                "%d failed earlier and are submitted again",
+                len(good),
+                states.succeeded,
+                states.running,
+                len(failed),
+            )
+        return dict(good)
+
+    def find_lost(
+        self, submissions: Sequence[Submission], lost: dict[int, ItemRecord], known: set[str]
+    ) -> dict[int, str | Held | None]:
+        """Items an earlier try sent and died before recording: their task id when found on the vendor side
+        by their request, None when provably never created (or cleared by the user since), else Held."""
+        service = submissions[0].service
+        sent_at = [record.intent_at or 0.0 for record in lost.values()]
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(sent_at)))
+        what = (
+            f"an earlier try of this task sent a {self.label} {service} submission at {when} and stopped before "
+            "it recorded the vendor task id"
+        )
+        problems: dict[int, str] = {}
+        found: dict[int, str | Held | None] = {}
+        if not self.hook.vendor.finds_submissions:
+            problems = dict.fromkeys(lost, f"{what}, and {self.label} cannot list tasks by time")
+        else:
+            try:
+                found, problems = self._search(submissions, lost, known, what, (min(sent_at), max(sent_at)))
+            except ApiError as err:
+                if not all(acknowledged(record, self.clears) for record in lost.values()):
+                    raise LookupFailed(err, len(lost), what) from None
+                problems = dict.fromkeys(lost, f"{what}; looking it up failed: {err}")
+        advice = (
+            f"Look for a task created around {when} in the {self.label} console: if there is one, wait for its id "
+            "with VideoTaskSensor; if there is none, clear this task: the cleared task submits it again. Not "
+            "resent automatically, to avoid a duplicate charge."
+        )
+        for index, problem in problems.items():
+            if acknowledged(lost[index], self.clears):
+                self.log.warning("%s. This task was cleared after that was reported, so it submits again.", problem)
+                found[index] = None
+            else:
+                found[index] = Held(f"{problem}. {advice}")
+                assert self.ledger is not None
+                self.ledger.report(index, submissions[index].service, self.clears)
+        self._log_lost(what, found)
+        return found
+
+    def _search(
+        self,
+        submissions: Sequence[Submission],
+        lost: dict[int, ItemRecord],
+        known: set[str],
+        what: str,
+        sent: tuple[float, float],
+    ) -> tuple[dict[int, str | Held | None], dict[int, str]]:
+        """One creation-time search for every lost item; equal bodies are looked up once and share what
+        is found. Returns (the settled items, the items whose lookup was not conclusive)."""
+        groups: dict[str, list[int]] = {}
+        for index in sorted(lost):
+            groups.setdefault(json.dumps(submissions[index].body, sort_keys=True, default=str), []).append(index)
+        settings = self.hook.settings
+        window = (sent[0] - LOOKUP_SLACK_SECONDS, sent[1] + settings.timeout * self.hook.retry.max_attempts + 60)
+        searches = self.hook.find_submissions([submissions[group[0]] for group in groups.values()], window)
+        found: dict[int, str | Held | None] = {}
+        problems: dict[int, str] = {}
+        for group, search in zip(groups.values(), searches, strict=True):
+            candidates = [task_id for task_id in search.matches if task_id not in known]
+            if not search.unreadable and not candidates:
+                found.update(dict.fromkeys(group))
+            elif not search.unreadable and len(candidates) == len(group):
+                found.update(zip(group, candidates, strict=True))
+            else:
+                problems.update(
+                    dict.fromkeys(
+                        group,
+                        f"{what}; the lookup is not conclusive ({len(candidates)} task(s) with this request: "
+                        f"{', '.join(candidates) or '-'}; {search.unreadable} without a readable request)",
+                    )
+                )
+        return found, problems
+
+    def _log_lost(self, what: str, found: dict[int, str | Held | None]) -> None:
+        if len(found) == 1:
+            (outcome,) = found.values()
+            if isinstance(outcome, str):
+                self.log.warning("%s; found it on the vendor side by its request: %s", what.capitalize(), outcome)
+            elif outcome is None:
+                self.log.warning("%s; no task with this request was created then, so it is submitted now", what)
+            return
+        settled = sum(isinstance(value, str) for value in found.values())
+        resent = sum(value is None for value in found.values())
+        self.log.warning(
+            "%d item(s) were sent by an earlier try that stopped before recording them: %d found on the vendor "
+            "side by their request, %d provably not created (submitted now), %d not conclusive (not resent)",
+            len(found),
+            settled,
+            resent,
+            len(found) - settled - resent,
+        )
+
+    def _hold(self, index: int, submission: Submission, why: str) -> Held:
+        message = f"{why}; the item may have created a paid task, so it is not resent"
+        if self.ledger is not None:
+            self.ledger.hold(index, submission.service, message, self.clears)
+        return Held(message)
+
+    # ------------------------------------------------------------------ submitting
+
+    def submit(self, submissions: Sequence[Submission], todo: list[int], outcomes: dict[int, Outcome]) -> None:
+        """Submit the ``todo`` items, paced and overlapping; each outcome lands in ``outcomes``.
+
+        Submissions overlap so that the API's latency does not cap the rate (one at a time, a 0.5 s
+        answer would allow 2/s); the pacer alone sets the rate, and every request (resends included)
+        takes a slot. Records are written here, in the calling thread: an item's intent just before it
+        is handed out, its vendor id as soon as it is back.
+        """
+        rate = self.hook.settings.max_requests_per_second
+        self.single = len(submissions) == 1
+        if self.ledger is not None:
+            self.ledger.begin()
+        if len(submissions) > 1:
+            self.log.info(
+                "Submitting %d of %d %s %s item(s), at most %g request(s)/s (connection %r extra "
+                "max_requests_per_second)",
+                len(todo), len(submissions), self.label, submissions[0].service, rate, self.hook.conn_id,
+            )  # fmt: skip
+        pacer = Pacer(rate)
+        self.hook.get_conn()  # one client, made before the submitting threads share it
+        in_flight = submissions_in_flight(rate)
+        progress = _Progress(self.log, len(todo) if len(submissions) > 1 else 0, pacer)
+        waiting = iter(todo)
+        pending: dict[Future[str], int] = {}
+        stop: ApiError | None = None
+        pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="vidgen-submit")
+
+        def hand_out() -> None:
+            while stop is None and len(pending) < in_flight and (index := next(waiting, None)) is not None:
+                if self.ledger is not None:  # a try that dies before recording the id finds it again by it
+                    self.ledger.intend(index, submissions[index].service)
+                future = pool.submit(self.hook.send_submission, submissions[index], pace=pacer.wait)
+                pending[future] = index
+
+        try:
+            hand_out()
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    index = pending.pop(future)
+                    stop = self.settle(index, submissions[index], future, outcomes) or stop
+                    progress.one_done()
+                hand_out()
+        except BaseException:
+            # Killed or failed while submissions were under way: record what was accepted, so a retry
+            # reattaches instead of paying again (what is lost here, the retry looks up).
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.record_on_the_way_out(submissions, pending, outcomes)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if stop is not None:
+            raise SubmissionStopped(stop, outcomes, len(submissions))
+
+    def settle(
+        self, index: int, submission: Submission, future: Future[str], outcomes: dict[int, Outcome]
+    ) -> ApiError | None:
+        """Record one finished submission; returns the error that must stop the others, if any."""
+        ledger = self.ledger
+        try:
+            task_id = future.result()
+        except AmbiguousSubmissionError as err:
+            # Never resent automatically: it may have created a paid task. The intent stays (reported),
+            # so the next try looks it up first, and clearing the task says "there was none".
+            message = f"{err} Not resent automatically: the next try looks it up first where the API can list tasks."
+            if ledger is not None:
+                ledger.report(index, submission.service, self.clears)
+            outcomes[index] = Held(message, err)
+            return None
+        except ApiError as err:
+            if ledger is not None and (err.nothing_created or err.status is not None):
+                ledger.forget(index)  # the API answered with an error: nothing was created, nothing to find
+            if not err.retryable and err.nothing_created and err.status in ITEM_REFUSED_STATUSES:
+                outcomes[index] = Refused(err)
+                return None
+            return err
+        after_submission_answer(task_id)
+        if ledger is not None:
+            ledger.accept(index, submission.service, task_id)
+        outcomes[index] = Accepted(task_id)
+        if self.single:
+            self.log.info("Submitted %s %s task %s", self.label, submission.service, task_id)
+        return None
+
+    def record_on_the_way_out(
+        self, submissions: Sequence[Submission], futures: Mapping[Future[str], int], outcomes: dict[int, Outcome]
+    ) -> None:
+        """Best effort: record every accepted submission not recorded yet, and drop the intent of every one
+        that was never sent (cancelled before it started), so no retry looks it up."""
+        for future, index in futures.items():
+            if index in outcomes or not future.done():
+                continue
+            try:
+                if future.cancelled():
+                    if self.ledger is not None:
+                        self.ledger.forget(index)
+                elif future.exception() is None:
+                    outcomes[index] = Accepted(future.result())
+                    if self.ledger is not None:
+                        self.ledger.accept(index, submissions[index].service, future.result())
+            except Exception:  # the original error is what the log must show
+                self.log.warning("Could not update the record of item %d on the way out", index)
+
+
+class _Progress:
+    """A submission progress line at least every SUBMIT_LOG_SECONDS, and at the end (batches only)."""
+
+    def __init__(self, log: Any, total: int, pacer: Pacer) -> None:
+        self.log, self.total, self.pacer = log, total, pacer
+        self.done = 0
+        self.started = self.last = time.monotonic()
+
+    def one_done(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self.total and (now - self.last >= SUBMIT_LOG_SECONDS or self.done == self.total):
+            waited = self.pacer.waited
+            self.log.info(
+                "Submitted %d/%d (%.0fs, %.1fs spent waiting for the rate limit)",
+                self.done, self.total, now - self.started, waited,
+            )  # fmt: skip
+            self.last = now
