@@ -139,12 +139,12 @@ def test_hook_for_connection_follows_connection_type(emulator, monkeypatch):
 
 
 def test_each_vendor_names_its_hook_and_the_provider_info_agrees():
-    from airflow_provider_vidgen.core.vendor import all_vendors
+    from airflow_provider_vidgen.core.vendor import BUILT_IN, get_vendor
     from airflow_provider_vidgen.get_provider_info import get_provider_info
     from airflow_provider_vidgen.hooks.base import hook_class
 
     declared = {item["connection-type"]: item["hook-class-name"] for item in get_provider_info()["connection-types"]}
-    for vendor in all_vendors():
+    for vendor in map(get_vendor, BUILT_IN):
         conn_type = vendor.conn_type
         hook = hook_class(vendor)
         assert f"{hook.__module__}.{hook.__name__}" == vendor.hook_class_name == declared[conn_type]

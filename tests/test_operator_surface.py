@@ -12,7 +12,7 @@ from dags import generation_dags
 from test_reliability import run_dag
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
-from airflow_provider_vidgen.core.vendor import all_vendors
+from airflow_provider_vidgen.core.vendor import BUILT_IN, all_vendors, get_vendor
 from airflow_provider_vidgen.get_provider_info import get_provider_info
 from airflow_provider_vidgen.hooks.acedata import AceDataHook
 from airflow_provider_vidgen.hooks.hidream import HiDreamHook
@@ -135,7 +135,7 @@ def test_one_connection_id_parameter_per_operator(operator_class, kwargs):
 
 def test_every_vendor_fact_has_one_source():
     info = {item["connection-type"]: item for item in get_provider_info()["connection-types"]}
-    assert set(info) == {vendor.conn_type for vendor in all_vendors()}
+    assert set(info) == {get_vendor(name).conn_type for name in BUILT_IN}  # the package's own vendors
     for vendor, hook in ((ACEDATA, AceDataHook), (HIDREAM, HiDreamHook)):
         entry = info[vendor.conn_type]
         assert entry["hook-class-name"] == vendor.hook_class_name == f"{hook.__module__}.{hook.__name__}"
@@ -161,3 +161,25 @@ def test_each_vendor_is_one_class_keeping_the_vendor_contract():
         for name in protocol:
             expected = list(inspect.signature(getattr(Vendor, name)).parameters)
             assert list(inspect.signature(getattr(type(vendor), name)).parameters) == expected, (vendor.name, name)
+
+
+def test_typed_operators_take_their_defaults_from_the_service_row():
+    """A typed operator restates nothing of its row: its parameters' defaults are the row's, and the fields it
+    always sends (Hailuo's ``action``) come from the row's defaults."""
+    from airflow_provider_vidgen.operators import acedata as typed
+
+    cases = {
+        typed.HailuoVideoOperator: {"prompt": "p"},
+        typed.LumaVideoOperator: {"prompt": "p"},
+        typed.HailuoBatchVideoOperator: {"prompts": ["p"]},
+        typed.LumaBatchVideoOperator: {"prompts": ["p"]},
+    }
+    for cls, required in cases.items():
+        operator = cls(task_id="t", **required)
+        spec = operator.vendor.services[operator.service_name()]
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            if name in spec.field_names and parameter.default not in (None, inspect.Parameter.empty):
+                assert parameter.default == spec.defaults[name], (cls.__name__, name)
+        body = operator.item_bodies()[0] if "Batch" in cls.__name__ else operator.request_body()
+        for name in cls.sent_defaults:
+            assert body[name] == spec.defaults[name], (cls.__name__, name)

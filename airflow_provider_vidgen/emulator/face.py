@@ -96,6 +96,17 @@ class Emulated:
             return str(err)
         return None
 
+    async def accept(
+        self, vendor: str, spec: ServiceSpec, body: dict[str, Any], token: str, request: Request, callback: str | None
+    ) -> Task | Response:
+        """Create the task of an accepted submission, then answer like the vendor would: or drop the
+        connection (``ambiguous_submit_rate``), or hold the answer (``submit_hold_seconds``)."""
+        task = self.state.create(spec, body, token=token, base_url=self.base_url(request), callback_url=callback)
+        if self.state.roll_ambiguous():
+            return self.dropped(vendor)
+        await self.hold_answer()
+        return task
+
     def dropped(self, vendor: str) -> Response:
         """The task was created, then the connection is dropped: the client cannot know (ambiguous)."""
         self.state.count("fault", vendor)

@@ -158,7 +158,8 @@ class Submitter:
                 len(cleared),
             )
         if lost:
-            for index, found in self.find_lost(submissions, lost, set(recorded.values())).items():
+            lookup = LostLookup(self.hook, self.ledger, self.log, self.clears)
+            for index, found in lookup.resolve(submissions, lost, set(recorded.values())).items():
                 if isinstance(found, Held):
                     outcomes[index] = found
                 elif found is not None:
@@ -198,98 +199,6 @@ class Submitter:
                 len(failed),
             )
         return dict(good)
-
-    def find_lost(
-        self, submissions: Sequence[Submission], lost: dict[int, ItemRecord], known: set[str]
-    ) -> dict[int, str | Held | None]:
-        """Items an earlier try sent and died before recording: their task id when found on the vendor side
-        by their request, None when provably never created (or cleared by the user since), else Held."""
-        service = submissions[0].service
-        sent_at = [record.intent_at or 0.0 for record in lost.values()]
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(sent_at)))
-        what = (
-            f"an earlier try of this task sent a {self.label} {service} submission at {when} and stopped before "
-            "it recorded the vendor task id"
-        )
-        problems: dict[int, str] = {}
-        found: dict[int, str | Held | None] = {}
-        if not self.hook.vendor.finds_submissions:
-            problems = dict.fromkeys(lost, f"{what}, and {self.label} cannot list tasks by time")
-        else:
-            try:
-                found, problems = self._search(submissions, lost, known, what, (min(sent_at), max(sent_at)))
-            except ApiError as err:
-                if not all(acknowledged(record, self.clears) for record in lost.values()):
-                    raise LookupFailed(err, len(lost), what) from None
-                problems = dict.fromkeys(lost, f"{what}; looking it up failed: {err}")
-        advice = (
-            f"Look for a task created around {when} in the {self.label} console: if there is one, wait for its id "
-            "with VideoTaskSensor; if there is none, clear this task: the cleared task submits it again. Not "
-            "resent automatically, to avoid a duplicate charge."
-        )
-        for index, problem in problems.items():
-            if acknowledged(lost[index], self.clears):
-                self.log.warning("%s. This task was cleared after that was reported, so it submits again.", problem)
-                found[index] = None
-            else:
-                found[index] = Held(f"{problem}. {advice}")
-                assert self.ledger is not None
-                self.ledger.report(index, submissions[index].service, self.clears)
-        self._log_lost(what, found)
-        return found
-
-    def _search(
-        self,
-        submissions: Sequence[Submission],
-        lost: dict[int, ItemRecord],
-        known: set[str],
-        what: str,
-        sent: tuple[float, float],
-    ) -> tuple[dict[int, str | Held | None], dict[int, str]]:
-        """One creation-time search for every lost item; equal bodies are looked up once and share what
-        is found. Returns (the settled items, the items whose lookup was not conclusive)."""
-        groups: dict[str, list[int]] = {}
-        for index in sorted(lost):
-            groups.setdefault(json.dumps(submissions[index].body, sort_keys=True, default=str), []).append(index)
-        settings = self.hook.settings
-        window = (sent[0] - LOOKUP_SLACK_SECONDS, sent[1] + settings.timeout * self.hook.retry.max_attempts + 60)
-        searches = self.hook.find_submissions([submissions[group[0]] for group in groups.values()], window)
-        found: dict[int, str | Held | None] = {}
-        problems: dict[int, str] = {}
-        for group, search in zip(groups.values(), searches, strict=True):
-            candidates = [task_id for task_id in search.matches if task_id not in known]
-            if not search.unreadable and not candidates:
-                found.update(dict.fromkeys(group))
-            elif not search.unreadable and len(candidates) == len(group):
-                found.update(zip(group, candidates, strict=True))
-            else:
-                problems.update(
-                    dict.fromkeys(
-                        group,
-                        f"{what}; the lookup is not conclusive ({len(candidates)} task(s) with this request: "
-                        f"{', '.join(candidates) or '-'}; {search.unreadable} without a readable request)",
-                    )
-                )
-        return found, problems
-
-    def _log_lost(self, what: str, found: dict[int, str | Held | None]) -> None:
-        if len(found) == 1:
-            (outcome,) = found.values()
-            if isinstance(outcome, str):
-                self.log.warning("%s; found it on the vendor side by its request: %s", what.capitalize(), outcome)
-            elif outcome is None:
-                self.log.warning("%s; no task with this request was created then, so it is submitted now", what)
-            return
-        settled = sum(isinstance(value, str) for value in found.values())
-        resent = sum(value is None for value in found.values())
-        self.log.warning(
-            "%d item(s) were sent by an earlier try that stopped before recording them: %d found on the vendor "
-            "side by their request, %d provably not created (submitted now), %d not conclusive (not resent)",
-            len(found),
-            settled,
-            resent,
-            len(found) - settled - resent,
-        )
 
     def _hold(self, index: int, submission: Submission, why: str) -> Held:
         message = f"{why}; the item may have created a paid task, so it is not resent"
@@ -401,6 +310,105 @@ class Submitter:
                         self.ledger.accept(index, submissions[index].service, future.result())
             except Exception:  # the original error is what the log must show
                 self.log.warning("Could not update the record of item %d on the way out", index)
+
+
+class LostLookup:
+    """Finds, on the vendor side, the submissions an earlier try sent but never recorded (the crash window)."""
+
+    def __init__(self, hook: VideoApiHook, ledger: SubmissionLedger, log: Any, clears: int | None) -> None:
+        self.hook, self.ledger, self.log, self.clears = hook, ledger, log, clears
+
+    def resolve(
+        self, submissions: Sequence[Submission], lost: dict[int, ItemRecord], known: set[str]
+    ) -> dict[int, str | Held | None]:
+        """Items an earlier try sent and died before recording: their task id when found on the vendor side
+        by their request, None when provably never created (or cleared by the user since), else Held."""
+        service = submissions[0].service
+        sent_at = [record.intent_at or 0.0 for record in lost.values()]
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(sent_at)))
+        label = self.hook.vendor.label
+        what = (
+            f"an earlier try of this task sent a {label} {service} submission at {when} and stopped before it "
+            "recorded the vendor task id"
+        )
+        problems: dict[int, str] = {}
+        found: dict[int, str | Held | None] = {}
+        if not self.hook.vendor.finds_submissions:
+            problems = dict.fromkeys(lost, f"{what}, and {label} cannot list tasks by time")
+        else:
+            try:
+                found, problems = self._search(submissions, lost, known, what, (min(sent_at), max(sent_at)))
+            except ApiError as err:
+                if not all(acknowledged(record, self.clears) for record in lost.values()):
+                    raise LookupFailed(err, len(lost), what) from None
+                problems = dict.fromkeys(lost, f"{what}; looking it up failed: {err}")
+        advice = (
+            f"Look for a task created around {when} in the {label} console: if there is one, wait for its id with "
+            "VideoTaskSensor; if there is none, clear this task: the cleared task submits it again. Not resent "
+            "automatically, to avoid a duplicate charge."
+        )
+        for index, problem in problems.items():
+            if acknowledged(lost[index], self.clears):
+                self.log.warning("%s. This task was cleared after that was reported, so it submits again.", problem)
+                found[index] = None
+            else:
+                found[index] = Held(f"{problem}. {advice}")
+                self.ledger.report(index, submissions[index].service, self.clears)
+        self._log_lost(what, found)
+        return found
+
+    def _search(
+        self,
+        submissions: Sequence[Submission],
+        lost: dict[int, ItemRecord],
+        known: set[str],
+        what: str,
+        sent: tuple[float, float],
+    ) -> tuple[dict[int, str | Held | None], dict[int, str]]:
+        """One creation-time search for every lost item; equal bodies are looked up once and share what
+        is found. Returns (the settled items, the items whose lookup was not conclusive)."""
+        groups: dict[str, list[int]] = {}
+        for index in sorted(lost):
+            groups.setdefault(json.dumps(submissions[index].body, sort_keys=True, default=str), []).append(index)
+        settings = self.hook.settings
+        window = (sent[0] - LOOKUP_SLACK_SECONDS, sent[1] + settings.timeout * self.hook.retry.max_attempts + 60)
+        searches = self.hook.find_submissions([submissions[group[0]] for group in groups.values()], window)
+        found: dict[int, str | Held | None] = {}
+        problems: dict[int, str] = {}
+        for group, search in zip(groups.values(), searches, strict=True):
+            candidates = [task_id for task_id in search.matches if task_id not in known]
+            if not search.unreadable and not candidates:
+                found.update(dict.fromkeys(group))
+            elif not search.unreadable and len(candidates) == len(group):
+                found.update(zip(group, candidates, strict=True))
+            else:
+                problems.update(
+                    dict.fromkeys(
+                        group,
+                        f"{what}; the lookup is not conclusive ({len(candidates)} task(s) with this request: "
+                        f"{', '.join(candidates) or '-'}; {search.unreadable} without a readable request)",
+                    )
+                )
+        return found, problems
+
+    def _log_lost(self, what: str, found: dict[int, str | Held | None]) -> None:
+        if len(found) == 1:
+            (outcome,) = found.values()
+            if isinstance(outcome, str):
+                self.log.warning("%s; found it on the vendor side by its request: %s", what.capitalize(), outcome)
+            elif outcome is None:
+                self.log.warning("%s; no task with this request was created then, so it is submitted now", what)
+            return
+        settled = sum(isinstance(value, str) for value in found.values())
+        resent = sum(value is None for value in found.values())
+        self.log.warning(
+            "%d item(s) were sent by an earlier try that stopped before recording them: %d found on the vendor "
+            "side by their request, %d provably not created (submitted now), %d not conclusive (not resent)",
+            len(found),
+            settled,
+            resent,
+            len(found) - settled - resent,
+        )
 
 
 class _Progress:

@@ -158,12 +158,9 @@ class AceDataFace(VendorFace):
                 if problem:
                     return self.error(400, "bad_request", problem)
                 callback_url = payload.get("callback_url") or None
-                task = api.state.create(
-                    spec, body, token=token, base_url=api.base_url(request), callback_url=callback_url
-                )
-                if api.state.roll_ambiguous():
-                    return api.dropped(self.name)
-                await api.hold_answer()
+                task = await api.accept(self.name, spec, body, token, request, callback_url)
+                if isinstance(task, Response):
+                    return task
                 if async_flag or callback_url:
                     return JSONResponse({"task_id": task.id, "trace_id": task.trace_id})
                 return await self._blocking_answer(api, task)

@@ -80,13 +80,9 @@ class HiDreamFace(VendorFace):
                 problem = api.check(spec, body)
                 if problem:
                     return envelope(1002, problem, request_id=request_id)
-                notify_url = body.get("notify_url") or None
-                task = api.state.create(
-                    spec, body, token=token, base_url=api.base_url(request), callback_url=notify_url
-                )
-                if api.state.roll_ambiguous():
-                    return api.dropped(self.name)
-                await api.hold_answer()
+                task = await api.accept(self.name, spec, body, token, request, body.get("notify_url") or None)
+                if isinstance(task, Response):
+                    return task
                 return envelope(0, "Success", {"task_id": task.id}, request_id=request_id)
 
             return await api.guarded(request, self.name, "submit", handle)
