@@ -107,7 +107,7 @@ def next_step(err: ApiError, vendor: Vendor, conn_id: str, settings: ApiSettings
     if err.code == "not_found" or err.status == 404:
         return "check the vendor task id and the service it was submitted to."
     if err.status in (400, 422) or err.code in ("bad_request", "invalid_request", "1002"):
-        return "fix the request fields named above; the service's fields are listed in the README."
+        return "fix the request fields named above; the service's fields are listed in docs/operators.md."
     return f"check the {vendor.label} status page and the settings of {where}."
 
 

@@ -16,7 +16,7 @@ class AceDataVideoOperator(BaseVideoOperator):
     """Generate a video with any Ace Data Cloud service.
 
     :param service: the Ace Data service, e.g. ``hailuo``, ``kling`` or ``veo``: every one is in the
-        README's table of services, and an unknown name fails listing the known ones.
+        service list of docs/operators.md, and an unknown name fails listing the known ones.
     :param body: the request fields as the service documents them (``async`` is added for you).
     :param callback_url: https URL the platform POSTs the final result to (optional).
     :param acedata_conn_id: connection of type ``acedata``.
@@ -171,7 +171,7 @@ class _AceDataBatch(BaseBatchVideoOperator):
 class AceDataBatchVideoOperator(_AceDataBatch):
     """Generate a batch of videos with one Ace Data Cloud service, in one task.
 
-    :param service: the Ace Data service, e.g. ``hailuo``, ``kling`` or ``veo`` (the README's table).
+    :param service: the Ace Data service, e.g. ``hailuo``, ``kling`` or ``veo`` (docs/operators.md lists them).
     :param bodies: one request body per video, as the service documents them (``async`` is added for you).
     :param callback_url: https URL the platform POSTs each final result to (optional, sent with every item).
     :param acedata_conn_id: connection of type ``acedata``; its extra ``max_requests_per_second`` paces the

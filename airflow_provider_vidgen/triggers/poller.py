@@ -5,7 +5,7 @@ every interval against one API token. Here the ids of all triggers that are due 
 cycle go out together in ``retrieve_batch`` requests of ``batch_size`` ids, over one pooled
 ``httpx.AsyncClient``, and a 429 (or any ``Retry-After``) seen by any of them slows all of them
 down (shared backoff). A service without a batch endpoint (HiDream v3) gets one retrieve per id
-instead, from the same flow (``core.vendors.batch_flow``) and through the same gate.
+instead, from the same flow (``core.flows.batch_flow``) and through the same gate.
 
 Triggers still serialize only their own ids: a poller is rebuilt from whatever triggers run in
 the process, so it survives triggerer restarts and ``dag.test()`` (one fresh event loop per trigger).
