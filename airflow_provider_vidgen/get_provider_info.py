@@ -14,7 +14,7 @@ FAMILY_LABELS = {
     "hailuo": "Hailuo", "luma": "Luma", "kling": "Kling", "sora": "Sora", "veo": "Veo", "seedance": "Seedance",
     "wan": "Wan", "happyhorse": "HappyHorse", "minimax": "MiniMax", "grok": "Grok Imagine",
     "dreamina": "Dreamina OmniHuman", "digital-human": "Digital Human", "maestro": "Maestro", "gemini": "Gemini",
-    "flux": "Flux", "midjourney": "Midjourney", "hidream": "HiDream",
+    "flux": "Flux", "midjourney": "Midjourney", "kickart": "Kickart", "hidream": "HiDream",
 }  # fmt: skip
 
 

@@ -73,6 +73,15 @@ ACEDATA_TASKS = {
     "midjourney/task_failed.json": ("midjourney", "failed", "api_error"),
     "midjourney/generate_sync_response_succeeded.json": ("midjourney", "succeeded", None),
     "midjourney/callback_payload_succeeded.json": ("midjourney", "succeeded", None),
+    # Maestro's finished record as Docs maestro_tasks.mdx shows it: a video per language in data.variants.
+    "maestro/task_succeeded_variants.json": ("maestro", "succeeded", None),
+    # Kickart (Docs openapi/kickart.json): data is one object, no state word, usage a plain number.
+    "kickart/task_pending_no_response.json": ("kickart", "pending", None),
+    "kickart/task_succeeded.json": ("kickart", "succeeded", None),
+    "kickart/task_failed.json": ("kickart", "failed", "forbidden"),
+    "kickart/generate_sync_response_succeeded.json": ("kickart", "succeeded", None),
+    "kickart/generate_sync_response_viral_succeeded.json": ("kickart-viral", "succeeded", None),
+    "kickart/generate_sync_response_template_succeeded.json": ("kickart-template", "succeeded", None),
 }
 
 
@@ -144,6 +153,38 @@ def test_flux_reads_a_record_without_state_word():
     # Finished with success but no video: failed, never succeeded.
     done["response"]["data"][0]["video_url"] = None
     assert ACEDATA.interpret_record(spec, "t", done).error.code == "no_video"
+
+
+def test_kickart_reads_one_data_object_and_a_plain_number_usage():
+    """The spec's 200 bodies, inside a task record and as a blocking answer: the video, and usage kept as
+    the number the vendor reports (clean_usage takes objects only)."""
+    for name, fixture, usage in (
+        ("kickart", "task_succeeded.json", 0.21),
+        ("kickart-viral", "generate_sync_response_viral_succeeded.json", 1.75),
+        ("kickart-template", "generate_sync_response_template_succeeded.json", 0.36),
+    ):
+        body = load_fixture(f"acedata/kickart/{fixture}")
+        result = ACEDATA.interpret_record(ACEDATA.services[name], "t", body)
+        assert result.video_urls == ["https://cdn.acedata.cloud/kickart/example.mp4"]
+        assert result.usage == {"usage": usage} and TaskResult.from_dict(result.to_dict()) == result
+    ack = load_fixture("acedata/kickart/generate_sync_response_viral_succeeded.json")
+    assert ACEDATA.parse_submit(ack) == "7621886649043206198"  # a numeric string id, taken as it is
+    pending = load_fixture("acedata/kickart/task_pending_no_response.json")
+    spec = ACEDATA.services["kickart"]
+    assert ACEDATA.interpret_record(spec, "t", pending).state == "pending"
+    pending["response"] = {"success": True, "task_id": pending["id"]}  # running: no data yet
+    assert ACEDATA.interpret_record(spec, "t", pending).state == "running"
+    assert ACEDATA.retrieve_request(ACEDATA.services["kickart-viral"], "x").path == "/kickart/tasks"
+    assert ACEDATA.retrieve_request(spec, "x").json == load_fixture("acedata/kickart/tasks_retrieve_request.json") | {
+        "id": "x"
+    }
+
+
+def test_maestro_variants_are_its_videos():
+    record = load_fixture("acedata/maestro/task_succeeded_variants.json")
+    result = ACEDATA.interpret_record(ACEDATA.services["maestro"], "t", record)
+    assert result.video_urls == [variant["output_url"] for variant in record["response"]["data"]["variants"]]
+    assert result.progress == 1.0 and not ACEDATA.services["maestro"].batch_retrieve
 
 
 def test_result_json_round_trip():

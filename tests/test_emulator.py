@@ -81,10 +81,14 @@ ACE_BODIES: dict[str, dict[str, Any]] = {
         "content": [{"type": "text", "text": "fox"}],
         "duration": 4,
         "resolution": "768P",
+        "ratio": "16:9",  # text-to-video needs a fixed ratio (Docs minimax_videos.mdx)
     },
     "gemini": {"prompt": "kitten chasing a butterfly", "aspect_ratio": "9:16"},
     "flux": {"mode": "t2v", "prompt": "sunset by the sea"},
     "midjourney": {"prompt": "a cat on a table", "image_url": "https://cdn.example.com/cat.jpg"},
+    "kickart": {"prompt": "a steel water bottle", "duration": 15, "product_url": "https://shop.example.com/p/1"},
+    "kickart-viral": {"prompt": "same energy", "ref_video": "https://cdn.example.com/ref.mp4", "language": "en"},
+    "kickart-template": {"template_id": "1690784258", "resource_list": ["https://cdn.example.com/input.jpg"]},
 }
 HIDREAM_BODIES: dict[str, dict[str, Any]] = {
     "txt2video": {"prompt": "clownfish"},
@@ -348,6 +352,31 @@ def test_gemini_flux_and_midjourney_shapes_match_fixtures(emu, client, anon):
     for url in (*result.video_urls, response["image_url"]):
         assert anon.get(url).status_code == 200, url
     assert anon.get(f"{emu.url}/files/{ids['midjourney']}_4.mp4").status_code == 404
+
+
+def test_kickart_answers_like_its_spec(client):
+    """Docs openapi/kickart.json: response.data is one object (no state word), usage a plain number, its
+    task_id the task's own; the three paths share /kickart/tasks (Skills SKILL.md "Task Queries")."""
+    ids = {name: submit_ace(client, name) for name in ("kickart", "kickart-viral", "kickart-template")}
+    spec_keys = {
+        "kickart": ["task_id", "video_url", "produce_id", "usage", "template_id", "mode", "type", "duration"],
+        "kickart-viral": ["task_id", "video_url", "usage", "template_id", "mode"],
+        "kickart-template": ["task_id", "video_url", "usage", "template_id"],
+    }
+    for name, task_id in ids.items():
+        record = wait_terminal(client, name, task_id)
+        response = record["response"]
+        assert list(response) == ["success", "task_id", "trace_id", "data"] and response["success"] is True
+        assert list(response["data"]) == spec_keys[name] and response["data"]["task_id"] == task_id
+        assert isinstance(response["data"]["usage"], float) and not re.search(r'"(state|status)":', json.dumps(record))
+        result = ACEDATA.interpret_record(ACEDATA.services[name], task_id, record)
+        assert result.state == "succeeded" and result.usage == {"usage": response["data"]["usage"]}
+    assert wait_terminal(client, "kickart", ids["kickart"])["response"]["data"]["duration"] == 15
+    batch = client.post("/kickart/tasks", json={"action": "retrieve_batch", "ids": list(ids.values())}).json()
+    assert {item["id"] for item in batch["items"]} == set(ids.values())
+    failed = submit_ace(client, "kickart", with_marker(ACE_BODIES["kickart"], "[fail]"))
+    response = wait_terminal(client, "kickart", failed)["response"]
+    assert response["success"] is False and set(response["error"]) == {"code", "message"} and "data" not in response
 
 
 def test_hidream_lifecycle_every_module(emu, client):

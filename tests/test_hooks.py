@@ -47,6 +47,7 @@ def wait_until_terminal(hook, service, task_ids, timeout=10.0):
                 "content": [{"type": "text", "text": "a fox"}],
                 "duration": 4,
                 "resolution": "768P",
+                "ratio": "16:9",  # text-to-video needs a fixed ratio (Docs guide, n8n node, MCP)
             },
         ),
         (HiDreamHook, "txt2video", {"prompt": "a clownfish"}),

@@ -276,6 +276,136 @@ CATALOGUE = [
     (ACEDATA, "midjourney", {"image_url": "https://a/i.png", "resolution": "1080p"}, "resolution", "'480p', '720p'"),
     (ACEDATA, "midjourney", {"image_url": B64}, "image_url", "base64"),
     (ACEDATA, "midjourney", {"image_url": "https://a/i.png", "loop": "yes"}, "loop", "true or false"),
+    # The vendor's published sources (tests/oracle/sources.py): MCP servers, Docs, n8n nodes, CLI, Skills.
+    (ACEDATA, "kickart", {"product_url": "https://a/p"}, "duration", "is required"),
+    (ACEDATA, "kickart", {"duration": 20}, "duration", "15, 30, 45, 60"),
+    (ACEDATA, "kickart", {"duration": 45, "type": "main"}, "duration", "15, 30 for type main"),
+    (ACEDATA, "kickart-viral", {"ref_video": "https://a/v.mp4"}, "language", "is required"),
+    (ACEDATA, "kickart-template", {"template_id": "1"}, "resource_list", "is required"),
+    (ACEDATA, "kickart-template", {"template_id": "1", "resource_list": []}, "resource_list", "at least 1"),
+    (
+        ACEDATA,
+        "minimax",
+        {"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "duration": 4, "resolution": "768P"},
+        "ratio",
+        "required for text-to-video",
+    ),
+    (
+        ACEDATA,
+        "minimax",
+        {
+            "model": "MiniMax-H3",
+            "content": [{"type": "text", "text": "x"}],
+            "duration": 4,
+            "resolution": "768P",
+            "ratio": "adaptive",
+        },
+        "ratio",
+        "not 'adaptive'",
+    ),
+    (
+        ACEDATA,
+        "minimax",
+        {
+            "model": "MiniMax-H3",
+            "content": [{"type": "image_url", "image_url": {"url": IMG_URL}}],
+            "duration": 4,
+            "resolution": "768P",
+        },
+        "content",
+        "exactly one non-empty text item",
+    ),
+    (
+        ACEDATA,
+        "minimax",
+        {
+            "model": "MiniMax-H3",
+            "content": [{"type": "text", "text": "x"}, {"type": "video_url", "video_url": {"url": IMG_URL}}],
+            "duration": 4,
+            "resolution": "768P",
+        },
+        "content[1].role",
+        "'reference_video' for video_url",
+    ),
+    (
+        ACEDATA,
+        "kling",
+        {
+            "action": "text2video",
+            "prompt": "x",
+            "model": "kling-v3-omni",
+            "mode": "4k",
+            "image_list": [{"image_url": IMG_URL}],
+        },
+        "image_list",
+        "not allowed for mode 4k",
+    ),
+    (
+        ACEDATA,
+        "kling",
+        {
+            "action": "image2video",
+            "prompt": "x",
+            "model": "kling-v1-6",
+            "start_image_url": IMG_URL,
+            "end_image_url": IMG_URL,
+        },
+        "end_image_url",
+        "and mode std",
+    ),
+    (
+        ACEDATA,
+        "kling",
+        {
+            "action": "text2video",
+            "prompt": "x",
+            "model": "kling-o1",
+            "image_list": [{"image_url": IMG_URL, "type": "end_frame"}],
+        },
+        "image_list",
+        "an end frame needs a first frame",
+    ),
+    (
+        ACEDATA,
+        "kling-talking-photo",
+        {"image_url": IMG_URL, "audio_url": IMG_URL, "model": "kling-v3"},
+        "model",
+        "'kling-v2-6'",
+    ),
+    (ACEDATA, "maestro", {"prompt": "x", "quality": "lite", "duration": 60}, "duration", "5 and 30 for quality lite"),
+    (ACEDATA, "maestro", {"prompt": "x", "quality": "standard", "langs": ["a", "b", "c"]}, "langs", "at most 2"),
+    (ACEDATA, "maestro", {"prompt": "x", "duration": 600}, "duration", "between 5 and 300"),
+    (
+        ACEDATA,
+        "happyhorse",
+        {"action": "video_edit", "prompt": "x", "video_url": IMG_URL, "image_urls": [IMG_URL] * 6},
+        "image_urls",
+        "at most 5 item(s) for action video_edit",
+    ),
+    (
+        ACEDATA,
+        "happyhorse",
+        {"action": "image_to_video", "image_url": IMG_URL, "model": "happyhorse-1.1-t2v"},
+        "model",
+        "for action image_to_video",
+    ),
+    (
+        ACEDATA,
+        "seedance",
+        {"model": "doubao-seedance-2-5-260628", "content": [{"type": "text", "text": "x"}], "resolution": "4k"},
+        "resolution",
+        "'1080p' for model",
+    ),
+    (
+        ACEDATA,
+        "digital-human",
+        {"video_url": IMG_URL, "image_url": IMG_URL, "audio_url": IMG_URL},
+        "video_url or image_url",
+        "exactly one",
+    ),
+    (ACEDATA, "digital-human", {"image_url": IMG_URL, "text": "hi"}, "voice_id", "required with text"),
+    (ACEDATA, "hailuo", {"model": "minimax-i2v", "first_image_url": IMG_URL}, "prompt", "required for model"),
+    (ACEDATA, "wan", {"model": "wan2.6-i2v", "action": "image2video", "image_url": IMG_URL}, "prompt", "required"),
     (HIDREAM, "img2video", {"prompt": "waves"}, "image", "is required"),
     (
         HIDREAM,
@@ -377,7 +507,9 @@ REQUESTS = sorted(
 def test_documented_request_bodies_validate(name):
     service = name.split("/")[0]
     service = {"kling/motion_request.json": "kling-motion", "veo/extend_request.json": "veo-extend",
-               "veo/upsample_request.json": "veo-upsample"}.get(name, service)  # fmt: skip
+               "veo/upsample_request.json": "veo-upsample", "kickart/viral_videos_request.json": "kickart-viral",
+               "kickart/template_videos_request.json": "kickart-template",
+               "kickart/template_videos_request_objects.json": "kickart-template"}.get(name, service)  # fmt: skip
     submission = prepare(ACEDATA, service, load_fixture(f"acedata/{name}"))
     spec, request = submission.spec, submission.request
     assert request.path == spec.submit_path and request.json["async"] is True
@@ -460,7 +592,7 @@ VALID = [
                     "resolution": "720p"}),
     ("veo", {"action": "text2video", "model": "veo31", "prompt": "x", "resolution": "4k"}),
     ("veo", {"action": "text2video", "model": "veo2", "prompt": "x", "aspect_ratio": "4:3"}),
-    ("hailuo", {"action": "generate", "model": "minimax-i2v", "first_image_url": IMG}),
+    ("hailuo", {"action": "generate", "model": "minimax-i2v", "first_image_url": IMG, "prompt": "waves"}),
     ("sora", {"version": "2.0", "prompt": "cat running on the river", "duration": 8, "size": "1280x720"}),
     ("sora", {"version": "2.0", "prompt": "x", "model": "sora-2", "seconds": 8, "size": "1280x720"}),
     ("sora", {"model": "sora-2", "prompt": "x", "size": "large", "duration": 15, "orientation": "landscape",
@@ -478,6 +610,13 @@ VALID = [
     ("flux", {"mode": "i2v", "prompt": "x", "keyframes": [IMG] * 10, "duration": "auto"}),
     ("flux", {"mode": "i2v", "prompt": "x", "keyframes": IMG}),  # the SDK also types keyframes as one string
     ("flux", {"mode": "v2v", "prompt": "x", "start_video": VID, "duration": "auto"}),
+    ("kickart", {"duration": 30, "mode": "pro", "aspect_ratio": "16:9", "language": "en"}),  # no product: the CLI
+    ("kickart", {"duration": 15, "type": "main", "user_images": [IMG], "user_videos": [VID], "watermark": True}),
+    ("kickart-template", {"template_id": "1", "resource_list": [{"type": "image", "url": IMG}]}),
+    ("maestro", {"prompt": "x", "quality": "pro", "action": "extend", "ref_task_id": "t", "duration": 300}),
+    ("maestro", {"prompt": "x", "scenario": "drama", "duration": 40}),  # the guide's example: no quality given
+    ("minimax", {"model": "MiniMax-H3", "content": [*TEXT, {"type": "image_url", "image_url": {"url": IMG},
+                 "role": "first_frame"}], "resolution": "768P", "duration": 4}),  # frames: ratio may be omitted
     ("midjourney", {"image_url": IMG}),
     ("midjourney", {"action": "extend", "video_id": "1751816807896311", "video_index": 3, "mode": "turbo"}),
 ]  # fmt: skip

@@ -1,7 +1,8 @@
 """The vendor's own SDK (``acedatacloud``, a pinned dev dependency) as an oracle for our service table.
 
 Shared by ``tests/test_vendor_oracle.py`` and ``make vendor-drift`` (``python tests/oracle/vendor_drift.py``),
-so the comparison is written once:
+so the comparison is written once (``make vendor-drift`` also reports every other source the vendor publishes,
+``tests/oracle/sources.py``):
 
 - :func:`table_differences`: our ``core.ACEDATA.services`` against the SDK's own definitions (its method
   signatures: names, types, ``Literal`` choices and required-ness; and the body it builds, for its
@@ -29,8 +30,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, Path(__file__).resolve().parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from airflow_provider_vidgen.core.schema import FieldSpec, ServiceSpec  # noqa: E402
 from airflow_provider_vidgen.vendors.acedata import ACEDATA  # noqa: E402
@@ -89,7 +91,9 @@ SAMPLES: dict[str, Sample] = {
     "wan": Sample("wan", "generate", {"model": "wan2.6-t2v", "prompt": "a paper boat on a pond"}),
     "happyhorse": Sample("happyhorse", "generate", {"prompt": "a paper boat on a pond"}),
     "minimax": Sample(
-        "minimax", "generate", {"model": "MiniMax-H3", "content": TEXT, "duration": 6, "resolution": "768P"}
+        "minimax",
+        "generate",
+        {"model": "MiniMax-H3", "content": TEXT, "duration": 6, "resolution": "768P", "ratio": "16:9"},
     ),
     "grok": Sample("video", "generate", {"provider": "grok", "prompt": "a paper boat", "async_": True}),
     "dreamina": Sample("dreamina", "generate", {"image_url": IMG, "audio_url": AUD}),
@@ -99,6 +103,13 @@ SAMPLES: dict[str, Sample] = {
     "flux": Sample("flux", "videos", {"mode": "t2v", "prompt": "a paper boat on a pond"}),
     "midjourney": Sample(
         "video", "generate", {"provider": "midjourney", "prompt": "a paper boat", "image_url": IMG, "async_": True}
+    ),
+    # Kickart has no SDK resource; the generic client posts {prompt, **fields} to /kickart/videos. Its
+    # viral-videos and template-videos paths are beyond it (NO_SDK_CLIENT in tests/test_vendor_oracle.py).
+    "kickart": Sample(
+        "video",
+        "generate",
+        {"provider": "kickart", "prompt": "a paper boat", "duration": 15, "product_url": IMG, "async_": True},
     ),
 }
 
@@ -390,7 +401,8 @@ def _declared() -> tuple[dict[str, str], dict[str, str]]:
     return DECLARED_TABLE, DECLARED_STATUS
 
 
-def main() -> int:
+def sdk_report() -> tuple[int, int]:
+    """Print the table and the fixtures against the SDK; (undeclared, stale) counts."""
     declared_table, declared_status = _declared()
     print(f"acedatacloud {sdk_version()} against core.ACEDATA.services ({len(ACEDATA.services)} services)\n")
     differences = table_differences()
@@ -415,7 +427,44 @@ def main() -> int:
         print(
             f"  {mark}  {reading.fixture}: ours {reading.ours}, SDK {reading.sdk}" + (f" ({reason})" if reason else "")
         )
-    print(f"\n{undeclared} undeclared difference(s), {len(stale)} stale declaration(s)")
+    return undeclared, len(stale)
+
+
+def sources_report() -> tuple[int, int]:
+    """Print every other published source's cases (tests/oracle/sources.py); (undeclared, stale) counts."""
+    import sources
+
+    undeclared = stale = 0
+    for title, findings, verdict in (
+        ("Request bodies", sources.body_findings(), lambda valid: "valid" if valid else "invalid"),
+        ("Task records", sources.record_findings(), str),
+    ):
+        repos = sorted({finding.source.repo for finding in findings})
+        agree = sum(finding.status == "agree" for finding in findings)
+        print(f"\n{title} from the published sources: {len(findings)} case(s), {agree} agree ({', '.join(repos)})")
+        for finding in findings:
+            undeclared += finding.status == "UNDECLARED"
+            stale += finding.status == "STALE"
+            if finding.status == "agree":
+                continue
+            print(
+                f"  {finding.status:>10}  {finding.key}: the source says {verdict(finding.theirs)}, "
+                f"we say {verdict(finding.ours)}\n              source: {finding.source}"
+            )
+            if finding.decision:
+                follows = "; ".join(map(str, finding.decision.follows)) or "our own contract"
+                print(f"              follows: {follows}\n              why: {finding.decision.reason}")
+    for key in sources.unknown_declarations():
+        stale += 1
+        print(f"  STALE       {key}  (declared, no such case)")
+    return undeclared, stale
+
+
+def main() -> int:
+    undeclared, stale = sdk_report()
+    more_undeclared, more_stale = sources_report()
+    undeclared, stale = undeclared + more_undeclared, stale + more_stale
+    print(f"\n{undeclared} undeclared difference(s), {stale} stale declaration(s)")
     return 1 if undeclared or stale else 0
 
 

@@ -71,6 +71,8 @@ RECORD_TYPES = {
     "happyhorse": "videos",
 }
 JOB_ID_SERVICES = frozenset({"kling", "kling-motion", "wan"})
+# Kickart's data.usage is a plain number; these are the spec's three examples (Docs openapi/kickart.json).
+KICKART_USAGE = {"kickart": 0.21, "kickart-viral": 1.75, "kickart-template": 0.36}
 
 
 _NAMESPACE = uuid.UUID("5b7e1c1e-8d0f-4d7e-9a53-6c1f0e3a7b21")
@@ -405,6 +407,8 @@ def _data_item(task: Task, word: str, video_url: str | None, terminal: bool, fai
         item.update(seconds=SAMPLE_DURATION, width=SAMPLE_WIDTH, height=SAMPLE_HEIGHT, fps=12)
         if req.get("draft"):
             item["draft_task_id"] = task.id
+    elif name.startswith("kickart"):  # one object, no state word, usage a number (openapi/kickart.json)
+        item = kickart_data(task, video_url)
     elif spec.shape is Shape.DATA_OBJECT:  # dreamina
         item = {key: word, "task_id": task.item_id.replace("-", "")}
         item.update({k: req[k] for k in ("audio_url", "image_url") if k in req})
@@ -418,6 +422,24 @@ def _data_item(task: Task, word: str, video_url: str | None, terminal: bool, fai
             item["complete_at"] = _clock(task.finished_at)
         item[key] = word
     return item
+
+
+def kickart_data(task: Task, video_url: str | None) -> dict[str, Any]:
+    """Kickart's ``data``, keyed as the spec's 200 examples: ``task_id`` (the task's own id), the video,
+    ``produce_id`` (product videos only), ``usage``, ``template_id``, then the echoed mode/type/duration."""
+    req, name = task.request, task.spec.name
+    data: dict[str, Any] = {"task_id": task.id}
+    if video_url:
+        data["video_url"] = video_url
+    if name == "kickart":
+        data["produce_id"] = str(uuid.uuid5(_NAMESPACE, "produce:" + task.id))
+    data["usage"] = KICKART_USAGE.get(name, 0.21)
+    data["template_id"] = str(req.get("template_id") or 10**8 + uuid.UUID(task.id).int % (9 * 10**8))
+    if name == "kickart":
+        data.update(mode=req.get("mode", "fast"), type=req.get("type", "intro"), duration=req.get("duration"))
+    elif name == "kickart-viral":
+        data["mode"] = req.get("mode", "pro")
+    return data
 
 
 def _flat_response(

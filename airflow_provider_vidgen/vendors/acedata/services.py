@@ -3,6 +3,10 @@
 Every service is ``POST /<service>/videos`` (or a sibling endpoint) plus ``POST /<service>/tasks``
 with ``retrieve`` / ``retrieve_batch``. The services differ in field names, in the shape of their
 answers and in their state words (API_CONTRACT.md §1.5 and Part 3): all of that is in the rows.
+
+Every rule is checked against the vendor's published sources (its SDK, MCP servers, Docs specs and
+guides, n8n nodes): ``tests/oracle/sources.py`` holds their cases, and where they disagree the decision
+and its reason are declared there (``make vendor-drift`` prints them).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Any
 
 from airflow_provider_vidgen.core.schema import GIVEN, Allows, Forbids, OneOf, RecordWords, Requires, ServiceSpec, Shape
 from airflow_provider_vidgen.core.schema import FieldSpec as F
+from airflow_provider_vidgen.vendors.acedata.checks import KlingFrames, MaxItems, MinimaxContent, MinimaxRatio
 
 VENDOR = "acedata"
 
@@ -34,6 +39,7 @@ SEEDANCE_MODELS = (
 KLING_V3 = ("kling-v3", "kling-v3-omni", "kling-v3-turbo")
 KLING_5_OR_10 = tuple(m for m in KLING_MODELS if m not in (*KLING_V3, "kling-o1"))
 KLING_OMNI = ("kling-o1", "kling-v3-omni")  # the models that take image_list / video_list references
+KLING_PRO_END_FRAME = ("kling-v1-6", "kling-v2-5-turbo", "kling-v2-6")  # an end frame in pro mode only
 SEEDANCE_1_0 = (
     "doubao-seedance-1-0-pro-250528", "doubao-seedance-1-0-pro-fast-251015",
     "doubao-seedance-1-0-lite-t2v-250428", "doubao-seedance-1-0-lite-i2v-250428",
@@ -63,6 +69,8 @@ HAPPYHORSE_MODELS = (
     "happyhorse-1.0-t2v", "happyhorse-1.1-t2v", "happyhorse-1.0-i2v", "happyhorse-1.1-i2v",
     "happyhorse-1.0-r2v", "happyhorse-1.1-r2v", "happyhorse-1.0-video-edit",
 )  # fmt: skip
+KICKART_DURATIONS = (15, 30, 45, 60)
+KICKART_LANGUAGES = ("zh", "en", "en-us", "pt-br", "ja", "es-mx", "id", "ms", "tl")
 FLUX_IMAGE_MODELS = (
     "flux-dev", "flux-pro", "flux-kontext-pro", "flux-kontext-max", "flux-2-flex", "flux-2-pro", "flux-2-max",
     "flux-2-klein",
@@ -73,7 +81,7 @@ FLUX_IMAGE_MODELS = (
 # under "state"), as the fixtures and the docs show them.
 KLING_WORDS = RecordWords(success="succeed")
 VEO_WORDS = RecordWords(running="running")
-NO_STATE_WORD = RecordWords(state_key=None)  # Flux, Midjourney: success, error and the video only
+NO_STATE_WORD = RecordWords(state_key=None)  # Flux, Midjourney, Kickart: success, error and the video only
 
 
 def _service(name: str, fields: tuple[F, ...], **kwargs: Any) -> ServiceSpec:
@@ -100,10 +108,11 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             defaults={"action": "generate", "model": "minimax-t2v"},
             rules=(
-                # Spec and SDK make prompt optional; text-to-video without text is our own refusal.
                 Requires(("prompt",), when={"model": ("minimax-t2v",)}),
                 Requires(("first_image_url",), when={"model": HAILUO_I2V}),
                 Forbids(("first_image_url",), when={"model": ("minimax-t2v",)}),
+                # The MCP's image-to-video tool requires a prompt; the SDK makes it optional (declared).
+                Requires(("prompt",), when={"model": HAILUO_I2V}),
             ),
         ),
         _service(
@@ -160,6 +169,8 @@ SERVICES: dict[str, ServiceSpec] = {
                 Requires(("start_image_url",), when={"action": ("image2video",)}),
                 Requires(("start_image_url",), when={"end_image_url": GIVEN}),
                 Requires(("video_id",), when={"action": ("extend",)}),
+                # SDK code and tests (py and ts): extend only on these; the MCP lets every model but
+                # kling-o1 through (declared: the SDK is followed).
                 Allows("model", {"action": ("extend",)}, choices=("kling-v1", "kling-v1-6", "kling-v2-5-turbo")),
                 Forbids(("image_list", "video_list"), when={"action": ("extend",)}),
                 Allows(
@@ -172,6 +183,14 @@ SERVICES: dict[str, ServiceSpec] = {
                 Forbids(
                     ("image_list", "video_list"), when={"model": tuple(m for m in KLING_MODELS if m not in KLING_OMNI)}
                 ),
+                # SDK kling._build_generate_body and the MCP's _validate_video_request alike.
+                Forbids(("image_list", "video_list"), when={"mode": ("4k",)}),
+                Allows("generate_audio", {"video_list": GIVEN}, choices=(False,)),
+                KlingFrames(),
+                # End frames (spec end_image_url, Docs kling_videos "Model Capability Matrix").
+                Forbids(("end_image_url",), when={"model": ("kling-v2-master", "kling-v2-1-master")}),
+                Forbids(("end_image_url",), when={"model": KLING_PRO_END_FRAME, "mode": ("std",)}),
+                Allows("duration", {"model": ("kling-v1",), "end_image_url": GIVEN}, choices=(5,)),
                 Forbids(("negative_prompt", "camera_control", "cfg_scale"), when={"model": ("kling-o1",)}),
                 Forbids(("negative_prompt", "camera_control", "cfg_scale"), when={"image_list": GIVEN}),
                 Forbids(("negative_prompt", "camera_control", "cfg_scale"), when={"video_list": GIVEN}),
@@ -245,7 +264,8 @@ SERVICES: dict[str, ServiceSpec] = {
             (
                 F("image_url", "url", required=True),
                 F("audio_url", "url", required=True),
-                F("model", choices=KLING_MODELS),
+                # The spec's enum (SDK scripts/specs 1daf8204) and the MCP's TalkingPhotoModel: no v3 or o1.
+                F("model", choices=KLING_MODELS[:6]),
                 F("mode", choices=("std", "pro")),
                 F("duration", "int", choices=(5, 10)),
                 F("prompt"),
@@ -377,7 +397,7 @@ SERVICES: dict[str, ServiceSpec] = {
                 # 2.x options. The SDK sends priority 0 for every model, so none of these is model-gated.
                 F("omni_reference_task_type", choices=("auto", "reference", "edit", "extend")),
                 F("output_format", choices=("mp4", "mov")),
-                F("tools", "list", item_type="object"),
+                F("tools", "list", item_type="object", max_items=1),  # the MCP: max_length=1
                 F("priority", "int", minimum=0, maximum=9),
                 F("safety_identifier", max_length=64),
             ),
@@ -389,6 +409,18 @@ SERVICES: dict[str, ServiceSpec] = {
                 Allows("duration", {"model": ("doubao-seedance-1-5-pro-251215",)}, choices=(-1, *range(4, 13))),
                 Allows("duration", {"model": SEEDANCE_2_0}, choices=(-1, *range(4, 16))),
                 Allows("duration", {"model": ("doubao-seedance-2-5-260628",)}, choices=(-1, *range(4, 31))),
+                # The MCP: "'4k' is supported only by 'doubao-seedance-2-0-260128'; '2-5' maxes out at '1080p';
+                # '2-0-fast' and '2-0-mini' max out at '720p'".
+                Allows(
+                    "resolution",
+                    {"model": tuple(m for m in SEEDANCE_MODELS if m != "doubao-seedance-2-0-260128")},
+                    choices=("480p", "720p", "1080p"),
+                ),
+                Allows(
+                    "resolution",
+                    {"model": ("doubao-seedance-2-0-fast-260128", "doubao-seedance-2-0-mini-260615")},
+                    choices=("480p", "720p"),
+                ),
             ),
             words=RecordWords(state_key="status"),
         ),
@@ -417,6 +449,8 @@ SERVICES: dict[str, ServiceSpec] = {
             rules=(
                 Requires(("prompt",), when={"action": ("text2video",)}),
                 Requires(("image_url",), when={"action": ("image2video",)}),
+                # The spec (SDK scripts/specs 6a4ecdbf: required action, model, prompt) and the MCP's i2v tool.
+                Requires(("prompt",), when={"action": ("image2video",)}),
             ),
             shape=Shape.FLAT,
             words=RecordWords(success="completed"),
@@ -443,6 +477,13 @@ SERVICES: dict[str, ServiceSpec] = {
                 Requires(("image_url",), when={"action": ("image_to_video",)}),
                 Requires(("image_urls",), when={"action": ("reference_to_video",)}),
                 Requires(("video_url",), when={"action": ("video_edit",)}),
+                # Each action has its own models (MCP happyhorse/core/types.py, HappyHorseN8N request.ts).
+                Allows("model", {"action": ("generate",)}, choices=HAPPYHORSE_MODELS[0:2]),
+                Allows("model", {"action": ("image_to_video",)}, choices=HAPPYHORSE_MODELS[2:4]),
+                Allows("model", {"action": ("reference_to_video",)}, choices=HAPPYHORSE_MODELS[4:6]),
+                Allows("model", {"action": ("video_edit",)}, choices=HAPPYHORSE_MODELS[6:]),
+                # MCP MAX_EDIT_REFERENCE_IMAGES = 5; HappyHorseN8N imageUrls(..., 0, 5) for edit.
+                MaxItems("image_urls", {"action": ("video_edit",)}, 5),
             ),
             words=RecordWords(running="pending", failure="error"),
         ),
@@ -451,11 +492,14 @@ SERVICES: dict[str, ServiceSpec] = {
             (
                 # MiniMax-H3 only: Docs minimax_videos.mdx ("fixed as MiniMax-H3"), SDK and MCP Literal.
                 F("model", required=True, choices=("MiniMax-H3",)),
-                F("content", "list", required=True, min_items=1, item_type="object"),
+                # Docs minimax_videos.mdx "content Item Parameters" and "Quantity Limits"; MCP MinimaxContent.
+                MinimaxContent("content", "list", required=True, min_items=1, item_type="object"),
                 F("duration", "int", required=True, minimum=4, maximum=15),
                 F("resolution", required=True, choices=("768P", "2K")),
                 F("ratio", choices=("adaptive", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16")),
             ),
+            # Docs: "Text-to-video: Required and cannot be adaptive"; MinimaxN8N rejects an adaptive one.
+            rules=(MinimaxRatio(),),
             shape=Shape.TASK,
             words=RecordWords(running="running", state_key="status"),
         ),
@@ -507,9 +551,11 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("seam_fix", "bool"),
             ),
             rules=(
-                # The SDK requires video_url; the spec also takes a portrait image_url instead.
-                OneOf(("video_url", "image_url")),
+                # The SDK requires video_url; the spec also takes a portrait image_url instead, and the
+                # MCP (test_create_video_requires_exactly_one_face_source) exactly one of the two.
+                OneOf(("video_url", "image_url"), exactly=True),
                 OneOf(("audio_url", "text")),
+                Requires(("voice_id",), when={"text": GIVEN}),  # MCP test_create_video_requires_voice_id_with_text
             ),
             shape=Shape.FLAT,
             words=KLING_WORDS,
@@ -521,18 +567,36 @@ SERVICES: dict[str, ServiceSpec] = {
                 F("action", choices=("generate", "remix", "edit", "extend")),
                 F("ref_task_id"),
                 F("file_urls", "list", item_type="url"),
-                F("langs", "list", item_type="str"),
+                F("langs", "list", item_type="str", max_items=4),  # the MCP: max_length=4
                 F("aspect", choices=("9:16", "16:9", "1:1")),
-                F("duration", "int", minimum=1, maximum=600),
-                # The MCP says lite/standard/pro, the spec draft/standard/premium, the SDK has no quality.
+                # Docs maestro_videos.mdx and the MCP: 5-300 s (the older openapi/maestro.json: 1-600).
+                F("duration", "int", minimum=5, maximum=300),
+                # The guide and the MCP say lite/standard/pro, openapi/maestro.json draft/standard/premium.
                 F("quality", choices=("lite", "draft", "standard", "pro", "premium")),
-                F("scenario", choices=("auto", "narrated", "captions", "avatar", "drama")),
+                # motion/slideshow: openapi/maestro.json only (the SDK's live-spec Literal and the MCP lack them).
+                F("scenario", choices=("auto", "narrated", "captions", "avatar", "drama", "motion", "slideshow")),
                 F("style", choices=MAESTRO_STYLES),
                 F("voice", choices=MAESTRO_VOICES),
+                F("task_id"),  # the MCP: an optional client-generated UUID
             ),
             defaults={"action": "generate"},
-            rules=(Requires(("ref_task_id",), when={"action": ("remix", "edit", "extend")}),),
+            rules=(
+                Requires(("ref_task_id",), when={"action": ("remix", "edit", "extend")}),
+                # The SKUs (Docs maestro_videos.mdx "Billing", MCP SKU_LIMITS), where quality is given: an
+                # omitted one is the server's (the guide's own drama example names none) or the source task's.
+                Allows("duration", {"quality": ("lite",)}, minimum=5, maximum=30),
+                Allows("duration", {"quality": ("standard",)}, minimum=5, maximum=120),
+                MaxItems("langs", {"quality": ("lite",)}, 1),
+                MaxItems("langs", {"quality": ("standard",)}, 2),
+                Allows("action", {"quality": ("lite",)}, choices=("generate", "edit")),
+                Allows("action", {"quality": ("standard",)}, choices=("generate", "remix", "edit")),
+                Allows("scenario", {"quality": ("lite",)}, choices=("auto", "narrated", "captions")),
+                Allows("scenario", {"quality": ("standard",)}, choices=("auto", "narrated", "captions", "avatar")),
+            ),
             words=RecordWords(running="producing"),
+            # Docs maestro_tasks.mdx: retrieve_batch lists the history (limit, created_at_*), not ids; the
+            # MCP has no batch poll ("The API only exposes single-task retrieval"). One retrieve per id.
+            batch_retrieve=False,
         ),
         _service(
             "gemini",
@@ -606,6 +670,79 @@ SERVICES: dict[str, ServiceSpec] = {
                 Requires(("video_id",), when={"action": ("extend",)}),
             ),
             shape=Shape.FLAT,  # no state word: success, progress and four video_urls
+            words=NO_STATE_WORD,
+        ),
+        # Kickart e-commerce video (Docs openapi/kickart.json 6224d63: the three generation paths, no
+        # /kickart/tasks). Tasks are read like every Ace Data family, POST /kickart/tasks with
+        # {"action": "retrieve", "id"} and {"action": "retrieve_batch", "ids"}: Skills
+        # skills/kickart-video/SKILL.md ("Task Queries") documents exactly that, and the SDK's tasks client
+        # falls back to /<service>/tasks with that body for a service it has no endpoint for. The 200 body
+        # is response.data as ONE object with no state word and usage as a plain number (0.21): success,
+        # finished_at and data.video_url say it all, as for Flux.
+        _service(
+            "kickart",
+            (
+                F("mode", choices=("fast", "pro")),
+                F("type", choices=("intro", "main")),
+                F("template_id"),
+                # A product source is optional: the spec requires none, the Skills doc's latest version calls
+                # one "recommended" and the CLI's tests submit without one (one Skills version says required).
+                F("product_url", "url"),
+                F("product_id"),
+                F("user_images", "list", item_type="url"),
+                F("user_videos", "list", item_type="url"),
+                F("duration", "int", required=True, choices=KICKART_DURATIONS),
+                F("aspect_ratio", choices=("9:16", "16:9", "3:4", "4:3", "1:1")),
+                F("language", choices=KICKART_LANGUAGES),
+                F("purpose"),
+                F("prompt"),
+                F("nle_subtitle_enabled", "bool"),
+                F("use_subtitle_erasure", "bool"),
+                F("watermark", "bool"),
+            ),
+            # Skills SKILL.md (Gotchas): "The `main` type only supports `15` or `30`".
+            rules=(Allows("duration", {"type": ("main",)}, choices=(15, 30)),),
+            poll_path="/kickart/tasks",
+            shape=Shape.DATA_OBJECT,
+            words=NO_STATE_WORD,
+        ),
+        _service(
+            "kickart-viral",
+            (
+                F("ref_video", "url", required=True),
+                F("language", required=True, choices=KICKART_LANGUAGES),
+                F("mode", choices=("pro", "advanced")),
+                F("template_id"),
+                F("product_url", "url"),
+                F("product_id"),
+                F("product_images", "list", item_type="url"),
+                F("model_images", "list", item_type="url"),
+                F("location_images", "list", item_type="url"),
+                F("ai_product_analysis", "bool"),
+                F("similarity", choices=("high", "medium")),
+                F("nle_subtitle_enabled", "bool"),
+                F("use_subtitle_erasure", "bool"),
+                F("prompt"),
+                F("watermark", "bool"),
+            ),
+            submit_path="/kickart/viral-videos",
+            poll_path="/kickart/tasks",
+            shape=Shape.DATA_OBJECT,
+            words=NO_STATE_WORD,
+        ),
+        _service(
+            "kickart-template",
+            (
+                F("template_id", required=True),
+                # The spec types the items as strings (its example: one image URL); the CLI, the TypeScript
+                # SDK and one Skills version send {"type", "url"} objects: both are accepted.
+                F("resource_list", "list", required=True, min_items=1),
+                F("resolution"),
+                F("watermark", "bool"),
+            ),
+            submit_path="/kickart/template-videos",
+            poll_path="/kickart/tasks",
+            shape=Shape.DATA_OBJECT,
             words=NO_STATE_WORD,
         ),
     )

@@ -38,7 +38,7 @@ ENVELOPE_KEYS = ("request", "_id", "api_id", "created_at")
 
 
 class AceData(Vendor):
-    """Hailuo, Luma, Kling, Sora, Veo, Seedance, Wan, MiniMax and more behind one token."""
+    """Hailuo, Luma, Kling, Sora, Veo, Seedance, Wan, MiniMax, Kickart and more behind one token."""
 
     name = "acedata"
     label = LABEL
@@ -151,8 +151,8 @@ class AceData(Vendor):
 
         if state == "failed":
             return result("failed", videos, error or TaskError("failed", f"{spec.name} reported the task as failed"))
-        if state == "succeeded" and not videos:
-            return result("failed", problem=TaskError(NO_VIDEO, "the task finished without a video URL"))
+        if state == "succeeded" and not videos:  # a success word with its error beside it keeps the error
+            return result("failed", problem=error or TaskError(NO_VIDEO, "the task finished without a video URL"))
         return result(state, videos if state == "succeeded" else ())
 
 
@@ -227,16 +227,21 @@ def result_items(spec: ServiceSpec, response: Any) -> list[dict[str, Any]]:
 def read_state(
     spec: ServiceSpec, record: dict[str, Any], response: Any, items: list[dict[str, Any]], finished: bool
 ) -> tuple[str, tuple[Video, ...], TaskError | None]:
-    """(state, videos, error): the declared state word first, every word any service uses after it."""
+    """(state, videos, error): the declared state word first, every word any service uses after it.
+
+    A task record's own ``status`` (Maestro, Digital Human) and ``state`` (the MCP servers' and the n8n
+    nodes' readers take it: ``{"id", "state": "failed", "response": {...}}``) count too.
+    """
     words = declared_words(spec, response, items) or state_words(response, depth=6)
-    if isinstance(record.get("status"), str) and record["status"].strip():  # maestro / digital-human
-        words.append(record["status"].strip().lower())
+    for key in ("status", "state") if record is not response else ("status",):
+        if isinstance(record.get(key), str) and record[key].strip():
+            words.append(record[key].strip().lower())
     videos, error = tuple(read_videos(items)), read_error(response)
     own = spec.words
     if any(word in FAILURE_WORDS or word == own.failure for word in words):
         return "failed", videos, error
     if any(word in SUCCESS_WORDS or word == own.success for word in words):
-        return "succeeded", videos, None
+        return "succeeded", videos, None if videos else error
     if words:
         return ("pending" if all(word in QUEUED_WORDS for word in words) else "running"), (), None
     return wordless_state(response, videos, error, finished)
@@ -245,12 +250,19 @@ def read_state(
 def wordless_state(
     response: Any, videos: tuple[Video, ...], error: TaskError | None, finished: bool
 ) -> tuple[str, tuple[Video, ...], TaskError | None]:
-    """No state word at all (API_CONTRACT.md §1.4.3 step 5): Flux and Midjourney never send one."""
+    """No state word at all (API_CONTRACT.md §1.4.3 step 5): Flux, Midjourney and Kickart never send one.
+
+    ``success: false`` alone may be a hiccup mid-run (the SDK keeps polling it); beside a video or a
+    structured error the task has ended (the SDK's test_success_false_with_an_artifact_is_a_failure), and
+    its video is not handed over. A structured error without any ``success`` flag is final too (the
+    HappyHorse n8n node reads ``{"id", "error": {"code", "message"}}`` as a failed task).
+    """
     if not isinstance(response, dict):
         return "pending", (), None
     success = response.get("success")
-    if success is False and isinstance(response.get("error"), dict) and response["error"].get("code"):
-        return "failed", (), error  # final even without finished_at (hailuo)
+    structured = isinstance(response.get("error"), dict) and bool(response["error"].get("code"))
+    if (success is False and (structured or videos)) or (success is None and structured):
+        return "failed", (), error or TaskError("failed", "the task reported success: false")  # final (hailuo)
     if finished or response.get("finished_at") is not None:
         if success is False:
             return "failed", (), error or TaskError("failed", "the task failed")
@@ -305,6 +317,7 @@ def read_videos(items: list[dict[str, Any]]) -> Iterable[Video]:
         url = _http(item.get("video_url")) or _http(content.get("video_url")) or _http(content.get("url"))
         if not url:
             yield from video_list(item)
+            yield from variants(item)
             continue
         video_id = item.get("video_id") or item.get("id")
         yield Video(
@@ -332,6 +345,15 @@ def video_list(item: dict[str, Any]) -> Iterable[Video]:
         yield Video(url=url, thumbnail_url=cover, video_id=str(video_id) if video_id is not None else None)
 
 
+def variants(item: dict[str, Any]) -> Iterable[Video]:
+    """Maestro's ``data.variants``: one finished video per language, at ``output_url`` (Docs
+    maestro_tasks.mdx, openapi/maestro.json), its ``cover_url`` the thumbnail (the MCP's tool docs)."""
+    found = item.get("variants")
+    for variant in found if isinstance(found, list) else ():
+        if isinstance(variant, dict) and (url := _http(variant.get("output_url"))):
+            yield Video(url=url, thumbnail_url=_http(variant.get("cover_url")))
+
+
 def read_error(response: Any) -> TaskError | None:
     if not isinstance(response, dict):
         return None
@@ -344,13 +366,16 @@ def read_error(response: Any) -> TaskError | None:
 
 
 def read_usage(response: Any, items: list[dict[str, Any]]) -> dict[str, float] | None:
-    """What the task cost as the API reports it: ``usage`` of the task (MiniMax) or of its items (Seedance)."""
+    """What the task cost as the API reports it: ``usage`` of the task (MiniMax) or of its items (Seedance),
+    an object of numbers, or one plain number (Kickart's ``data.usage``: ``{"usage": 0.21}``)."""
     if not isinstance(response, dict):
         return None
     totals: dict[str, float] = {}
     nodes = items if any(item is response for item in items) else [response, *items]
     for node in nodes:
-        for key, number in (clean_usage(node.get("usage")) or {}).items():
+        usage = node.get("usage")
+        plain = isinstance(usage, int | float) and not isinstance(usage, bool)
+        for key, number in ({"usage": usage} if plain else clean_usage(usage) or {}).items():
             totals[key] = totals.get(key, 0) + number
     return totals or None
 
