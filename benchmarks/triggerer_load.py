@@ -107,15 +107,15 @@ def worker_main(args: argparse.Namespace) -> int:
     requests_log: list[tuple[float, int, int]] = []  # (monotonic send time, HTTP status or 0, ids asked)
     original_asend = VideoApiHook.asend
 
-    async def counting_asend(client: Any, request: Any) -> Any:
+    async def counting_asend(self: Any, client: Any, request: Any) -> Any:
         sent = time.monotonic()
-        outcome = await original_asend(client, request)
+        outcome = await original_asend(self, client, request)
         body = request.json if isinstance(request.json, dict) else {}
         ids = len(body.get("ids") or ()) if body.get("action") == "retrieve_batch" else 1
         requests_log.append((sent, getattr(outcome, "status", 0), ids))
         return outcome
 
-    VideoApiHook.asend = staticmethod(counting_asend)  # type: ignore[method-assign]
+    VideoApiHook.asend = counting_asend  # type: ignore[method-assign]
 
     # Requests per poll cycle: every poller numbers its cycles; cycle k of the fleet is the k-th
     # poll of every poller (one poller in the shared mode, one per trigger otherwise).

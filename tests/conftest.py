@@ -60,7 +60,13 @@ def emulator(emulator_server, monkeypatch) -> Iterator[object]:
     yield emulator_server
 
 
+# The emulator answers as fast as it can and the suite's tests share one token: a fast pace unless a test
+# sets its own (tests/test_pace.py and the batch tests measure pacing on purpose).
+TEST_PACE = {"max_requests_per_second": 1000}
+
+
 def set_connection(monkeypatch, conn_id: str, conn_type: str, host: str, token: str, **extra: object) -> None:
+    extra = {**TEST_PACE, **extra}
     value = json.dumps({"conn_type": conn_type, "host": host, "password": token, "extra": extra})
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", value)
 

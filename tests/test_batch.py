@@ -16,7 +16,6 @@ from dags import batch_dags
 from test_reliability import logs, needs_task_state_store, run_dag, total_requests
 
 from airflow_provider_vidgen.core.batch import (
-    Pacer,
     chunks,
     progress_line,
     required_successes,
@@ -61,50 +60,8 @@ class FakeClock:
         self.now += seconds
 
 
-@pytest.mark.parametrize("rate", [20, 3, 0.5, 2.5])
-def test_pacer_never_lets_more_than_the_rate_into_any_one_second_window(rate):
-    clock = FakeClock()
-    pacer = Pacer(rate, clock=clock, sleep=clock.sleep)
-    sent = []
-    for _ in range(50):
-        pacer.wait()
-        sent.append(clock.now)
-    window = max(1, int(rate))
-    for first, last in zip(sent, sent[window:], strict=False):
-        assert last - first >= window / rate  # the (window+1)-th request comes a full period later
-    assert sent[window - 1] == sent[0]  # the first `window` go at once: no needless waiting
-
-
-def test_pacer_keeps_the_rate_when_threads_share_it():
-    import threading
-
-    clock = FakeClock()
-    pacer = Pacer(5, clock=clock, sleep=clock.sleep)
-    sent: list[float] = []
-
-    def submitter() -> None:
-        for _ in range(10):
-            pacer.wait()
-            sent.append(clock.now)  # under the GIL: the list is safe; the order is what the pacer allowed
-
-    threads = [threading.Thread(target=submitter) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    sent.sort()
-    assert len(sent) == 80
-    for first, last in zip(sent, sent[5:], strict=False):
-        assert last - first >= 1.0  # never a sixth request inside one second, whichever thread sent it
-
-
 def test_submissions_in_flight_cover_two_seconds_of_the_rate_within_bounds():
     assert [submissions_in_flight(rate) for rate in (0.2, 1, 2.5, 10, 50)] == [1, 2, 5, 16, 16]
-
-
-def test_pacer_rejects_a_bad_rate():
-    with pytest.raises(InvalidInputError, match="max_requests_per_second"):
-        Pacer(0)
 
 
 def test_counts_progress_line_and_policy():

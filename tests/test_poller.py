@@ -31,18 +31,18 @@ def wire(monkeypatch) -> list[dict[str, Any]]:
     sent: list[dict[str, Any]] = []
     original = VideoApiHook.asend
 
-    async def recording(client, request):
+    async def recording(self, client, request):
         entry: dict[str, Any] = {"at": time.monotonic(), "kind": request.kind, "path": request.path}
         body = request.json if isinstance(request.json, dict) else {}
         single = body.get("id") or (request.params or {}).get("task_id")  # Ace Data's retrieve, HiDream's GET
         entry["ids"] = list(body.get("ids") or body.get("task_id_list") or ([single] if single else []))
         sent.append(entry)
-        outcome = await original(client, request)
+        outcome = await original(self, client, request)
         entry["status"] = getattr(outcome, "status", None)
         entry["answered"] = time.monotonic()
         return outcome
 
-    monkeypatch.setattr(VideoApiHook, "asend", staticmethod(recording))
+    monkeypatch.setattr(VideoApiHook, "asend", recording)
     return sent
 
 

@@ -28,12 +28,18 @@ def test_connection_types_and_form_metadata():
     assert hooks["hidream"].hook_class_name == "airflow_provider_vidgen.hooks.hidream.HiDreamHook"
     info = {item["connection-type"]: item for item in get_provider_info()["connection-types"]}
     assert info["acedata"]["ui-field-behaviour"]["relabeling"]["password"] == "API token"
-    assert set(info["acedata"]["conn-fields"]) == {"request_timeout", "batch_size", "max_requests_per_second"}
+    assert set(info["acedata"]["conn-fields"]) == {
+        "request_timeout",
+        "batch_size",
+        "max_requests_per_second",
+        "shared_pace",
+    }
     assert set(info["hidream"]["conn-fields"]) == {
         "user_id",
         "request_timeout",
         "batch_size",
         "max_requests_per_second",
+        "shared_pace",
     }
 
 

@@ -1,13 +1,11 @@
-"""What a batch of generations needs beyond one: pacing, counting, the success policy (pure, no I/O)."""
+"""What a batch of generations needs beyond one: how many submissions overlap, counting, the success policy
+(pure, no I/O). The pace of requests is the token's, shared by every task (``core.pace``, ``hooks.pace``)."""
 
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
@@ -15,9 +13,6 @@ from airflow_provider_vidgen.core.results import TaskResult
 # A batch task holds at most this many items unless max_items says otherwise: a typo such as a
 # prompt list multiplied by mistake fails before anything is paid for.
 DEFAULT_MAX_ITEMS = 1000
-# Margin on top of the one-second window, so request times jittered on their way to the server
-# do not put one request too many into the server's window.
-PACING_MARGIN = 0.02
 # Submissions of one batch under way at once, at most: enough to keep the paced rate while each
 # answer takes up to a second or two, few enough to stay a polite client.
 MAX_SUBMISSIONS_IN_FLIGHT = 16
@@ -26,47 +21,6 @@ MAX_SUBMISSIONS_IN_FLIGHT = 16
 def submissions_in_flight(rate: float) -> int:
     """How many submissions may overlap at ``rate`` requests/s: two seconds' worth, 1..16."""
     return max(1, min(MAX_SUBMISSIONS_IN_FLIGHT, math.ceil(rate * 2)))
-
-
-@dataclass
-class Pacer:
-    """At most ``rate`` requests in any sliding window of one second (below 1/s: one per ``1/rate`` s).
-
-    ``wait()`` blocks until the next request may go; ``clock`` and ``sleep`` are injectable, so tests
-    need no real time. Thread-safe: the requests of overlapping submissions (and their resends)
-    take their slots one after the other.
-    """
-
-    rate: float
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    sent: deque[float] = field(default_factory=deque)
-    waited: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.rate, bool) or not isinstance(self.rate, int | float) or self.rate <= 0:
-            raise InvalidInputError("max_requests_per_second", f"must be a positive number, got {self.rate!r}")
-        self.capacity = max(1, math.floor(self.rate))
-        self.period = self.capacity / self.rate + PACING_MARGIN
-
-    def wait(self) -> float:
-        """Wait for a free slot, take it, return the seconds waited."""
-        with self._lock:
-            return self._take()
-
-    def _take(self) -> float:
-        now = self.clock()
-        delay = 0.0
-        if len(self.sent) >= self.capacity:
-            delay = max(self.sent[0] + self.period - now, 0.0)
-            if delay:
-                self.sleep(delay)
-                self.waited += delay
-                now = self.clock()
-            self.sent.popleft()
-        self.sent.append(now)
-        return delay
 
 
 @dataclass(frozen=True)

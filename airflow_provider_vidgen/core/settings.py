@@ -34,10 +34,19 @@ COMMON_CONNECTION_FIELDS = (
     ConnectionField(
         "max_requests_per_second",
         "Max requests per second",
-        "Batch operators send their submissions no faster than this (per task).",
+        "Every request on this token (submissions, polls) shares this pace, across tasks, processes and "
+        "machines (see Shared pace).",
         {"type": ["number", "null"], "minimum": 0.1, "default": int(DEFAULT_MAX_REQUESTS_PER_SECOND)},
     ),
+    ConnectionField(
+        "shared_pace",
+        "Shared pace",
+        "Who shares the token's pace: auto (the Celery broker's Redis if there is one, else every process "
+        "of this machine), file (this machine), process (each process alone) or a redis:// URL.",
+        {"type": ["string", "null"], "default": "auto"},
+    ),
 )
+SHARED_PACE_CHOICES = ("auto", "file", "process")
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class ApiSettings:
     extras: Mapping[str, Any]
     scheme_assumed: bool = False  # the connection's host had no scheme, so https:// was put in front
     max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
+    shared_pace: str = "auto"  # where the token's pace is shared (hooks.pace)
 
     def __repr__(self) -> str:  # never print anything that could hold a secret
         return f"ApiSettings(base_url={self.base_url!r}, timeout={self.timeout}, batch_size={self.batch_size})"
@@ -62,7 +72,10 @@ def api_settings(vendor: Vendor, host: str | None, extras: Mapping[str, Any]) ->
     timeout = _positive(extras, "request_timeout", DEFAULT_REQUEST_TIMEOUT, float)
     batch_size = int(_positive(extras, "batch_size", DEFAULT_BATCH_SIZE, int))
     rate = _positive(extras, "max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND, float)
-    return ApiSettings(base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed, rate)
+    shared = str(extras.get("shared_pace") or "auto").strip()
+    if shared not in SHARED_PACE_CHOICES and not shared.startswith(("redis://", "rediss://", "unix://")):
+        raise InvalidInputError("extra.shared_pace", f"must be auto, file, process or a redis:// URL, got {shared!r}")
+    return ApiSettings(base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed, rate, shared)
 
 
 def _positive(extras: Mapping[str, Any], key: str, default: float, kind: type) -> float:

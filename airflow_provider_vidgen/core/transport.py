@@ -80,6 +80,9 @@ class RetryPolicy:
     max_attempts: int = 4
     base_delay: float = 1.0
     max_delay: float = 30.0
+    # Whether a 429 uses up an attempt. A batch's submissions say no: a token shared with other tasks
+    # slows down and keeps going (its pace adapts, ``core.pace``), and ends only at a deadline.
+    count_throttles: bool = True
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
@@ -146,9 +149,8 @@ def call(
     A submission is resent only when the failed attempt provably created nothing; idempotent
     requests (polls) are resent after any retryable failure.
     """
-    attempt = 0
+    attempt = throttled = 0
     while True:
-        attempt += 1
         outcome = yield request
         assert outcome is not None
         try:
@@ -162,6 +164,13 @@ def call(
                 raise ambiguous_submission(
                     err.vendor, f"the submission failed without proof that nothing was created ({err})"
                 ) from None
+            if safe and err.rate_limited and not retry.count_throttles:
+                # No growing backoff here: the token's pace (core.pace) slows every request down already.
+                throttled += 1
+                note = f"{request.method} {request.path}: rate limited ({throttled} in a row; {err.summary})"
+                yield Sleep(retry.delay(1, err.retry_after), note)
+                continue
+            attempt += 1
             if not safe or attempt >= retry.max_attempts:
                 raise
             note = f"{request.method} {request.path}: attempt {attempt} of {retry.max_attempts} failed ({err.summary})"

@@ -53,7 +53,10 @@ class EmulatorApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def _retry_after_header(seconds: float) -> dict[str, str]:
+def _retry_after(config: EmulatorConfig, seconds: float) -> dict[str, str]:
+    if not config.send_retry_after:
+        return {}
+    seconds = config.retry_after if config.retry_after is not None else seconds
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
@@ -114,10 +117,11 @@ def guard_for(state: EmulatorState, faces: dict[str, VendorFace]) -> Any:
         if refusal is not None:
             state.count("rejected_auth", face.name)
             return refusal
+        state.record_rate(token)
         wait = state.rate_check(token, state.clock())
         if wait is not None:
             state.count("rate_limited", face.name)
-            return face.too_many(_retry_after_header(config.retry_after if config.retry_after is not None else wait))
+            return face.too_many(_retry_after(config, wait))
         fault = state.roll_fault()
         if fault is not None:
             state.count("fault", face.name)
@@ -129,7 +133,7 @@ def guard_for(state: EmulatorState, faces: dict[str, VendorFace]) -> Any:
 
 def fault_response(face: VendorFace, fault: str, config: EmulatorConfig) -> Response:
     if fault == "429":
-        return face.too_many(_retry_after_header(config.retry_after if config.retry_after is not None else 1))
+        return face.too_many(_retry_after(config, 1))
     if fault == "500":
         return face.server_error()
     if fault == "502":

@@ -53,6 +53,7 @@ class EmulatorConfig:
     retry_after: float | None = _setting(
         None, "Retry-After on 429; default: time until the rate window frees up (>= 1)"
     )
+    send_retry_after: bool = _setting(True, "send a Retry-After header with a 429 at all")
 
     def __post_init__(self) -> None:
         self.validate()

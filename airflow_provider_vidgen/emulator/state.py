@@ -100,14 +100,32 @@ class EmulatorState:
         self.tasks_created = 0
         self.open_requests = dict.fromkeys(KINDS, 0)  # being answered right now, by kind
         self.peak_open_requests = dict.fromkeys(KINDS, 0)
+        self.per_second: dict[str, dict[int, int]] = {}  # token -> wall-clock second -> API requests
 
     def count(self, kind: str, vendor: str | None = None, n: int = 1) -> None:
         self.counts[kind] += n
         if vendor in self.by_vendor:
             self.by_vendor[vendor][kind] += n
 
+    def record_rate(self, token: str) -> None:
+        """Count an authenticated API request in its second (what the token really sent, 429s included)."""
+        seconds = self.per_second.setdefault(token, {})
+        second = int(time.time())
+        seconds[second] = seconds.get(second, 0) + 1
+
+    def rate_stats(self) -> dict[str, Any]:
+        """Per token: the most requests in any one wall-clock second, and the seconds above the limit."""
+        limit = self.config.rate_limit
+        out = {}
+        for token, seconds in self.per_second.items():
+            key = f"token-{sorted(self.per_second).index(token)}"  # never the token itself
+            over = sum(1 for count in seconds.values() if limit and count > limit)
+            out[key] = {"peak_per_second": max(seconds.values()), "seconds_over_limit": over, "seconds": len(seconds)}
+        return out
+
     def stats(self) -> dict[str, Any]:
         return {
+            "rates": self.rate_stats(),
             "counts": dict(self.counts),
             "ids_polled": self.ids_polled,
             "tasks": len(self.tasks),
@@ -126,6 +144,7 @@ class EmulatorState:
             pending.cancel()
         self.tasks.clear()
         self.windows.clear()
+        self.per_second.clear()
         self.sink.clear()
         self.rng = random.Random(self.config.seed)
         self.clock.release()

@@ -48,6 +48,7 @@ from airflow_provider_vidgen.core.transport import (
     run_sync,
 )
 from airflow_provider_vidgen.core.vendor import Vendor, all_vendors, vendor_for_conn_type
+from airflow_provider_vidgen.hooks.pace import TokenPace, pace_for, pace_key
 
 # Pages of a creation-time search read at most (100 tasks each): past that, the rest counts as
 # unreadable and the lookup is not conclusive, rather than reading a huge account forever.
@@ -111,6 +112,9 @@ class VideoApiHook(BaseHook):
         self._headers: dict[str, str] | None = None
         self._client: httpx.Client | None = None
         self._connection: Connection | None = None  # set when a caller already looked it up
+        self.pace: TokenPace | None = None  # the token's shared pace (hooks.pace), once the connection is read
+        # Monotonic time after which no request is sent (a batch's submit_timeout); None: no deadline.
+        self.deadline: float | None = None
 
     # ---------------------------------------------------------------- connection
 
@@ -133,6 +137,8 @@ class VideoApiHook(BaseHook):
         mask_secret(token)
         self._settings = api_settings(self.vendor, host, extras)
         self._headers = {**self.vendor.auth_headers(token, extras), "user-agent": USER_AGENT}
+        settings = self._settings
+        self.pace = pace_for(settings.shared_pace, pace_key(settings.base_url, token), settings.max_requests_per_second)
 
     @property
     def settings(self) -> ApiSettings:
@@ -181,33 +187,45 @@ class VideoApiHook(BaseHook):
         step = next_step(err, self.vendor, self.conn_id, settings)
         return err.located(conn_id=self.conn_id, url=url, task_ids=tuple(task_ids), next_step=step)
 
-    def _run(self, flow: Flow[Any], task_ids: Sequence[str] = (), pace: Callable[[], object] | None = None) -> Any:
+    def _run(self, flow: Flow[Any], task_ids: Sequence[str] = ()) -> Any:
         client = self.get_conn()
         sent: list[ApiRequest] = []
 
         def send(request: ApiRequest) -> Outcome:
-            if pace is not None:
-                pace()  # every request, resends too, so a paced caller stays under the rate limit
+            self.before_request()  # every request, resends too, so the token stays under its rate
             sent.append(request)
             try:
-                return http_response(
+                outcome: Outcome = http_response(
                     client.request(request.method, request.path, json=request.json, params=request.params)
                 )
             except httpx.HTTPError as exc:
-                return transport_failure(exc)
+                outcome = transport_failure(exc)
+            assert self.pace is not None
+            self.pace.observe(outcome)
+            return outcome
 
         try:
             return run_sync(flow, send, time.sleep)
         except ApiError as err:
             raise self.locate(err, sent[-1] if sent else None, task_ids) from None
 
-    @staticmethod
-    async def asend(client: httpx.AsyncClient, request: ApiRequest) -> Outcome:
+    def before_request(self) -> None:
+        """Wait for the token's next slot; past the deadline, send nothing more (nothing is created)."""
+        assert self.pace is not None
+        if self.pace.wait(self.deadline) < 0:
+            raise ApiError(self.vendor.label, "the submission deadline passed", code="deadline", nothing_created=True)
+
+    async def asend(self, client: httpx.AsyncClient, request: ApiRequest) -> Outcome:
+        """One request from the event loop, after the token's next slot (waited without blocking the loop)."""
+        assert self.pace is not None
+        await self.pace.await_slot()
         try:
             response = await client.request(request.method, request.path, json=request.json, params=request.params)
-            return http_response(response)
+            outcome: Outcome = http_response(response)
         except httpx.HTTPError as exc:
-            return transport_failure(exc)
+            outcome = transport_failure(exc)
+        self.pace.observe(outcome)
+        return outcome
 
     async def _arun(self, flow: Flow[Any], task_ids: Sequence[str] = ()) -> Any:
         client = await self.aget_client()
@@ -234,12 +252,9 @@ class VideoApiHook(BaseHook):
         """Validate and submit one generation; returns the vendor task id (see :meth:`send_submission`)."""
         return self.send_submission(self.prepare(service, body, allow_unknown=allow_unknown))
 
-    def send_submission(self, submission: Submission, *, pace: Callable[[], object] | None = None) -> str:
-        """Submit a prepared generation; resent only when provably nothing was created.
-
-        ``pace`` is called before every request this sends (e.g. a batch's ``Pacer.wait``).
-        """
-        return self._run(submit_flow(self.vendor, submission.request, self.retry), pace=pace)
+    def send_submission(self, submission: Submission) -> str:
+        """Submit a prepared generation; resent only when provably nothing was created."""
+        return self._run(submit_flow(self.vendor, submission.request, self.retry))
 
     async def asubmit(self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False) -> str:
         submission = self.prepare(service, body, allow_unknown=allow_unknown)

@@ -217,13 +217,18 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
             # The connection first: a missing connection or token fails here, before anything is
             # recorded, so fixing it and clearing the task gives a clean try.
             self.check_connection(hook)
-            return Submitter(hook, store, log=self.log, clears=clears_seen(context)).run(submissions)
+            submitter = Submitter(hook, store, log=self.log, clears=clears_seen(context), **self.submit_options())
+            return submitter.run(submissions)
         except SubmissionStopped as stopped:
             raise self.stopped(stopped) from None
         except LookupFailed as err:  # nothing of this try was sent: a retry may look again
             raise AirflowException(str(err)) from None
         finally:
             hook.close()
+
+    def submit_options(self) -> dict[str, Any]:
+        """How the submitter treats this operator's submissions (batches ride out 429s: see there)."""
+        return {}
 
     def stopped(self, stopped: SubmissionStopped) -> AirflowException:
         """The task's error for an API error that stopped the submissions (the message says it all)."""

@@ -25,7 +25,7 @@ from airflow_provider_vidgen.core.results import TaskError, TaskResult, request_
 from airflow_provider_vidgen.core.submission import Submission, is_literal
 from airflow_provider_vidgen.events import check_event
 from airflow_provider_vidgen.links import push_video_url
-from airflow_provider_vidgen.operators.base import BaseGenerationOperator
+from airflow_provider_vidgen.operators.base import BaseGenerationOperator, check_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,6 +62,8 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         or return the failures with the rest.
     :param max_items: the most items this task accepts (default 1000), so a mistake cannot order
         10,000 videos; split larger runs with ``.partial(...).expand(...)`` over chunks.
+    :param submit_timeout: seconds after which this try stops submitting (None: no deadline). 429s never
+        stop a batch: the token's shared pace slows down and it keeps going, until this deadline.
 
     Returns (XCom) a list of result dicts, one per item in input order, each with ``index`` and
     ``prompt``; ``usage`` where the vendor reports it. XCom ``summary`` holds the counts and the
@@ -80,12 +82,14 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         min_success: int | float | None = None,
         fail_on_failed: bool = True,
         max_items: int = DEFAULT_MAX_ITEMS,
+        submit_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.min_success = min_success
         self.fail_on_failed = fail_on_failed
         self.max_items = max_items
+        self.submit_timeout = submit_timeout
 
     # ------------------------------------------------------------------ what to submit
 
@@ -131,6 +135,8 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         if not isinstance(self.max_items, int) or isinstance(self.max_items, bool) or self.max_items < 1:
             raise InvalidInputError("max_items", f"must be a positive integer, got {self.max_items!r}")
         check_min_success(self.min_success)
+        if self.submit_timeout is not None:
+            check_seconds("submit_timeout", self.submit_timeout, literal_only=True)
 
     def _bodies(self) -> list[tuple[int, dict[str, Any]]]:
         return list(enumerate(self.item_bodies()))
@@ -185,11 +191,15 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         self.log.warning("Item %d was refused by the API (nothing created): %s", index, error)
         return self._unsubmitted(service, error.code or f"http_{error.status}", str(error))
 
+    def submit_options(self) -> dict[str, Any]:
+        return {"ride_out_throttles": True, "submit_timeout": self.submit_timeout}
+
     def stopped(self, stopped: SubmissionStopped) -> AirflowException:
         error = super().stopped(stopped)
         return type(error)(
             f"{stopped.error} Stopped submitting this try; {stopped.recorded} of {stopped.total} item(s) have a "
-            "recorded vendor task id, and a retry reattaches to them and submits only the rest."
+            "recorded vendor task id, and a retry (or clearing this task) reattaches to them and submits only "
+            "the rest."
         )
 
     def _unsubmitted(self, service: str, code: str, message: str) -> TaskResult:

@@ -15,11 +15,11 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vidgen.core.batch import Pacer, count, submissions_in_flight
+from airflow_provider_vidgen.core.batch import count, submissions_in_flight
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError
 from airflow_provider_vidgen.core.ledger import ItemRecord, SubmissionLedger, Unreadable, acknowledged
 from airflow_provider_vidgen.core.results import TaskResult
@@ -109,11 +109,17 @@ class Submitter:
         *,
         log: logging.Logger | Any,
         clears: int | None = None,
+        ride_out_throttles: bool = False,
+        submit_timeout: float | None = None,
     ) -> None:
         self.hook = hook
         self.store = store
         self.log = log
         self.clears = clears
+        if ride_out_throttles:  # a batch: 429s slow it down (the token's pace adapts), they never stop it
+            hook.retry = replace(hook.retry, count_throttles=False)
+        if submit_timeout is not None:
+            hook.deadline = time.monotonic() + submit_timeout
         self.label = hook.vendor.label
         self.ledger: SubmissionLedger | None = None
         self.single = False
@@ -226,10 +232,9 @@ class Submitter:
                 "max_requests_per_second)",
                 len(todo), len(submissions), self.label, submissions[0].service, rate, self.hook.conn_id,
             )  # fmt: skip
-        pacer = Pacer(rate)
         self.hook.get_conn()  # one client, made before the submitting threads share it
         in_flight = submissions_in_flight(rate)
-        progress = _Progress(self.log, len(todo) if len(submissions) > 1 else 0, pacer)
+        progress = _Progress(self.log, len(todo) if len(submissions) > 1 else 0, self.hook.pace)
         waiting = iter(todo)
         pending: dict[Future[str], int] = {}
         stop: ApiError | None = None
@@ -239,7 +244,7 @@ class Submitter:
             while stop is None and len(pending) < in_flight and (index := next(waiting, None)) is not None:
                 if self.ledger is not None:  # a try that dies before recording the id finds it again by it
                     self.ledger.intend(index, submissions[index].service)
-                future = pool.submit(self.hook.send_submission, submissions[index], pace=pacer.wait)
+                future = pool.submit(self.hook.send_submission, submissions[index])
                 pending[future] = index
 
         try:
@@ -414,8 +419,8 @@ class LostLookup:
 class _Progress:
     """A submission progress line at least every SUBMIT_LOG_SECONDS, and at the end (batches only)."""
 
-    def __init__(self, log: Any, total: int, pacer: Pacer) -> None:
-        self.log, self.total, self.pacer = log, total, pacer
+    def __init__(self, log: Any, total: int, pace: Any) -> None:
+        self.log, self.total, self.pace = log, total, pace
         self.done = 0
         self.started = self.last = time.monotonic()
 
@@ -423,7 +428,7 @@ class _Progress:
         self.done += 1
         now = time.monotonic()
         if self.total and (now - self.last >= SUBMIT_LOG_SECONDS or self.done == self.total):
-            waited = self.pacer.waited
+            waited = self.pace.waited
             self.log.info(
                 "Submitted %d/%d (%.0fs, %.1fs spent waiting for the rate limit)",
                 self.done, self.total, now - self.started, waited,

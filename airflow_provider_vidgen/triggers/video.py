@@ -110,6 +110,10 @@ class VideoTaskTrigger(BaseTrigger):
             if isinstance(update, DeadlinePassed):
                 return self._event(TIMEOUT, last, vendor, self._timeout_message(last, vendor))
             if isinstance(update, PollFailure):
+                if getattr(update.error, "rate_limited", False) and not update.fatal:
+                    # The token is shared and busy: the poller has slowed down; that is no failure.
+                    log.info("polls of %s are rate limited; slowing down", self.conn_id)
+                    continue
                 failures += 1
                 log.debug("poll %d/%d failed for %s: %s", failures, self.max_poll_failures, self.conn_id, update.error)
                 if update.fatal or failures >= self.max_poll_failures:

@@ -1,0 +1,264 @@
+"""One pace per API token, shared by every task, process and machine that uses the token.
+
+Every request this provider sends (batch and single submissions, the sensor's pokes, the triggers' polls)
+first takes a slot of its token's pace (``core.pace``). Where the slots are kept decides who shares them:
+
+* ``redis``: a Redis the deployment already runs (the Celery broker's, by default): every worker and
+  triggerer of every machine. One atomic script call per request.
+* ``file``: a lock file per token on this machine (no setup at all): every process of one machine, as in
+  ``airflow standalone`` or a LocalExecutor deployment.
+* ``process``: this process only (each task paces itself alone: what the provider did before).
+
+The connection extra ``shared_pace`` chooses: ``auto`` (default: the Celery broker's Redis when the
+deployment has one, else ``file``), ``file``, ``process``, or a ``redis://`` URL. No secret is kept:
+slots are keyed by a hash of the host and the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from airflow_provider_vidgen.core.pace import AdaptiveRate, reserve
+from airflow_provider_vidgen.core.transport import HttpResponse, Outcome, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+SLOT_TTL_SECONDS = 3600  # a token's state is dropped after an hour without requests
+
+
+class SlotStore(Protocol):
+    """Where the slots of tokens are kept."""
+
+    kind: str
+
+    def reserve(self, key: str, interval: float) -> float:
+        """Take the key's next slot; return the seconds to wait for it."""
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Nobody sends on the key for ``seconds`` (a ``Retry-After``)."""
+
+
+class ProcessSlots:
+    """Slots of this process only."""
+
+    kind = "process"
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._state: dict[str, tuple[float | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, key: str, interval: float) -> float:
+        with self._lock:
+            tat, paused = self._state.get(key, (None, 0.0))
+            tat, wait = reserve(tat, self.clock(), interval, paused)
+            self._state[key] = (tat, paused)
+            return wait
+
+    def pause(self, key: str, seconds: float) -> None:
+        with self._lock:
+            tat, paused = self._state.get(key, (None, 0.0))
+            self._state[key] = (tat, max(paused, self.clock() + seconds))
+
+
+class FileSlots:
+    """Slots of every process of this machine: one small JSON file per token, updated under ``flock``."""
+
+    kind = "file"
+
+    def __init__(self, folder: Path | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.folder = folder or Path(tempfile.gettempdir()) / "vidgen-pace"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+
+    @contextlib.contextmanager
+    def _locked(self, key: str) -> Any:
+        with (self.folder / f"{key}.json").open("a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                handle.seek(0)
+                text = handle.read()
+                state = json.loads(text) if text.strip() else {}
+                yield state
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(state))
+                handle.flush()
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def reserve(self, key: str, interval: float) -> float:
+        with self._locked(key) as state:
+            tat, wait = reserve(state.get("tat"), self.clock(), interval, state.get("paused", 0.0))
+            state["tat"] = tat
+        return wait
+
+    def pause(self, key: str, seconds: float) -> None:
+        with self._locked(key) as state:
+            state["paused"] = max(state.get("paused", 0.0), self.clock() + seconds)
+
+
+# One round trip: the slot is computed on the server, with the server's clock, so machines whose clocks
+# differ still share one pace.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or now)
+local paused = tonumber(redis.call('HGET', KEYS[1], 'paused') or 0)
+local slot = math.max(tat, now, paused)
+redis.call('HSET', KEYS[1], 'tat', tostring(slot + tonumber(ARGV[1])))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return tostring(slot - now)
+"""
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local paused = tonumber(redis.call('HGET', KEYS[1], 'paused') or 0)
+redis.call('HSET', KEYS[1], 'paused', tostring(math.max(paused, now + tonumber(ARGV[1]))))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+"""
+
+
+class RedisSlots:
+    """Slots of every worker and triggerer that reaches one Redis (the Celery broker's, typically)."""
+
+    kind = "redis"
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._reserve = self.client.register_script(_RESERVE)
+        self._pause = self.client.register_script(_PAUSE)
+
+        self.fallback: FileSlots | None = None  # used while Redis cannot be reached
+
+    def reserve(self, key: str, interval: float) -> float:
+        try:
+            return float(self._reserve(keys=[f"vidgen:pace:{key}"], args=[interval, SLOT_TTL_SECONDS]))
+        except Exception as err:  # Redis down: keep pacing this machine rather than fail the request
+            return self._fallback(err).reserve(key, interval)
+
+    def pause(self, key: str, seconds: float) -> None:
+        try:
+            self._pause(keys=[f"vidgen:pace:{key}"], args=[seconds, SLOT_TTL_SECONDS])
+        except Exception as err:
+            self._fallback(err).pause(key, seconds)
+
+    def _fallback(self, err: Exception) -> FileSlots:
+        if self.fallback is None:
+            log.warning("Redis for the shared pace is unreachable (%s); pacing per machine", type(err).__name__)
+            self.fallback = FileSlots()
+        return self.fallback
+
+
+class TokenPace:
+    """This process's share of one token's pace: a slot before every request, adapting to 429s."""
+
+    def __init__(self, store: SlotStore, key: str, rate: float, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.store, self.key, self.sleep = store, key, sleep
+        self.rate = AdaptiveRate(rate)
+        self.waited = 0.0  # seconds spent waiting for slots (logs, benchmarks)
+        self.throttled = 0  # 429s seen by this process on the token
+        self._lock = threading.Lock()
+
+    def _reserve(self) -> float:
+        with self._lock:
+            interval = self.rate.interval
+        return self.store.reserve(self.key, interval)
+
+    def wait(self, deadline: float | None = None) -> float:
+        """Block until this process may send its next request on the token. Returns the seconds waited, or
+        -1 (at once) when the slot comes after ``deadline`` (monotonic): the caller sends nothing then."""
+        delay = self._reserve()
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            return -1.0
+        if delay > 0:
+            self.sleep(delay)
+            self.waited += delay
+        return delay
+
+    async def await_slot(self) -> float:
+        """The same, without blocking the event loop (the store call runs in a thread)."""
+        delay = await asyncio.to_thread(self._reserve)
+        if delay > 0:
+            await asyncio.sleep(delay)
+            self.waited += delay
+        return delay
+
+    def observe(self, outcome: Outcome | None) -> None:
+        """A 429 (ours or anyone's on the token) slows this process down; ``Retry-After`` pauses everyone."""
+        if not isinstance(outcome, HttpResponse):
+            return
+        retry_after = parse_retry_after(outcome.headers) if outcome.status >= 400 else None
+        with self._lock:
+            if outcome.status == 429:
+                self.throttled += 1
+                self.rate.throttled()
+            elif outcome.status < 400:
+                self.rate.passed()
+        if retry_after:
+            self.store.pause(self.key, retry_after)
+
+
+def pace_key(base_url: str, token: str) -> str:
+    """The slots' key: the host and the token, hashed (the token itself is never kept)."""
+    return hashlib.sha256(f"{base_url}\n{token}".encode()).hexdigest()[:24]
+
+
+_stores: dict[str, SlotStore] = {}
+_paces: dict[tuple[str, str, float], TokenPace] = {}
+_registry_lock = threading.Lock()
+
+
+def store_for(setting: str) -> SlotStore:
+    """The slot store a connection's ``shared_pace`` extra names (see the module docstring)."""
+    name = (setting or "auto").strip()
+    if name == "auto":
+        broker = _celery_broker()
+        name = broker if broker and broker.startswith(("redis://", "rediss://")) else "file"
+    with _registry_lock:
+        if name not in _stores:
+            _stores[name] = _new_store(name)
+        return _stores[name]
+
+
+def _new_store(name: str) -> SlotStore:
+    if name == "process":
+        return ProcessSlots()
+    if name == "file":
+        return FileSlots()
+    if name.startswith(("redis://", "rediss://", "unix://")):
+        return RedisSlots(name)
+    raise ValueError(f"unknown shared_pace {name!r}")  # api_settings checked it: not reached
+
+
+def _celery_broker() -> str | None:
+    try:
+        from airflow.providers.common.compat.sdk import conf
+
+        return conf.get("celery", "broker_url", fallback=None)
+    except Exception:  # no Celery configuration (a LocalExecutor deployment)
+        return None
+
+
+def pace_for(setting: str, key: str, rate: float) -> TokenPace:
+    """This process's pace of a token (one per token, store and rate, shared by its hooks and pollers)."""
+    store = store_for(setting)
+    with _registry_lock:
+        pace = _paces.get((store.kind + setting, key, rate))
+        if pace is None:
+            pace = _paces[(store.kind + setting, key, rate)] = TokenPace(store, key, rate)
+        return pace
