@@ -89,6 +89,26 @@ def check_items(items: object, name: str, max_items: int) -> list[object]:
     return list(items)
 
 
+def batch_chunks(size: int = DEFAULT_MAX_ITEMS, **lists: Sequence[object]) -> list[dict[str, object]]:
+    """One batch task's arguments per chunk of at most ``size`` items, for ``.expand_kwargs(...)``.
+
+    Each chunk gets its slice of every per-item list (``prompts=``, ``first_image_urls=``, ...) and its
+    ``item_offset``, so its results carry their index in the whole run and the chunks merge back in
+    order (``storage.load_results``). A chunk is its map index and its positions: a retry or a clear of
+    one chunk only ever sees, reattaches to and submits that chunk's items.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InvalidInputError("size", f"must be a positive integer, got {size!r}")
+    lengths = {name: len(values) for name, values in lists.items()}
+    if not lengths or len(set(lengths.values())) != 1:
+        raise InvalidInputError("lists", f"give per-item lists of one length, got {lengths}")
+    total = next(iter(lengths.values()))
+    return [
+        {**{name: list(values[start : start + size]) for name, values in lists.items()}, "item_offset": start}
+        for start in range(0, total, size)
+    ]
+
+
 def chunks(items: Sequence[object], size: int) -> list[list[object]]:
     """``items`` in lists of ``size``: for ``.expand(prompts=chunks(prompts, 500))``."""
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:

@@ -26,6 +26,7 @@ from airflow_provider_vidgen.core.submission import Submission, is_literal
 from airflow_provider_vidgen.events import check_event
 from airflow_provider_vidgen.links import push_video_url
 from airflow_provider_vidgen.operators.base import BaseGenerationOperator, check_seconds
+from airflow_provider_vidgen.storage import keep_small
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -64,6 +65,10 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         10,000 videos; split larger runs with ``.partial(...).expand(...)`` over chunks.
     :param submit_timeout: seconds after which this try stops submitting (None: no deadline). 429s never
         stop a batch: the token's shared pace slows down and it keeps going, until this deadline.
+    :param item_offset: the first item's index in the whole run when this task is one chunk of it (see
+        ``core.batch.batch_chunks``): results carry ``index`` = offset + position, so chunks merge in order.
+    :param results_path: object storage for results too large for XCom (``airflow_provider_vidgen.storage``:
+        default the ``[vidgen] results_path`` option, else under AIRFLOW_HOME); XCom then holds a manifest.
 
     Returns (XCom) a list of result dicts, one per item in input order, each with ``index`` and
     ``prompt``; ``usage`` where the vendor reports it. XCom ``summary`` holds the counts and the
@@ -83,6 +88,8 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         fail_on_failed: bool = True,
         max_items: int = DEFAULT_MAX_ITEMS,
         submit_timeout: float | None = None,
+        item_offset: int = 0,
+        results_path: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -90,6 +97,8 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         self.fail_on_failed = fail_on_failed
         self.max_items = max_items
         self.submit_timeout = submit_timeout
+        self.item_offset = item_offset
+        self.results_path = results_path
 
     # ------------------------------------------------------------------ what to submit
 
@@ -135,6 +144,8 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         if not isinstance(self.max_items, int) or isinstance(self.max_items, bool) or self.max_items < 1:
             raise InvalidInputError("max_items", f"must be a positive integer, got {self.max_items!r}")
         check_min_success(self.min_success)
+        if isinstance(self.item_offset, bool) or not isinstance(self.item_offset, int) or self.item_offset < 0:
+            raise InvalidInputError("item_offset", f"must be an integer >= 0, got {self.item_offset!r}")
         if self.submit_timeout is not None:
             check_seconds("submit_timeout", self.submit_timeout, literal_only=True)
 
@@ -234,7 +245,9 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
     def _finish(
         self, context: Context, ordered: list[TaskResult], bodies: list[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
-        returned = [self.item_result(index, result, bodies[index]) for index, result in enumerate(ordered)]
+        returned = [
+            self.item_result(self.item_offset + index, result, bodies[index]) for index, result in enumerate(ordered)
+        ]
         counts = count(ordered, len(ordered))
         usage = total_usage(ordered)
         summary = {"items": counts.total, "succeeded": counts.succeeded, "failed": counts.failed, "usage": usage}
@@ -245,12 +258,16 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         for index, result in failed:
             self.log.warning("Item %d failed: %s", index, result.describe())
         push_video_url(context, [result for result in ordered if result.state == "succeeded"])
+        small = keep_small(returned, context, "results", root=self.results_path, summary=summary)
         if not self.wait_for_completion:
-            return returned
+            return small
         required = required_successes(len(ordered), min_success=self.min_success, fail_on_failed=self.fail_on_failed)
         if counts.succeeded < required:
             # Kept in XCom (key "failure") so a downstream all_done task can report them.
-            context["ti"].xcom_push(key=xcom.FAILURE, value=[returned[index] for index, _ in failed])
+            failures = [returned[index] for index, _ in failed]
+            context["ti"].xcom_push(
+                key=xcom.FAILURE, value=keep_small(failures, context, "failures", root=self.results_path)
+            )
             shown = "; ".join(f"item {index}: {result.describe()}" for index, result in failed[:SHOWN_FAILURES])
             more = f"; and {len(failed) - SHOWN_FAILURES} more" if len(failed) > SHOWN_FAILURES else ""
             raise AirflowException(
@@ -258,7 +275,7 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
                 f"(min_success={self.min_success!r}, fail_on_failed={self.fail_on_failed}): {shown}{more}. "
                 "A retry of this task submits only the failed items again."
             )
-        return returned
+        return small
 
     def item_result(self, index: int, result: TaskResult, body: Mapping[str, Any]) -> dict[str, Any]:
         data = {"index": index, **result.to_dict()}

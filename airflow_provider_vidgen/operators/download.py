@@ -31,6 +31,7 @@ from airflow_provider_vidgen.core.manifest import (
     unexplained_failures,
 )
 from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.storage import keep_small, load_all, load_results
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -140,8 +141,8 @@ def upstream_failures(
     known = {result.task_id for result in results}
     entries: list[FailureEntry] = []
     for upstream in sources:
-        pulled = ti.xcom_pull(task_ids=[upstream], key=xcom.FAILURE) or []
-        failures = [item for item in pulled if isinstance(item, Mapping) and item.get("task_id")]
+        pulled = load_results(ti.xcom_pull(task_ids=[upstream], key=xcom.FAILURE) or [])  # batches' lists too
+        failures = [item for item in pulled if item.get("task_id")]
         for item in failures:
             if item["task_id"] in known:
                 continue
@@ -269,7 +270,7 @@ class VideoDownloadOperator(BaseOperator):
         try:  # all input is checked before anything is downloaded
             self._check_settings()
             destination = destination_path(self.destination, self.destination_conn_id)
-            results, prompts = collect_generations(self.results)
+            results, prompts = collect_generations(load_all(self.results))
         except InvalidInputError as err:
             raise AirflowFailException(f"invalid input: {err}") from None
 
@@ -309,8 +310,10 @@ class VideoDownloadOperator(BaseOperator):
 
             html = render_gallery(data, title=f"Videos of {self.dag_id}" if self.has_dag() else "Videos")
             FileFetchHook.write(destination / self.gallery_name, html.encode())
+        written = None
         if self.manifest_name:
-            FileFetchHook.write(destination / self.manifest_name, json.dumps(data, indent=2).encode())
+            text = json.dumps(data, indent=2).encode()
+            written = (FileFetchHook.write(destination / self.manifest_name, text), text)
         self._annotate_outlets(context, data)
         new = sum(not entry.existing for entry in manifest.files)
         self.log.info(
@@ -325,7 +328,8 @@ class VideoDownloadOperator(BaseOperator):
             raise AirflowFailException(f"{line} (fail_on_missing=True)")
         if manifest.failures and not manifest.downloaded:
             raise AirflowFailException(f"{line}: nothing was downloaded. The manifest lists every failure.")
-        return data
+        counts = {key: data[key] for key in ("destination", "generations", "downloaded", "failed", "bytes", "gallery")}
+        return keep_small(data, context, "manifest", summary=counts, written=written)
 
     def _download_all(
         self, planned: list[PlannedFile], destination: ObjectStoragePath, prompts: Mapping[str, str]

@@ -17,6 +17,7 @@ from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.events import check_event, raise_for_event
 from airflow_provider_vidgen.links import VideoLink, push_video_url
 from airflow_provider_vidgen.operators.base import default_deferrable
+from airflow_provider_vidgen.storage import keep_small, load
 from airflow_provider_vidgen.vendors.acedata import ACEDATA
 
 if TYPE_CHECKING:
@@ -42,20 +43,31 @@ def collect_prompts(value: Any) -> dict[str, str]:
 
 
 def _items(value: Any) -> list[Any]:
+    """Ids and result dicts from ``value``: nested lists (chunks), stored results and lazy sequences opened."""
     if isinstance(value, str) and value.strip().startswith("["):
         try:
             value = ast.literal_eval(value)  # "{{ ti.xcom_pull(...) }}" renders a Python repr
         except (ValueError, SyntaxError):
             pass
-    items: Iterable[Any] = [value] if isinstance(value, str | dict) else value
-    if isinstance(items, Sequence) and not isinstance(items, list | tuple):
-        # A mapped task's XCom (a lazy sequence): read by index up to its length. Iterating it would
-        # ask for one item past the end, which Airflow logs as an "XCom not found" error.
-        items = [items[index] for index in range(len(items))]
-    try:
-        return list(items)
-    except TypeError:
-        raise InvalidInputError("task_ids", f"must be task ids or generation results, got {value!r}") from None
+    found: list[Any] = []
+
+    def walk(item: Any, depth: int) -> None:
+        item = load(item)  # a batch's results kept in object storage (storage.keep_small)
+        if isinstance(item, str | dict) or depth > 4:
+            found.append(item)
+            return
+        if isinstance(item, Sequence) and not isinstance(item, list | tuple):
+            # A mapped task's XCom (a lazy sequence): read by index up to its length. Iterating it would
+            # ask for one item past the end, which Airflow logs as an "XCom not found" error.
+            item = [item[index] for index in range(len(item))]
+        if not isinstance(item, Iterable):
+            found.append(item)  # check_task_ids names it
+            return
+        for element in item:
+            walk(element, depth + 1)
+
+    walk(value, 0)
+    return found
 
 
 class VideoTaskSensor(BaseSensorOperator):
@@ -119,7 +131,7 @@ class VideoTaskSensor(BaseSensorOperator):
         done = all(result.terminal for result in ordered)
         self.log.info("%d/%d task(s) finished", sum(result.terminal for result in ordered), len(ordered))
         push_video_url(context, ordered)  # the link is rendered whenever the task stops, deferral included
-        return PokeReturnValue(is_done=done, xcom_value=self._finish(ordered) if done else None)
+        return PokeReturnValue(is_done=done, xcom_value=self._finish(ordered, context) if done else None)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -145,9 +157,9 @@ class VideoTaskSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         results = raise_for_event(check_event(event))
         push_video_url(context, results)
-        return self._finish(results)
+        return self._finish(results, context)
 
-    def _finish(self, results: list[TaskResult]) -> list[dict[str, Any]]:
+    def _finish(self, results: list[TaskResult], context: Context) -> Any:
         failed = [result for result in results if result.state == "failed"]
         if failed and self.fail_on_failed:
             raise AirflowException(
@@ -157,7 +169,8 @@ class VideoTaskSensor(BaseSensorOperator):
             self.log.info("%s", result.describe())
         # The prompt: from the upstream results the ids came from, else as the vendor's record echoes it.
         prompts = collect_prompts(self.task_ids)
-        return [
+        returned = [
             {**result.to_dict(), "prompt": prompts[result.task_id]} if result.task_id in prompts else result.to_dict()
             for result in results
         ]
+        return keep_small(returned, context, "results")
