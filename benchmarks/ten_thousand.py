@@ -1,0 +1,280 @@
+"""10,000 videos a night: N prompts as mapped batch chunks on one rate-limited token, shared pace vs not.
+
+    python benchmarks/ten_thousand.py [--topology standalone|prod] [--n 10000] [--rate 20] [--render 20]
+
+One emulator limits the token to ``--rate`` requests/s (a sliding one-second window) and renders every
+video in ``--render`` s. The DAGs (``benchmarks/dags/vidgen_10k.py``) map a ``HailuoBatchVideoOperator``
+over chunks of 1,000 (``batch_chunks``), then a summary reads every chunk's results as one list. Both modes
+run one after the other in the same run of this script, on the same Airflow:
+
+* ``shared``: the connection's ``shared_pace`` is ``auto``: on ``standalone`` every process of the machine
+  shares the token's pace (a lock file), on ``prod`` every worker and triggerer shares it through the
+  Celery broker's Redis;
+* ``unshared``: ``shared_pace=process``: each chunk paces itself alone at the token's rate (10 tasks at
+  20 requests/s each on a token that allows 20).
+
+Topologies: ``standalone`` (``airflow standalone``: SQLite, LocalExecutor, one triggerer) and ``prod``
+(the ``make e2e-prod`` stack: PostgreSQL, Redis, CeleryExecutor with two workers, two triggerers).
+
+Printed side by side: wall time against the floor ``N / rate + render + one poll``; 429s (share of all
+requests); videos created and submit requests per prompt; the most requests the emulator saw in any one
+second and the seconds above the limit; Airflow CPU-s per video; the triggerers' memory per waiting item
+(peak RSS while all N wait, minus RSS before the run, over N); the largest XCom of the run.
+Targets (shared): wall <= floor + 120 s, 429s <= 0.5%, exactly one submission per prompt, at most one
+second above the limit, largest XCom < 1 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.append(str(REPO / "tests" / "e2e"))
+
+from batch_vs_mapped import _seconds, group_cpu_seconds, start_standalone  # noqa: E402
+from common import Api, Failed, free_ports, proc_stats, stop_group, wait_for  # noqa: E402
+
+from airflow_provider_vidgen.emulator import EmulatorServer  # noqa: E402
+
+MODES = ("shared", "unshared")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def connections(url: str, token: str, rate: float) -> dict[str, str]:
+    def conn(shared_pace: str) -> str:
+        extra = {"max_requests_per_second": rate, "batch_size": 100, "shared_pace": shared_pace}
+        return json.dumps({"conn_type": "acedata", "host": url, "password": token, "extra": extra})
+
+    return {"AIRFLOW_CONN_ACEDATA_SHARED": conn("auto"), "AIRFLOW_CONN_ACEDATA_UNSHARED": conn("process")}
+
+
+def triggerer_rss() -> int:
+    """Resident bytes of every ``airflow triggerer`` process on the machine."""
+    total = 0
+    for pid, fields in proc_stats():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"triggerer" in cmdline and b"airflow" in cmdline and len(fields) > 21:
+            total += int(fields[21]) * PAGE  # rss in pages: field 24 of /proc/<pid>/stat (fields start at 3)
+    return total
+
+
+class Topology:
+    """What a mode's run needs from the Airflow it runs on."""
+
+    api: Api
+
+    def cpu_seconds(self) -> float:
+        raise NotImplementedError
+
+    def largest_xcom(self, run_id: str) -> int:
+        raise NotImplementedError
+
+
+class Standalone(Topology):
+    def __init__(self, work: Path, emulator: EmulatorServer, token: str, args: argparse.Namespace, deadline: float):
+        from run_e2e import airflow_env
+
+        api_port, worker_log, trigger_log = free_ports(3)
+        env = airflow_env(work, emulator.url, api_port, (worker_log, trigger_log))
+        env.update(connections(emulator.url, token, args.rate))
+        env.update(bench_env(args))
+        self.work = work
+        self.api = Api(f"http://127.0.0.1:{api_port}")
+        self.process = start_standalone(work, env, self.api, tuple(f"bench_10k_{m}" for m in MODES), deadline)
+
+    def cpu_seconds(self) -> float:
+        return group_cpu_seconds(self.process.pid)
+
+    def largest_xcom(self, run_id: str) -> int:
+        with sqlite3.connect(self.work / "airflow_home" / "airflow.db") as db:
+            row = db.execute("SELECT max(length(value)) FROM xcom WHERE run_id = ?", (run_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def stop(self) -> None:
+        stop_group(self.process)
+
+
+class Prod(Topology):
+    def __init__(self, work: Path, emulator: EmulatorServer, token: str, args: argparse.Namespace, deadline: float):
+        from prod_stack import ProdStack
+
+        self.stack = ProdStack(work, emulator.url, worker_concurrency=8)
+        extra = {**connections(emulator.url, token, args.rate), **bench_env(args)}
+        original = self.stack.env
+        self.stack.env = lambda name=None: {**original(name), **extra}  # type: ignore[method-assign]
+        self.stack.start_databases(deadline)
+        self.stack.start_airflow(deadline)
+        self.api = Api(self.stack.api_url)
+        wait_for(lambda: self.api.client.get("/api/v2/monitor/health").status_code == 200, deadline, "the API")
+        self.api.login(self.stack.home, deadline)
+        wait_for(
+            lambda: all(self.api.client.get(f"/api/v2/dags/bench_10k_{m}").status_code == 200 for m in MODES),
+            deadline,
+            "the DAGs",
+        )
+
+    def cpu_seconds(self) -> float:
+        return sum(group_cpu_seconds(p.pid) for name, p in self.stack.procs.items() if name not in ("pg", "redis"))
+
+    def largest_xcom(self, run_id: str) -> int:
+        rows = self.stack.query("SELECT max(octet_length(value::text)) FROM xcom WHERE run_id = %s", (run_id,))
+        return int(rows[0][0] or 0)
+
+    def stop(self) -> None:
+        self.stack.stop_all()
+
+
+def bench_env(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        "VIDGEN_BENCH_N": str(args.n),
+        "VIDGEN_BENCH_POLL": str(args.poll),
+        "AIRFLOW__CORE__MAX_MAP_LENGTH": "4096",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+
+
+def run_mode(top: Topology, emulator: EmulatorServer, mode: str, n: int, deadline: float) -> dict[str, Any]:
+    dag_id = f"bench_10k_{mode}"
+    emulator.reset()
+    run_id = f"bench_{mode}_{int(time.time())}"
+    cpu_before, rss_before, rss_peak = top.cpu_seconds(), triggerer_rss(), 0
+    top.api.send("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
+    top.api.send("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    print(f"[{mode}] triggered {dag_id} run {run_id}", flush=True)
+    last_print = 0.0
+    while True:
+        if time.monotonic() > deadline:
+            raise Failed(f"{mode}: the run did not finish in time")
+        try:
+            run = top.api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        except (httpx.HTTPError, Failed) as err:
+            print(f"[{mode}] API read failed ({type(err).__name__}); retrying", flush=True)
+            time.sleep(2)
+            continue
+        rss_peak = max(rss_peak, triggerer_rss())
+        if time.monotonic() - last_print > 30:
+            stats = emulator.stats()
+            print(
+                f"[{mode}] {run['state']}: {stats['tasks']} submitted, {stats['counts']['rate_limited']} 429s",
+                flush=True,
+            )
+            last_print = time.monotonic()
+        if run["state"] in ("success", "failed"):
+            break
+        time.sleep(2)
+    stats = emulator.stats()
+    counts = stats["counts"]
+    requests = sum(counts[kind] for kind in ("submit", "retrieve", "retrieve_batch", "delete"))
+    rates = next(iter(stats["rates"].values()), {"peak_per_second": 0, "seconds_over_limit": 0})
+    summary = top.api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/summarize/xcomEntries/return_value")
+    return {
+        "state": run["state"],
+        "wall": _seconds(run["end_date"]) - _seconds(run["start_date"]),
+        "http_429": counts["rate_limited"],
+        "share_429": counts["rate_limited"] / max(requests, 1),
+        "tasks_per_prompt": stats["tasks_created"] / n,
+        "submits_per_prompt": counts["submit"] / n,
+        "peak_per_second": rates["peak_per_second"],
+        "seconds_over_limit": rates["seconds_over_limit"],
+        "cpu_per_video": (top.cpu_seconds() - cpu_before) / n,
+        "bytes_per_waiting_item": max(rss_peak - rss_before, 0) / n,
+        "largest_xcom": top.largest_xcom(run_id),
+        "summary": summary.get("value"),
+    }
+
+
+ROWS = [
+    ("DAG run state", "state", "{}"),
+    ("wall time (s)", "wall", "{:.0f}"),
+    ("HTTP 429 answers", "http_429", "{}"),
+    ("429s, share of requests", "share_429", "{:.2%}"),
+    ("videos created per prompt", "tasks_per_prompt", "{:.4f}"),
+    ("submit requests per prompt", "submits_per_prompt", "{:.3f}"),
+    ("peak requests in one second", "peak_per_second", "{}"),
+    ("seconds above the limit", "seconds_over_limit", "{}"),
+    ("Airflow CPU-s per video", "cpu_per_video", "{:.3f}"),
+    ("triggerer bytes per waiting item", "bytes_per_waiting_item", "{:.0f}"),
+    ("largest XCom (bytes)", "largest_xcom", "{}"),
+]
+
+
+def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, floor: float) -> bool:
+    setup = f"N={args.n}, emulator {args.rate:g} requests/s, render {args.render:g} s, poll {args.poll:g} s"
+    print(f"\n{args.topology}: {setup}")
+    print(f"floor = N / rate + render + poll = {floor:.0f} s\n")
+    print(f"| {'':34} | " + " | ".join(f"{mode:>10}" for mode in results) + " |")
+    print(f"|{'-' * 36}|" + "|".join("-" * 12 for _ in results) + "|")
+    for label, key, fmt in ROWS:
+        print(f"| {label:34} | " + " | ".join(f"{fmt.format(results[m][key]):>10}" for m in results) + " |")
+    shared = results.get("shared")
+    if shared is None:
+        return True
+    checks = {
+        f"wall <= floor + 120 s ({floor + 120:.0f} s)": shared["wall"] <= floor + 120,
+        "429s <= 0.5% of requests": shared["share_429"] <= 0.005,
+        "exactly one video per prompt": shared["tasks_per_prompt"] == 1.0,
+        "at most one second above the limit": shared["seconds_over_limit"] <= 1,
+        "largest XCom < 1 MB": shared["largest_xcom"] < 1024 * 1024,
+        "summary: every result, in prompt order": (shared["summary"] or {}).get("in_order") is True,
+    }
+    print()
+    for name, ok in checks.items():
+        print(f"shared: {name}: {ok}")
+    return all(checks.values()) and shared["state"] == "success"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--topology", choices=("standalone", "prod"), default="standalone")
+    parser.add_argument("--n", type=int, default=10000, help="videos (default 10000, in chunks of 1000)")
+    parser.add_argument("--rate", type=float, default=20.0, help="the emulator's requests/s per token (default 20)")
+    parser.add_argument("--render", type=float, default=20.0, help="seconds each video renders (default 20)")
+    parser.add_argument("--poll", type=float, default=15.0, help="poll interval of the operators (default 15)")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: shared, unshared")
+    parser.add_argument("--budget", type=float, default=7200.0, help="seconds before giving up")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, DB)")
+    args = parser.parse_args(argv)
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    deadline = time.monotonic() + args.budget
+    work = Path(tempfile.mkdtemp(prefix="vidgen-bench-10k-"))
+    (work / "dags").mkdir()
+    shutil.copy(REPO / "benchmarks" / "dags" / "vidgen_10k.py", work / "dags" / "vidgen_10k.py")
+    token = "bench-10k-token-5d1c"
+    floor = args.n / args.rate + args.render + args.poll
+    print(f"Work folder: {work}; {args.topology}, N={args.n}, rate {args.rate:g}/s, modes {modes}", flush=True)
+    results: dict[str, dict[str, Any]] = {}
+    queued = min(5.0, args.render / 4)
+    with EmulatorServer(token=token, queued_seconds=queued, running_seconds=args.render - queued) as emulator:
+        emulator.configure(rate_limit=args.rate)
+        top = (Standalone if args.topology == "standalone" else Prod)(work, emulator, token, args, deadline)
+        try:
+            for mode in modes:
+                results[mode] = run_mode(top, emulator, mode, args.n, deadline)
+                print(f"[{mode}] {results[mode]}", flush=True)
+        finally:
+            top.stop()
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    ok = report(results, args, floor)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
