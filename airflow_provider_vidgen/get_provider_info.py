@@ -33,11 +33,12 @@ def service_families(vendor: Any) -> list[str]:
 
 def connection_type(vendor: Any) -> dict[str, Any]:
     """A vendor's connection form: the password is the API token, the host an optional base URL."""
-    from airflow_provider_vidgen.core.settings import COMMON_CONNECTION_FIELDS
+    from airflow_provider_vidgen.core.settings import CALLBACK_FIELD, COMMON_CONNECTION_FIELDS
 
+    callbacks = (CALLBACK_FIELD,) if vendor.callback_field else ()
     fields = {
         field.name: {"label": field.label, "description": field.description, "schema": dict(field.schema)}
-        for field in (*vendor.connection_fields, *COMMON_CONNECTION_FIELDS)
+        for field in (*vendor.connection_fields, *COMMON_CONNECTION_FIELDS, *callbacks)
     }
     example_extra = json.dumps({name: spec["schema"].get("default", "") for name, spec in fields.items()})
     return {

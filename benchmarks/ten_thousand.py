@@ -11,7 +11,12 @@ run one after the other in the same run of this script, on the same Airflow:
   shares the token's pace (a lock file), on ``prod`` every worker and triggerer shares it through the
   Celery broker's Redis;
 * ``unshared``: ``shared_pace=process``: each chunk paces itself alone at the token's rate (10 tasks at
-  20 requests/s each on a token that allows 20).
+  20 requests/s each on a token that allows 20);
+* ``callbacks`` (ask for it with ``--modes``): as ``shared``, and the connection has a ``callback_base_url``
+  (the API server): the emulator calls every task back, the receiver confirms and resumes the chunks,
+  and the triggerer only keeps its safety poll. ``--n 1000 --chunk 50 --modes shared,callbacks`` compares
+  it with polling: vendor requests while waiting, and seconds from a chunk's last video being ready to
+  the chunk task's end (p50, p95 over the chunks).
 
 Topologies: ``standalone`` (``airflow standalone``: SQLite, LocalExecutor, one triggerer) and ``prod``
 (the ``make e2e-prod`` stack: PostgreSQL, Redis, CeleryExecutor with two workers, two triggerers).
@@ -49,16 +54,20 @@ from common import Api, Failed, free_ports, proc_stats, stop_group, wait_for  # 
 
 from airflow_provider_vidgen.emulator import EmulatorServer  # noqa: E402
 
-MODES = ("shared", "unshared")
+MODES = ("shared", "unshared", "callbacks")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def connections(url: str, token: str, rate: float) -> dict[str, str]:
-    def conn(shared_pace: str) -> str:
-        extra = {"max_requests_per_second": rate, "batch_size": 100, "shared_pace": shared_pace}
+def connections(url: str, token: str, rate: float, api_url: str) -> dict[str, str]:
+    def conn(shared_pace: str, **more: str) -> str:
+        extra = {"max_requests_per_second": rate, "batch_size": 100, "shared_pace": shared_pace, **more}
         return json.dumps({"conn_type": "acedata", "host": url, "password": token, "extra": extra})
 
-    return {"AIRFLOW_CONN_ACEDATA_SHARED": conn("auto"), "AIRFLOW_CONN_ACEDATA_UNSHARED": conn("process")}
+    return {
+        "AIRFLOW_CONN_ACEDATA_SHARED": conn("auto"),
+        "AIRFLOW_CONN_ACEDATA_UNSHARED": conn("process"),
+        "AIRFLOW_CONN_ACEDATA_CALLBACKS": conn("auto", callback_base_url=api_url),
+    }
 
 
 def triggerer_rss() -> int:
@@ -92,8 +101,14 @@ class Standalone(Topology):
 
         api_port, worker_log, trigger_log = free_ports(3)
         env = airflow_env(work, emulator.url, api_port, (worker_log, trigger_log))
-        env.update(connections(emulator.url, token, args.rate))
+        env.update(connections(emulator.url, token, args.rate, f"http://127.0.0.1:{api_port}"))
         env.update(bench_env(args))
+        # As benchmarks/batch_vs_mapped.py: ten tasks writing their ledgers at once wait for SQLite's lock
+        # (Python's default of 5 s fails them with "database is locked").
+        (work / "bench_sqlite.py").write_text("CONNECT_ARGS = {'timeout': 60.0}\n")
+        env["PYTHONPATH"] = os.pathsep.join([str(work), env["PYTHONPATH"]])
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "bench_sqlite.CONNECT_ARGS"
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"] = "bench_sqlite.CONNECT_ARGS"
         self.work = work
         self.api = Api(f"http://127.0.0.1:{api_port}")
         self.process = start_standalone(work, env, self.api, tuple(f"bench_10k_{m}" for m in MODES), deadline)
@@ -115,7 +130,7 @@ class Prod(Topology):
         from prod_stack import ProdStack
 
         self.stack = ProdStack(work, emulator.url, worker_concurrency=8)
-        extra = {**connections(emulator.url, token, args.rate), **bench_env(args)}
+        extra = {**connections(emulator.url, token, args.rate, self.stack.api_url), **bench_env(args)}
         original = self.stack.env
         self.stack.env = lambda name=None: {**original(name), **extra}  # type: ignore[method-assign]
         self.stack.start_databases(deadline)
@@ -144,6 +159,7 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
     return {
         "VIDGEN_BENCH_N": str(args.n),
         "VIDGEN_BENCH_POLL": str(args.poll),
+        "VIDGEN_BENCH_CHUNK": str(args.chunk),
         "AIRFLOW__CORE__MAX_MAP_LENGTH": "4096",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
@@ -163,7 +179,7 @@ def run_mode(top: Topology, emulator: EmulatorServer, mode: str, n: int, deadlin
             raise Failed(f"{mode}: the run did not finish in time")
         try:
             run = top.api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-        except (httpx.HTTPError, Failed) as err:
+        except (httpx.HTTPError, Failed) as err:  # a busy API server (SQLite) answers late: ask again
             print(f"[{mode}] API read failed ({type(err).__name__}); retrying", flush=True)
             time.sleep(2)
             continue
@@ -182,7 +198,13 @@ def run_mode(top: Topology, emulator: EmulatorServer, mode: str, n: int, deadlin
     counts = stats["counts"]
     requests = sum(counts[kind] for kind in ("submit", "retrieve", "retrieve_batch", "delete"))
     rates = next(iter(stats["rates"].values()), {"peak_per_second": 0, "seconds_over_limit": 0})
-    summary = top.api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/summarize/xcomEntries/return_value")
+    tis = top.api.task_instances(dag_id, run_id)
+    failed = [f"{ti['task_id']}[{ti['map_index']}]" for ti in tis if ti["state"] != "success"]
+    waits = resume_after_ready(top.api, emulator, dag_id, run_id, tis)
+    summary = None
+    if not failed:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/summarize/xcomEntries/return_value"
+        summary = top.api.get(path, deserialize=True, stringify=False)["value"]
     return {
         "state": run["state"],
         "wall": _seconds(run["end_date"]) - _seconds(run["start_date"]),
@@ -195,8 +217,30 @@ def run_mode(top: Topology, emulator: EmulatorServer, mode: str, n: int, deadlin
         "cpu_per_video": (top.cpu_seconds() - cpu_before) / n,
         "bytes_per_waiting_item": max(rss_peak - rss_before, 0) / n,
         "largest_xcom": top.largest_xcom(run_id),
-        "summary": summary.get("value"),
+        "wait_requests": counts["retrieve"] + counts["retrieve_batch"],
+        "resume_p50": percentile(waits, 0.5),
+        "resume_p95": percentile(waits, 0.95),
+        "callbacks_answered": len(emulator.delivered_callbacks()),
+        "summary": summary,
+        "not_successful": failed,
     }
+
+
+def resume_after_ready(api: Api, emulator: EmulatorServer, dag_id: str, run_id: str, tis: list[dict]) -> list[float]:
+    """Per chunk task: seconds from its last video being ready (on the emulator) to the task's end."""
+    ready = emulator.finish_times()
+    waits = []
+    for ti in tis:
+        if ti["task_id"] != "generate" or ti["state"] != "success":
+            continue
+        ids = api.xcom(dag_id, run_id, "generate", "vendor_task_id", ti["map_index"])
+        waits.append(_seconds(ti["end_date"]) - max(ready[task_id] for task_id in ids if task_id in ready))
+    return waits
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 ROWS = [
@@ -211,6 +255,10 @@ ROWS = [
     ("Airflow CPU-s per video", "cpu_per_video", "{:.3f}"),
     ("triggerer bytes per waiting item", "bytes_per_waiting_item", "{:.0f}"),
     ("largest XCom (bytes)", "largest_xcom", "{}"),
+    ("vendor requests while waiting", "wait_requests", "{}"),
+    ("ready to task end p50 (s)", "resume_p50", "{:.1f}"),
+    ("ready to task end p95 (s)", "resume_p95", "{:.1f}"),
+    ("final callbacks answered 2xx", "callbacks_answered", "{}"),
 ]
 
 
@@ -233,10 +281,17 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, floor: 
         "largest XCom < 1 MB": shared["largest_xcom"] < 1024 * 1024,
         "summary: every result, in prompt order": (shared["summary"] or {}).get("in_order") is True,
     }
+    called_back = results.get("callbacks")
+    if called_back is not None:
+        checks["callbacks: every video's final callback answered"] = called_back["callbacks_answered"] == args.n
+        checks["callbacks: exactly one video per prompt"] = called_back["tasks_per_prompt"] == 1.0
+        checks["callbacks: ready to task end p95 below polling's p50"] = (
+            called_back["resume_p95"] < shared["resume_p50"]
+        )
     print()
     for name, ok in checks.items():
         print(f"shared: {name}: {ok}")
-    return all(checks.values()) and shared["state"] == "success"
+    return all(checks.values()) and all(result["state"] == "success" for result in results.values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,7 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="the emulator's requests/s per token (default 20)")
     parser.add_argument("--render", type=float, default=20.0, help="seconds each video renders (default 20)")
     parser.add_argument("--poll", type=float, default=15.0, help="poll interval of the operators (default 15)")
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: shared, unshared")
+    parser.add_argument("--chunk", type=int, default=1000, help="videos per mapped batch task (default 1000)")
+    parser.add_argument(
+        "--modes",
+        default="shared,unshared",
+        help="comma-separated: shared, unshared, callbacks (default the first two)",
+    )
     parser.add_argument("--budget", type=float, default=7200.0, help="seconds before giving up")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, DB)")
     args = parser.parse_args(argv)

@@ -555,12 +555,14 @@ def test_hidream_batch_and_unknown_id(client):
     path = HIDREAM.services["txt2video"].poll_path + "/batch"
     body = client.post(path, json={"task_id_list": [task_id, "nope"]}).json()
     assert body["code"] == 0 and isinstance(body["result"], list)
-    assert [item["task_id"] for item in body["result"]] == [task_id]
+    # An unknown id comes back as the docs say: its id with no sub-task (read as pending, "unknown").
+    assert body["result"][1] == {"task_id": "nope", "sub_task_results": []}
     results = HIDREAM.parse_batch(HIDREAM.services["txt2video"], [task_id, "nope"], body["result"])
-    assert results["nope"].error.code == "not_found" and results[task_id].state == "pending"
+    assert results["nope"].state == "pending" and results["nope"].unknown
+    assert results[task_id].state == "pending"
     assert client.post(path, json={"task_id_list": []}).json()["result"] == []  # the provider's probe
-    assert retrieve_hidream(client, "txt2video", "nope") is None  # unknown single id: result null
-    assert retrieve_hidream(client, "img2video", task_id) is None  # other module: not visible
+    assert retrieve_hidream(client, "txt2video", "nope") == {"task_id": "nope", "sub_task_results": []}
+    assert retrieve_hidream(client, "img2video", task_id)["sub_task_results"] == []  # other module: not visible
 
 
 def test_hidream_v3_has_single_results_only(emu, client):
@@ -572,9 +574,11 @@ def test_hidream_v3_has_single_results_only(emu, client):
         answer = client.post(spec.poll_path + "/batch", json={"task_id_list": [task_id]})
         assert answer.status_code == 404 and answer.json()["code"] == 404, answer.text
         assert retrieve_hidream(client, module, task_id)["task_id"] == task_id
-        assert retrieve_hidream(client, module, "nope") is None  # unknown single id: result null
+        assert retrieve_hidream(client, module, "nope") == {"task_id": "nope", "sub_task_results": []}
     # v2 and v3 are separate families: a v3 task is not visible through the v2 results of the same module.
-    assert retrieve_hidream(client, "txt2video", ids["v3-txt2video"]) is None
+    assert (
+        retrieve_hidream(client, "txt2video", ids["v3-txt2video"])["sub_task_results"] == []
+    )  # v2 knows nothing of it
     stats = emu.stats()["by_vendor"]["hidream"]
     assert stats["submit"] == 3 and stats["retrieve"] == 7 and stats.get("retrieve_batch", 0) == 0
 
@@ -666,17 +670,18 @@ def test_callbacks_are_really_posted(emu, client):
 
 
 def test_failed_callbacks_are_counted(emu, client):
+    """One final callback each (Hailuo): answered 500 is refused, nothing listening is failed."""
     with Receiver(status=500) as receiver:
-        submit_ace(client, "luma", callback_url=receiver.url("ace"))
+        submit_ace(client, "hailuo", callback_url=receiver.url("ace"))
         deadline = time.monotonic() + 5
-        while not emu.stats()["counts"]["callback_failed"] and time.monotonic() < deadline:
+        while not emu.stats()["counts"]["callback_refused"] and time.monotonic() < deadline:
             time.sleep(0.05)
-    submit_ace(client, "luma", callback_url="http://127.0.0.1:9/refused")  # nothing listens on port 9
+    submit_ace(client, "hailuo", callback_url="http://127.0.0.1:9/refused")  # nothing listens on port 9
     deadline = time.monotonic() + 5
-    while emu.stats()["counts"]["callback_failed"] < 2 and time.monotonic() < deadline:
+    while not emu.stats()["counts"]["callback_failed"] and time.monotonic() < deadline:
         time.sleep(0.05)
     counts = emu.stats()["counts"]
-    assert counts["callback"] == 2 and counts["callback_failed"] == 2
+    assert (counts["callback"], counts["callback_refused"], counts["callback_failed"]) == (2, 1, 1)
 
 
 def test_builtin_callback_receiver(emu, client):

@@ -33,6 +33,7 @@ def test_connection_types_and_form_metadata():
         "batch_size",
         "max_requests_per_second",
         "shared_pace",
+        "callback_base_url",
     }
     assert set(info["hidream"]["conn-fields"]) == {
         "user_id",
@@ -40,6 +41,7 @@ def test_connection_types_and_form_metadata():
         "batch_size",
         "max_requests_per_second",
         "shared_pace",
+        "callback_base_url",
     }
 
 

@@ -20,7 +20,7 @@ from airflow_provider_vidgen.hooks.acedata import AceDataHook
 from airflow_provider_vidgen.triggers.poller import pollers_in_loop
 from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
 
-EVENT_KEYS = {"status", "conn_id", "service", "task_ids", "results", "message"}
+EVENT_KEYS = {"status", "conn_id", "service", "task_ids", "results", "message", "via"}
 KWARG_KEYS = {
     "conn_id",
     "service",
@@ -30,6 +30,8 @@ KWARG_KEYS = {
     "max_poll_failures",
     "shared_polling",
     "heartbeat_interval",
+    "callbacks",
+    "unknown_deadline",
 }
 
 

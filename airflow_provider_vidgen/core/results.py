@@ -51,6 +51,9 @@ class TaskResult:
     # The prompt, where the vendor's task record echoes the request (Ace Data); left out of
     # ``to_dict()`` when None. Operators add the one they sent.
     prompt: str | None = None
+    # The vendor's record says nothing yet (HiDream's empty sub_task_results): pending just after a
+    # submission, or an id the vendor does not know. The trigger ends the doubt after a grace time.
+    unknown: bool = False
 
     @property
     def terminal(self) -> bool:
@@ -69,6 +72,8 @@ class TaskResult:
             data["usage"] = dict(self.usage)
         if self.prompt is None:
             del data["prompt"]
+        if not self.unknown:
+            del data["unknown"]
         return data
 
     @classmethod
@@ -84,6 +89,7 @@ class TaskResult:
             error=TaskError(**error) if error else None,
             usage=clean_usage(data.get("usage")),
             prompt=data["prompt"] if isinstance(data.get("prompt"), str) else None,
+            unknown=data.get("unknown") is True,
         )
 
     def describe(self) -> str:

@@ -46,6 +46,13 @@ COMMON_CONNECTION_FIELDS = (
         {"type": ["string", "null"], "default": "auto"},
     ),
 )
+CALLBACK_FIELD = ConnectionField(
+    "callback_base_url",
+    "Callback base URL",
+    "The URL at which the vendor reaches this Airflow's API server (e.g. https://airflow.example.com): turns "
+    "on callback completion for every generation on this connection.",
+    {"type": ["string", "null"], "format": "uri"},
+)
 SHARED_PACE_CHOICES = ("auto", "file", "process")
 
 
@@ -58,6 +65,7 @@ class ApiSettings:
     scheme_assumed: bool = False  # the connection's host had no scheme, so https:// was put in front
     max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
     shared_pace: str = "auto"  # where the token's pace is shared (hooks.pace)
+    callback_base_url: str | None = None  # where vendors reach the API server's callback receiver
 
     def __repr__(self) -> str:  # never print anything that could hold a secret
         return f"ApiSettings(base_url={self.base_url!r}, timeout={self.timeout}, batch_size={self.batch_size})"
@@ -75,7 +83,10 @@ def api_settings(vendor: Vendor, host: str | None, extras: Mapping[str, Any]) ->
     shared = str(extras.get("shared_pace") or "auto").strip()
     if shared not in SHARED_PACE_CHOICES and not shared.startswith(("redis://", "rediss://", "unix://")):
         raise InvalidInputError("extra.shared_pace", f"must be auto, file, process or a redis:// URL, got {shared!r}")
-    return ApiSettings(base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed, rate, shared)
+    callbacks = str(extras.get("callback_base_url") or "").strip() or None
+    if callbacks is not None:
+        check_url("extra.callback_base_url", callbacks)
+    return ApiSettings(base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed, rate, shared, callbacks)
 
 
 def _positive(extras: Mapping[str, Any], key: str, default: float, kind: type) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airflow_provider_vidgen.core.results import request_prompt
@@ -42,6 +42,20 @@ class Submission:
 
     def fingerprint(self, conn_id: str) -> str:
         return fingerprint(conn_id, self.vendor.name, self.spec.name, self.body)
+
+    @property
+    def calls_back(self) -> bool:
+        """Whether the request already names a callback URL (the DAG's own, or ours)."""
+        field = self.vendor.callback_field
+        return bool(field and isinstance(self.request.json, Mapping) and self.request.json.get(field))
+
+    def with_callback(self, url: str) -> Submission:
+        """The same submission, asking the vendor to call ``url`` back. The URL goes into the request only:
+        the body (the generation's identity, its fingerprint) stays as it was."""
+        field = self.vendor.callback_field
+        if not field or not isinstance(self.request.json, Mapping):
+            return self
+        return replace(self, request=replace(self.request, json={**self.request.json, field: url}))
 
 
 def prepare(vendor: Vendor, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False) -> Submission:

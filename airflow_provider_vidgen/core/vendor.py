@@ -46,6 +46,8 @@ class Vendor(ABC):
     hook_class_name: ClassVar[str | None] = None
     # "module:Class" of the emulator's face of this vendor (emulator.face.VendorFace), loaded on demand.
     emulated_by: ClassVar[str]
+    # The request field that takes a callback URL (None: the vendor calls nothing back).
+    callback_field: ClassVar[str | None] = None
 
     @property
     def default_conn_id(self) -> str:
@@ -117,6 +119,20 @@ class Vendor(ABC):
 
     def parse_search(self, body: Any) -> list[dict[str, Any]]:
         raise ApiError(self.label, "this API cannot list tasks", code="bad_answer")
+
+    # ---------------------------------------------------------------- callbacks (hints, never proof)
+
+    def read_callback(self, spec: ServiceSpec, body: Any) -> tuple[str | None, bool]:
+        """(the vendor task id a callback body names, whether it claims the task is final). Only ever a
+        hint: the receiver asks the vendor's API before anything is believed."""
+        if not isinstance(body, dict):
+            return None, False
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        task = body.get("task") if isinstance(body.get("task"), dict) else {}
+        for candidate in (body.get("task_id"), body.get("main_task_id"), data.get("task_id"), task.get("id")):
+            if isinstance(candidate, str) and candidate:
+                return candidate, self.interpret_record(spec, candidate, body).terminal
+        return None, False
 
 
 # ------------------------------------------------------------------------------------------------

@@ -38,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         text = f"{spec.metadata['help']} (default {default})"
         if isinstance(default, bool):
             parser.add_argument(_flag(spec.name), action="store_true", default=default, help=text)
-        elif spec.name in ("public_url",):
-            parser.add_argument(_flag(spec.name), default=default, help=spec.metadata["help"])
+        elif isinstance(default, str) or default is None:
+            parser.add_argument(_flag(spec.name), default=default, help=text)
         else:
             kind = int if isinstance(default, int) else float
             parser.add_argument(_flag(spec.name), type=kind, default=default, help=text)

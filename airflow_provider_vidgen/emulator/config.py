@@ -15,7 +15,9 @@ def _setting(default: Any, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"help": help})
 
 
-RATE_FIELDS = ("fail_429_rate", "fail_500_rate", "fail_502_rate", "drop_rate", "ambiguous_submit_rate")
+RATE_FIELDS = (
+    "fail_429_rate", "fail_500_rate", "fail_502_rate", "drop_rate", "ambiguous_submit_rate", "callback_loss_rate",
+)  # fmt: skip
 
 
 @dataclass
@@ -49,6 +51,12 @@ class EmulatorConfig:
     seed: int = _setting(0, "seeds the random generator that picks faulted requests")
     public_url: str | None = _setting(None, "base of video/thumbnail URLs; default: the URL the client used")
     callback_timeout: float = _setting(10.0, "seconds for one callback / notify POST")
+    callback_loss_rate: float = _setting(0.0, "share of tasks whose final callback is never sent")
+    callback_duplicates: int = _setting(0, "extra copies of every callback sent (Luma retries up to 3 times)")
+    callback_delay: float = _setting(0.0, "seconds every callback is sent late")
+    hidream_notify_shape: str = _setting(
+        "sub_task_results", "HiDream notify_url body: sub_task_results (v2 docs) or result (batch docs)"
+    )
     sync_timeout: float = _setting(600.0, "blocking-mode submissions give up after this long (504 timeout)")
     retry_after: float | None = _setting(
         None, "Retry-After on 429; default: time until the rate window frees up (>= 1)"
@@ -68,7 +76,14 @@ class EmulatorConfig:
         if isinstance(self.extra_tokens, str):
             self.extra_tokens = (self.extra_tokens,)
         self.extra_tokens = tuple(self.extra_tokens)
-        for name in ("queued_seconds", "running_seconds", "rate_limit", "latency", "submit_hold_seconds"):
+        for name in (
+            "queued_seconds",
+            "running_seconds",
+            "rate_limit",
+            "latency",
+            "submit_hold_seconds",
+            "callback_delay",
+        ):
             if _number(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("callback_timeout", "sync_timeout"):
@@ -77,11 +92,23 @@ class EmulatorConfig:
         for name in RATE_FIELDS:
             if not 0.0 <= _number(getattr(self, name)) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
-        total = sum(getattr(self, name) for name in RATE_FIELDS if name != "ambiguous_submit_rate")
+        total = sum(
+            getattr(self, name) for name in RATE_FIELDS if name not in ("ambiguous_submit_rate", "callback_loss_rate")
+        )
         if total > 1.0:
             raise ValueError(f"fail_429_rate + fail_500_rate + fail_502_rate + drop_rate must be <= 1, got {total}")
         if isinstance(self.max_batch_ids, bool) or not isinstance(self.max_batch_ids, int) or self.max_batch_ids < 1:
             raise ValueError(f"max_batch_ids must be a positive integer, got {self.max_batch_ids!r}")
+        if (
+            isinstance(self.callback_duplicates, bool)
+            or not isinstance(self.callback_duplicates, int)
+            or self.callback_duplicates < 0
+        ):
+            raise ValueError(f"callback_duplicates must be an integer >= 0, got {self.callback_duplicates!r}")
+        if self.hidream_notify_shape not in ("sub_task_results", "result"):
+            raise ValueError(
+                f"hidream_notify_shape must be sub_task_results or result, got {self.hidream_notify_shape!r}"
+            )
         if self.retry_after is not None and _number(self.retry_after) < 0:
             raise ValueError(f"retry_after must be >= 0, got {self.retry_after!r}")
 

@@ -158,9 +158,13 @@ class VendorFace(ABC):
         """The id the vendor gives a task's output item, when its records show one."""
         return str(uuid.uuid4())
 
+    def callback_moments(self, task: Task) -> list[tuple[float, bool]]:
+        """When (seconds after submission) the vendor calls back, and whether each call is the final one."""
+        return [(task.queued + task.running, True)]
+
     @abstractmethod
-    def callback_body(self, task: Task) -> dict[str, Any]:
-        """What the vendor POSTs to a task's callback URL once it is final."""
+    def callback_body(self, task: Task, moment: float) -> dict[str, Any]:
+        """What the vendor POSTs to a task's callback URL at ``moment`` (seconds after submission)."""
 
 
 def face_of(vendor: Vendor) -> VendorFace:

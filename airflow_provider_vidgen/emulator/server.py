@@ -178,6 +178,14 @@ class EmulatorServer(ThreadedServer):
         """``{"counts": {...}, "ids_polled": n, "tasks": n, "tasks_created": n, "by_vendor": {...}}``."""
         return self._on_loop(self.state.stats)
 
+    def finish_times(self) -> dict[str, float]:
+        """Vendor task id -> wall time (epoch s) it reached (or will reach) its final state."""
+        return self._on_loop(lambda: {task_id: task.finished_at for task_id, task in self.state.tasks.items()})
+
+    def delivered_callbacks(self) -> dict[str, float]:
+        """Vendor task id -> wall time (epoch s) its final callback was answered with a 2xx."""
+        return self._on_loop(lambda: dict(self.state.callbacks_delivered))
+
     def reset(self) -> None:
         """Forget all tasks, counters, rate windows and received callbacks."""
         self._on_loop(self.state.reset)

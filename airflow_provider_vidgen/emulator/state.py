@@ -33,6 +33,8 @@ KINDS = (
     "download",
     "callback",
     "callback_failed",
+    "callback_lost",
+    "callback_refused",
     "rejected_auth",
     "rate_limited",
     "fault",
@@ -84,7 +86,7 @@ class EmulatorState:
         self.rng = random.Random(self.config.seed)
         self.tasks: dict[str, Task] = {}
         self.windows: dict[str, deque[float]] = {}
-        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.timers: dict[str, list[asyncio.TimerHandle]] = {}
         self.inflight: set[asyncio.Task[None]] = set()
         self.sink: list[dict[str, Any]] = []
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -101,6 +103,7 @@ class EmulatorState:
         self.open_requests = dict.fromkeys(KINDS, 0)  # being answered right now, by kind
         self.peak_open_requests = dict.fromkeys(KINDS, 0)
         self.per_second: dict[str, dict[int, int]] = {}  # token -> wall-clock second -> API requests
+        self.callbacks_delivered: dict[str, float] = {}  # task id -> wall time its final callback was answered
 
     def count(self, kind: str, vendor: str | None = None, n: int = 1) -> None:
         self.counts[kind] += n
@@ -137,8 +140,9 @@ class EmulatorState:
 
     def reset(self) -> None:
         """Forget every task, counter, rate window and received callback; re-seed the dice."""
-        for handle in self.timers.values():
-            handle.cancel()
+        for handles in self.timers.values():
+            for handle in handles:
+                handle.cancel()
         self.timers.clear()
         for pending in list(self.inflight):
             pending.cancel()
@@ -230,42 +234,55 @@ class EmulatorState:
         if task is None:
             return False
         del self.tasks[task.id]
-        handle = self.timers.pop(task.id, None)
-        if handle:
+        for handle in self.timers.pop(task.id, ()):
             handle.cancel()
         return True
 
     # ---------------------------------------------------------------- callbacks
 
     def _schedule_callback(self, task: Task) -> None:
+        """Every callback the vendor sends for ``task`` (its face says when and what), each as often as
+        ``callback_duplicates`` says, ``callback_delay`` late; a ``callback_loss_rate`` share of tasks never
+        gets its final callback."""
         loop = asyncio.get_running_loop()
-        delay = max(0.0, task.finish_mono - self.clock())
-        self.timers[task.id] = loop.call_later(delay, self._fire_callback, task)
+        config = self.config
+        lost = bool(config.callback_loss_rate) and self.rng.random() < config.callback_loss_rate
+        handles = []
+        for moment, final in self.faces[task.vendor].callback_moments(task):
+            if final and lost:
+                self.count("callback_lost", task.vendor)
+                continue
+            delay = max(0.0, task.t0 + moment - self.clock()) + config.callback_delay
+            for copy in range(1 + config.callback_duplicates):
+                handles.append(loop.call_later(delay + copy * 0.05, self._fire_callback, task, moment, final))
+        self.timers[task.id] = handles
 
-    def _fire_callback(self, task: Task) -> None:
-        self.timers.pop(task.id, None)
+    def _fire_callback(self, task: Task, moment: float, final: bool) -> None:
         if self.tasks.get(task.id) is not task:  # deleted or reset meanwhile
             return
-        pending = asyncio.ensure_future(self._post_callback(task))
+        pending = asyncio.ensure_future(self._post_callback(task, moment, final))
         self.inflight.add(pending)
         pending.add_done_callback(self.inflight.discard)
 
-    async def _post_callback(self, task: Task) -> None:
+    async def _post_callback(self, task: Task, moment: float, final: bool) -> None:
         import httpx
 
-        body = self.faces[task.vendor].callback_body(task)
+        body = self.faces[task.vendor].callback_body(task, moment)
         self.count("callback", task.vendor)
         if self._client is None:
             self._client = httpx.AsyncClient(trust_env=False)
+        where = httpx.URL(task.callback_url or "").host  # never the whole URL: it carries the ticket
         try:
             answer = await self._client.post(task.callback_url, json=body, timeout=self.config.callback_timeout)
         except httpx.HTTPError as exc:
-            log.warning("callback for task %s to %s failed: %r", task.id, task.callback_url, exc)
+            log.warning("callback for task %s to %s failed: %s", task.id, where, type(exc).__name__)
             self.count("callback_failed", task.vendor)
             return
+        if final:
+            self.callbacks_delivered.setdefault(task.id, time.time())
         if not 200 <= answer.status_code < 300:
-            log.warning("callback for task %s to %s answered HTTP %s", task.id, task.callback_url, answer.status_code)
-            self.count("callback_failed", task.vendor)
+            log.info("callback for task %s to %s answered HTTP %s", task.id, where, answer.status_code)
+            self.count("callback_refused", task.vendor)
 
     def receive_callback(self, path: str, body: Any) -> None:
         if len(self.sink) < MAX_SINK:
@@ -275,8 +292,9 @@ class EmulatorState:
         self.loop = asyncio.get_running_loop()
 
     async def shutdown(self) -> None:
-        for handle in self.timers.values():
-            handle.cancel()
+        for handles in self.timers.values():
+            for handle in handles:
+                handle.cancel()
         self.timers.clear()
         for pending in list(self.inflight):
             pending.cancel()

@@ -35,6 +35,7 @@ from airflow_provider_vidgen.core.flows import (
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.settings import ApiSettings, api_settings, is_token_error, next_step
 from airflow_provider_vidgen.core.submission import Submission, prepare
+from airflow_provider_vidgen.core.tickets import callback_key
 from airflow_provider_vidgen.core.transport import (
     NO_RETRY,
     USER_AGENT,
@@ -113,6 +114,7 @@ class VideoApiHook(BaseHook):
         self._client: httpx.Client | None = None
         self._connection: Connection | None = None  # set when a caller already looked it up
         self.pace: TokenPace | None = None  # the token's shared pace (hooks.pace), once the connection is read
+        self.callback_key: bytes | None = None  # the key of this connection's callback tickets (core.tickets)
         # Monotonic time after which no request is sent (a batch's submit_timeout); None: no deadline.
         self.deadline: float | None = None
 
@@ -139,6 +141,7 @@ class VideoApiHook(BaseHook):
         self._headers = {**self.vendor.auth_headers(token, extras), "user-agent": USER_AGENT}
         settings = self._settings
         self.pace = pace_for(settings.shared_pace, pace_key(settings.base_url, token), settings.max_requests_per_second)
+        self.callback_key = callback_key(token) if settings.callback_base_url else None
 
     @property
     def settings(self) -> ApiSettings:

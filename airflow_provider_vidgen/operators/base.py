@@ -36,6 +36,15 @@ if TYPE_CHECKING:
     from airflow_provider_vidgen.operators.submitter import Outcome, SubmissionStopped
 
 
+# How long after its own submission an id may have an empty record (HiDream: sub-tasks appear a little
+# after submission) before it is reported not found.
+UNKNOWN_GRACE_SECONDS = 600.0
+
+# In a pending result's XCom: the vendor will call this task back, so a sensor waiting on it only needs
+# the slow safety poll (VideoTaskSensor).
+CALLED_BACK = "callback"
+
+
 def check_seconds(name: str, value: Any, *, literal_only: bool = False) -> None:
     if literal_only and not is_literal(value):
         return
@@ -114,6 +123,10 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
     :param max_poll_failures: consecutive failed polls tolerated before giving up.
     :param reattach: reuse this task instance's earlier submission with the same inputs.
     :param allow_unknown_fields: pass request fields this provider does not know yet (new API features).
+    :param callbacks: when the connection has a ``callback_base_url``, let the vendor's callback finish the
+        wait (the default); False polls as if it had none.
+    :param safety_poll_interval: seconds between the polls that still run while callbacks are awaited, for
+        a callback that never comes (vendors document no retry): default 300.
     """
 
     vendor: ClassVar[Vendor]
@@ -132,9 +145,14 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
         max_poll_failures: int = 5,
         reattach: bool = True,
         allow_unknown_fields: bool = False,
+        callbacks: bool = True,
+        safety_poll_interval: float = 300.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.callbacks = callbacks
+        self.safety_poll_interval = safety_poll_interval
+        self._called_back: set[int] = set()  # indexes of this try's submissions that carry a callback URL
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = poll_interval
@@ -217,6 +235,7 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
             # The connection first: a missing connection or token fails here, before anything is
             # recorded, so fixing it and clearing the task gives a clean try.
             self.check_connection(hook)
+            submissions = self.with_callbacks(context, hook, submissions)
             submitter = Submitter(hook, store, log=self.log, clears=clears_seen(context), **self.submit_options())
             return submitter.run(submissions)
         except SubmissionStopped as stopped:
@@ -226,6 +245,27 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
         finally:
             hook.close()
 
+    def with_callbacks(
+        self, context: Context, hook: VideoApiHook, submissions: Sequence[Submission]
+    ) -> list[Submission]:
+        """Each submission with its own callback URL, when the connection has a ``callback_base_url``: a ticket
+        of its task instance and item (``core.tickets``). A body that names its own callback URL keeps it."""
+        base, key = hook.settings.callback_base_url, hook.callback_key
+        self._called_back = set()
+        if not (self.callbacks and base and key and self.vendor.callback_field):
+            return list(submissions)
+        from airflow_provider_vidgen.core.tickets import Ticket, callback_url
+
+        ti, out = context["ti"], []
+        for index, submission in enumerate(submissions):
+            if submission.calls_back:
+                out.append(submission)
+                continue
+            ticket = Ticket(self.vendor.name, submission.service, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, index)
+            out.append(submission.with_callback(callback_url(base, hook.conn_id, key, ticket)))
+            self._called_back.add(index)
+        return out
+
     def submit_options(self) -> dict[str, Any]:
         """How the submitter treats this operator's submissions (batches ride out 429s: see there)."""
         return {}
@@ -234,15 +274,18 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
         """The task's error for an API error that stopped the submissions (the message says it all)."""
         return (AirflowException if stopped.error.retryable else AirflowFailException)(str(stopped.error))
 
-    def wait(self, context: Context, service: str, task_ids: list[str]) -> Any:
-        """Defer to the trigger with every id (or wait for it inline), then ``execute_complete``."""
+    def wait(self, context: Context, service: str, task_ids: list[str], *, called_back: bool = False) -> Any:
+        """Defer to the trigger with every id (or wait for it inline), then ``execute_complete``. When every
+        id will be called back, the trigger only keeps the slow safety poll: the receiver resumes the task."""
         from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, wait_inline
 
         trigger = VideoTaskTrigger(
             conn_id=self.conn_id,
             service=service,
             task_ids=task_ids,
-            poll_interval=self.poll_interval,
+            poll_interval=self.safety_poll_interval if called_back else self.poll_interval,
+            callbacks=called_back,
+            unknown_deadline=time.time() + UNKNOWN_GRACE_SECONDS,
             end_time=time.time() + self.timeout,
             max_poll_failures=self.max_poll_failures,
             shared_polling=self.deferrable,
@@ -329,8 +372,9 @@ class BaseVideoOperator(BaseGenerationOperator):
             push_video_url(context, [earlier])
             return self.returned(earlier)
         if not self.wait_for_completion:
-            return self.returned(TaskResult(outcome.task_id, service, self.vendor.name, "pending"))
-        return self.wait(context, service, [outcome.task_id])
+            pending = self.returned(TaskResult(outcome.task_id, service, self.vendor.name, "pending"))
+            return {**pending, CALLED_BACK: True} if self._called_back == {0} else pending
+        return self.wait(context, service, [outcome.task_id], called_back=self._called_back == {0})
 
     def returned(self, result: TaskResult) -> dict[str, Any]:
         """The XCom form of a result, with the request's prompt (for the download's manifest and gallery)."""

@@ -25,7 +25,7 @@ from airflow_provider_vidgen.core.results import TaskError, TaskResult, request_
 from airflow_provider_vidgen.core.submission import Submission, is_literal
 from airflow_provider_vidgen.events import check_event
 from airflow_provider_vidgen.links import push_video_url
-from airflow_provider_vidgen.operators.base import BaseGenerationOperator, check_seconds
+from airflow_provider_vidgen.operators.base import CALLED_BACK, BaseGenerationOperator, check_seconds
 from airflow_provider_vidgen.storage import keep_small
 
 if TYPE_CHECKING:
@@ -186,7 +186,8 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         waiting = [task_id for task_id in ids if task_id]
         if not self.wait_for_completion or all(result.terminal for result in ordered) or not waiting:
             return self._finish(context, ordered, [submission.body for submission in submissions])
-        return self.wait(context, service, waiting)
+        called_back = all(index in self._called_back for index, task_id in enumerate(ids) if task_id)
+        return self.wait(context, service, waiting, called_back=called_back)
 
     def slot(self, service: str, index: int, outcome: Outcome) -> TaskResult:
         """An item's result as far as submitting it goes: its task's known state, or why it has none."""
@@ -248,6 +249,10 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         returned = [
             self.item_result(self.item_offset + index, result, bodies[index]) for index, result in enumerate(ordered)
         ]
+        if not self.wait_for_completion:
+            for index, result in enumerate(ordered):
+                if index in self._called_back and not result.terminal:
+                    returned[index][CALLED_BACK] = True
         counts = count(ordered, len(ordered))
         usage = total_usage(ordered)
         summary = {"items": counts.total, "succeeded": counts.succeeded, "failed": counts.failed, "usage": usage}

@@ -16,7 +16,7 @@ from airflow_provider_vidgen.core.flows import check_task_ids
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.events import check_event, raise_for_event
 from airflow_provider_vidgen.links import VideoLink, push_video_url
-from airflow_provider_vidgen.operators.base import default_deferrable
+from airflow_provider_vidgen.operators.base import CALLED_BACK, default_deferrable
 from airflow_provider_vidgen.storage import keep_small, load
 from airflow_provider_vidgen.vendors.acedata import ACEDATA
 
@@ -40,6 +40,15 @@ def collect_prompts(value: Any) -> dict[str, str]:
         for item in items
         if isinstance(item, dict) and isinstance(item.get("task_id"), str) and isinstance(item.get("prompt"), str)
     }
+
+
+def all_called_back(value: Any) -> bool:
+    """Whether every upstream result says the vendor will call its task back (``CALLED_BACK``)."""
+    try:
+        items = _items(value)
+    except InvalidInputError:
+        return False
+    return bool(items) and all(isinstance(item, dict) and item.get(CALLED_BACK) is True for item in items)
 
 
 def _items(value: Any) -> list[Any]:
@@ -70,6 +79,11 @@ def _items(value: Any) -> list[Any]:
     return found
 
 
+# An id given to the sensor that the vendor still says nothing about after this long (HiDream answers an
+# id it does not know with an empty record) fails as not found, naming the id, instead of waiting for ever.
+SENSOR_UNKNOWN_GRACE_SECONDS = 300.0
+
+
 class VideoTaskSensor(BaseSensorOperator):
     """Wait until every given vendor task has finished; return every task's normalized result.
 
@@ -81,6 +95,9 @@ class VideoTaskSensor(BaseSensorOperator):
     :param fail_on_failed: fail when any task failed (default); otherwise return the failures too.
     :param max_poll_failures: consecutive failed polls tolerated before giving up (deferrable mode).
     :param poke_interval: seconds between polls (15 by default here, not Airflow's 60).
+    :param safety_poll_interval: seconds between polls when every upstream result will be called back by
+        the vendor (their connection has a ``callback_base_url``): the callback resumes this sensor, and
+        these polls are for a callback that never comes. Default 300.
 
     ``timeout`` is the deadline, as for every sensor.
     """
@@ -99,6 +116,7 @@ class VideoTaskSensor(BaseSensorOperator):
         fail_on_failed: bool = True,
         max_poll_failures: int = 5,
         poke_interval: float = 15.0,
+        safety_poll_interval: float = 300.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -108,6 +126,7 @@ class VideoTaskSensor(BaseSensorOperator):
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.fail_on_failed = fail_on_failed
         self.max_poll_failures = max_poll_failures
+        self.safety_poll_interval = safety_poll_interval
 
     def _ids(self) -> list[str]:
         try:
@@ -127,11 +146,21 @@ class VideoTaskSensor(BaseSensorOperator):
             results = hook.retrieve_many(self.service, ids)
         finally:
             hook.close()
-        ordered = [results[task_id] for task_id in ids]
+        ordered = [self._past_grace(results[task_id], context) for task_id in ids]
         done = all(result.terminal for result in ordered)
         self.log.info("%d/%d task(s) finished", sum(result.terminal for result in ordered), len(ordered))
         push_video_url(context, ordered)  # the link is rendered whenever the task stops, deferral included
         return PokeReturnValue(is_done=done, xcom_value=self._finish(ordered, context) if done else None)
+
+    @staticmethod
+    def _past_grace(result: TaskResult, context: Context) -> TaskResult:
+        """In poke mode: an id still unknown to the vendor this long after the sensor started is not found."""
+        started = getattr(context.get("ti"), "start_date", None)
+        if not result.unknown or started is None:
+            return result
+        from airflow_provider_vidgen.triggers.video import not_found
+
+        return not_found(result) if time.time() - started.timestamp() > SENSOR_UNKNOWN_GRACE_SECONDS else result
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -141,17 +170,20 @@ class VideoTaskSensor(BaseSensorOperator):
             return first.xcom_value
         from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
 
+        called_back = all_called_back(self.task_ids)
         self.defer(
             trigger=VideoTaskTrigger(
                 conn_id=self.conn_id,
                 service=self.service,
                 task_ids=self._ids(),
-                poll_interval=self.poke_interval,
+                poll_interval=self.safety_poll_interval if called_back else self.poke_interval,
+                callbacks=called_back,
                 end_time=time.time() + self.timeout,
                 max_poll_failures=self.max_poll_failures,
+                unknown_deadline=time.time() + SENSOR_UNKNOWN_GRACE_SECONDS,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + self.poke_interval + 60),
+            timeout=timedelta(seconds=self.timeout + max(self.poke_interval, self.safety_poll_interval) + 60),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -122,17 +122,24 @@ class SharedPoller:
     # ------------------------------------------------------------ subscriptions
 
     def subscribe(
-        self, service: str, task_ids: Sequence[str], poll_interval: float, *, end_time: float | None = None
+        self,
+        service: str,
+        task_ids: Sequence[str],
+        poll_interval: float,
+        *,
+        end_time: float | None = None,
+        poll_now: bool = False,
     ) -> Subscription:
         """Poll ``task_ids`` every ``poll_interval`` s; results arrive on the subscription's queue.
 
         ``end_time`` (epoch seconds) puts :data:`DEADLINE_PASSED` on the queue once it passes.
+        ``poll_now`` polls first at once instead of after one interval.
         """
         if self.closed:
             raise RuntimeError(f"{self!r} is closed; get a poller with shared_poller()")
         loop = asyncio.get_running_loop()
         now = clock()
-        first = now + poll_interval
+        first = now if poll_now else now + poll_interval
         if self._next_cycle is not None and now < self._next_cycle < first:
             first = self._next_cycle  # join the next cycle instead of starting a cycle of its own
         sub = Subscription(service, list(task_ids), float(poll_interval), first)

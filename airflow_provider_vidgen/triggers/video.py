@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_vidgen.core.batch import count, progress_line
 from airflow_provider_vidgen.core.flows import check_task_ids
-from airflow_provider_vidgen.core.results import TaskResult
-from airflow_provider_vidgen.events import ERROR, SUCCESS, TIMEOUT
+from airflow_provider_vidgen.core.results import NOT_FOUND, TaskError, TaskResult
+from airflow_provider_vidgen.events import ERROR, POLL, SUCCESS, TIMEOUT
 from airflow_provider_vidgen.triggers import poller as poller_module
 from airflow_provider_vidgen.triggers.poller import (
     DeadlinePassed,
@@ -34,7 +35,8 @@ class VideoTaskTrigger(BaseTrigger):
     """Poll vendor tasks until every one is terminal, the deadline passes, or polling keeps failing.
 
     Fires exactly one event: ``{"status": "success" | "timeout" | "error", "conn_id", "service",
-    "task_ids", "results": [result dicts, in task_ids order], "message"}``. Results are the last known
+    "task_ids", "results": [result dicts, in task_ids order], "message", "via": "poll"}`` (the callback
+    receiver resumes a task with the same event, ``"via": "callback"``). Results are the last known
     state of each task (``pending`` where none is known yet), so a timeout names what still runs.
 
     Triggers of the same connection in one triggerer share their polls (``retrieve_batch`` in chunks
@@ -50,6 +52,10 @@ class VideoTaskTrigger(BaseTrigger):
     :param max_poll_failures: consecutive failed polls tolerated before giving up.
     :param shared_polling: share polls with the other triggers of the connection in this triggerer.
     :param heartbeat_interval: seconds between "still running" lines while no state changes.
+    :param callbacks: every id will be called back: the API server's receiver resumes the task, and this
+        trigger's polls (``poll_interval``) are only the safety net for a callback that never comes.
+    :param unknown_deadline: epoch seconds after which an id the vendor still says nothing about (HiDream's
+        empty record) is reported not found, instead of pending forever (None: never).
     """
 
     def __init__(
@@ -62,8 +68,12 @@ class VideoTaskTrigger(BaseTrigger):
         max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
         shared_polling: bool = True,
         heartbeat_interval: float = DEFAULT_HEARTBEAT_SECONDS,
+        callbacks: bool = False,
+        unknown_deadline: float | None = None,
     ) -> None:
         super().__init__()
+        self.callbacks = bool(callbacks)
+        self.unknown_deadline = float(unknown_deadline) if unknown_deadline is not None else None
         self.conn_id = conn_id
         self.service = service
         self.task_ids = check_task_ids(list(task_ids))
@@ -85,6 +95,8 @@ class VideoTaskTrigger(BaseTrigger):
                 "max_poll_failures": self.max_poll_failures,
                 "shared_polling": self.shared_polling,
                 "heartbeat_interval": self.heartbeat_interval,
+                "callbacks": self.callbacks,
+                "unknown_deadline": self.unknown_deadline,
             },
         )
 
@@ -92,9 +104,18 @@ class VideoTaskTrigger(BaseTrigger):
         try:
             poller = await (shared_poller(self.conn_id) if self.shared_polling else private_poller(self.conn_id))
         except Exception as err:  # e.g. the connection does not exist or has no token
-            yield self._event(ERROR, {}, "", f"cannot poll with connection {self.conn_id!r}: {err}")
+            yield self.event(ERROR, {}, "", f"cannot poll with connection {self.conn_id!r}: {err}")
             return
-        sub = poller.subscribe(self.service, self.task_ids, self.poll_interval, end_time=self.end_time)
+        # Called back: poll once at once. A callback that came before this task instance was deferred
+        # found nothing waiting; this poll finds its final state instead of the next safety poll.
+        sub = poller.subscribe(
+            self.service, self.task_ids, self.poll_interval, end_time=self.end_time, poll_now=self.callbacks
+        )
+        if self.callbacks:
+            log.info(
+                "%d %s task(s) will be called back; a safety poll runs every %s",
+                len(self.task_ids), self.service, format_duration(self.poll_interval),
+            )  # fmt: skip
         try:
             event = await self._wait(sub, poller.hook.vendor.name)
         finally:
@@ -108,7 +129,7 @@ class VideoTaskTrigger(BaseTrigger):
         while True:
             update = await sub.updates.get()
             if isinstance(update, DeadlinePassed):
-                return self._event(TIMEOUT, last, vendor, self._timeout_message(last, vendor))
+                return self.event(TIMEOUT, last, vendor, self._timeout_message(last, vendor))
             if isinstance(update, PollFailure):
                 if getattr(update.error, "rate_limited", False) and not update.fatal:
                     # The token is shared and busy: the poller has slowed down; that is no failure.
@@ -118,7 +139,7 @@ class VideoTaskTrigger(BaseTrigger):
                 log.debug("poll %d/%d failed for %s: %s", failures, self.max_poll_failures, self.conn_id, update.error)
                 if update.fatal or failures >= self.max_poll_failures:
                     log.warning("giving up on %s after %d failed poll(s): %s", self.task_ids, failures, update.error)
-                    return self._event(
+                    return self.event(
                         ERROR, last, vendor, f"polling gave up after {failures} failure(s): {update.error}"
                     )
                 continue
@@ -135,7 +156,7 @@ class VideoTaskTrigger(BaseTrigger):
                         heartbeat = now
                     elif result.state == "failed":  # a failure is never only a number in a count
                         log.warning("%s", result.describe())
-            last.update(update)
+            last.update(self._not_found_past_grace(update))
             pending = [task_id for task_id in self.task_ids if not (task_id in last and last[task_id].terminal)]
             if batch and (
                 not pending
@@ -147,11 +168,17 @@ class VideoTaskTrigger(BaseTrigger):
                 log.info("%s", self._progress(last, now - started))
                 heartbeat = now
             if not pending:
-                return self._event(SUCCESS, last, vendor, "every task reached a final state")
+                return self.event(SUCCESS, last, vendor, "every task reached a final state")
             sub.task_ids = pending  # finished ids are not fetched again
             if now - heartbeat >= self.heartbeat_interval:
                 log.info("%s", self._heartbeat(pending, last, now - started))
                 heartbeat = now
+
+    def _not_found_past_grace(self, update: dict[str, TaskResult]) -> dict[str, TaskResult]:
+        """An id the vendor still says nothing about after ``unknown_deadline`` is reported not found."""
+        if self.unknown_deadline is None or time.time() < self.unknown_deadline:
+            return update
+        return {task_id: not_found(result) if result.unknown else result for task_id, result in update.items()}
 
     def _progress(self, last: dict[str, TaskResult], waited: float) -> str:
         counts = count((last.get(task_id) for task_id in self.task_ids), len(self.task_ids))
@@ -171,13 +198,16 @@ class VideoTaskTrigger(BaseTrigger):
             f"{'/'.join(states)}{average} ({timing})"
         )
 
-    def _results(self, last: dict[str, TaskResult], vendor: str) -> list[dict[str, Any]]:
+    def _results(self, last: Mapping[str, TaskResult], vendor: str) -> list[dict[str, Any]]:
         return [
             (last.get(task_id) or TaskResult(task_id, self.service, vendor, "pending")).to_dict()
             for task_id in self.task_ids
         ]
 
-    def _event(self, status: str, last: dict[str, TaskResult], vendor: str, message: str) -> TriggerEvent:
+    def event(
+        self, status: str, last: Mapping[str, TaskResult], vendor: str, message: str, *, via: str = POLL
+    ) -> TriggerEvent:
+        """This trigger's one event; ``via`` says what found the final states (a poll, or a callback)."""
         return TriggerEvent(
             {
                 "status": status,
@@ -186,6 +216,7 @@ class VideoTaskTrigger(BaseTrigger):
                 "task_ids": list(self.task_ids),
                 "results": self._results(last, vendor),
                 "message": message,
+                "via": via,
             }
         )
 
@@ -209,6 +240,15 @@ class VideoTaskTrigger(BaseTrigger):
             self.service,
             ", ".join(self.task_ids),
         )
+
+
+def not_found(result: TaskResult) -> TaskResult:
+    error = TaskError(
+        NOT_FOUND,
+        f"{result.vendor} still knows nothing of task {result.task_id} ({result.service}) after the grace time: "
+        "check the task id and the service (module) it was submitted to",
+    )
+    return replace(result, state="failed", error=error, unknown=False)
 
 
 def format_duration(seconds: float) -> str:

@@ -1,6 +1,7 @@
 """The DAGs of benchmarks/ten_thousand.py: N prompts in chunks of 1,000, one mapped batch task per chunk,
-on a token whose pace is shared by every chunk (``bench_10k_shared``) or paced by each chunk alone
-(``bench_10k_unshared``), then a summary that reads every chunk's results as one list."""
+on a token whose pace is shared by every chunk (``bench_10k_shared``), paced by each chunk alone
+(``bench_10k_unshared``), or shared and finished by the vendor's callbacks (``bench_10k_callbacks``), then
+a summary that reads every chunk's results as one list."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ POLL = float(os.environ.get("VIDGEN_BENCH_POLL", "15"))
 PROMPTS = [f"bench 10k: a paper boat, take {n}" for n in range(N)]
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
-for mode in ("shared", "unshared"):
+for mode in ("shared", "unshared", "callbacks"):
     with DAG(f"bench_10k_{mode}", schedule=None, start_date=START, catchup=False, max_active_tasks=64):
         chunks = HailuoBatchVideoOperator.partial(
             task_id="generate",

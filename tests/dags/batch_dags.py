@@ -15,6 +15,7 @@ from airflow.sdk import DAG
 from airflow_provider_vidgen.core.batch import chunks
 from airflow_provider_vidgen.operators.acedata import AceDataBatchVideoOperator, HailuoBatchVideoOperator
 from airflow_provider_vidgen.operators.hidream import HiDreamBatchVideoOperator
+from dags.faults import failing_submissions
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 POLL = 0.1
@@ -23,17 +24,6 @@ CRASH_AFTER = 4  # accepted submissions before try 1 dies
 PROMPTS = [f"a paper boat, take {n}" for n in range(10)]
 MIXED = ["a fox", "doomed [fail]", "a heron", "doomed again [fail]", "a lighthouse"]
 SEEDANCE = "doubao-seedance-1-5-pro-251215"
-
-
-def failing_submissions(hook: Any, fail: Any) -> Any:
-    """``hook`` whose ``send_submission`` calls ``fail(submission, send)`` instead (a worker dying around it)."""
-    send = hook.send_submission
-
-    def send_submission(submission: Any, **kwargs: Any) -> str:
-        return fail(submission, lambda: send(submission, **kwargs))
-
-    hook.send_submission = send_submission
-    return hook
 
 
 class CrashingHailuoBatch(HailuoBatchVideoOperator):

@@ -13,7 +13,7 @@ from airflow_provider_vidgen.core.batch import batch_chunks
 from airflow_provider_vidgen.operators.acedata import HailuoBatchVideoOperator
 from airflow_provider_vidgen.operators.download import VideoDownloadOperator
 from airflow_provider_vidgen.storage import load_results
-from dags.batch_dags import failing_submissions
+from dags.faults import failing_submissions
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 PROMPTS = [f"a chunked lighthouse, take {n}" for n in range(7)]

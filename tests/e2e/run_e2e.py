@@ -65,6 +65,8 @@ BLOCKING_CONN = "acedata_e2e_db"  # created through the REST API, so it lives in
 BLOCKING_SUBMITS = 2  # generate_blocking, submit_only
 FIRST_HOUR = "vidgen_first_hour"  # tests/e2e/dags: mistakes fixed, then cleared
 FIRST_HOUR_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_first_hour.py"
+CALLBACKS = "vidgen_callbacks"  # tests/e2e/dags: finished by the vendor's callbacks
+CALLBACKS_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_callbacks.py"
 FINISHED = ("success", "failed")
 
 
@@ -134,6 +136,7 @@ def run(work: Path, report: Report, budget: float) -> None:
         shutil.copy(REPO / "dags_examples" / name, work / "dags" / name)
     shutil.copy(BLOCKING_DAG, work / "dags" / BLOCKING_DAG.name)
     shutil.copy(FIRST_HOUR_DAG, work / "dags" / FIRST_HOUR_DAG.name)
+    shutil.copy(CALLBACKS_DAG, work / "dags" / CALLBACKS_DAG.name)
     api_port, worker_log_port, trigger_log_port = free_ports(3)
     log_path = work / "standalone.log"
     print(f"Work folder: {work}\nStandalone log: {log_path}", flush=True)
@@ -173,7 +176,7 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
             alive()
             or all(
                 api.client.get(f"/api/v2/dags/{d}").status_code == 200
-                for d in (PIPELINE, PUBLISH, BLOCKING, FIRST_HOUR)
+                for d in (PIPELINE, PUBLISH, BLOCKING, FIRST_HOUR, CALLBACKS)
             )
         ),
         deadline,
@@ -339,6 +342,7 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
         f"{links}",
     )
     _first_hour(api, emulator, report, deadline)
+    _callbacks(api, emulator, report, deadline)
 
 
 def _first_hour(api: Api, emulator, report: Report, deadline: float) -> None:
@@ -398,6 +402,62 @@ def _first_hour(api: Api, emulator, report: Report, deadline: float) -> None:
         + ", ".join(f"{t}={ti['state']} (try {ti['try_number']})" for t, ti in tis.items())
         + f"; tasks created {emulator.stats()['tasks_created'] - created}",
     )
+
+
+def _callbacks(api: Api, emulator, report: Report, deadline: float) -> None:
+    """Tasks that wait with a safety poll of an hour end within the budget: by the vendor's callbacks,
+    received by the API server's receiver, confirmed with the vendor's API, resuming the deferred tasks."""
+    api.send(
+        "POST",
+        "/api/v2/connections",
+        {
+            "connection_id": "acedata_callbacks",
+            "conn_type": "acedata",
+            "host": emulator.url,
+            "password": TOKEN,
+            "extra": json.dumps({"callback_base_url": api.base}),
+        },
+    )
+    before = emulator.stats()["counts"]
+    run_id = f"e2e_callbacks__{int(time.time())}"
+    api.send("POST", f"/api/v2/dags/{CALLBACKS}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
+    api.send("PATCH", f"/api/v2/dags/{CALLBACKS}", {"is_paused": False})
+
+    def run_state() -> str | None:
+        state = api.get(f"/api/v2/dags/{CALLBACKS}/dagRuns/{run_id}")["state"]
+        return state if state in FINISHED else None
+
+    state = wait_for(run_state, deadline, f"the {CALLBACKS} run to end")
+    tis = {ti["task_id"]: ti for ti in api.task_instances(CALLBACKS, run_id)}
+    waiting = ("single", "batch", "collect")
+    logs = {task: task_log(api, CALLBACKS, run_id, task, -1, tis[task]["try_number"]) for task in waiting}
+    ids = [
+        api.xcom(CALLBACKS, run_id, "single", "vendor_task_id"),
+        *api.xcom(CALLBACKS, run_id, "batch", "vendor_task_id"),
+    ]
+    ids.append(api.xcom(CALLBACKS, run_id, "submit_only", "vendor_task_id"))
+    delivered = emulator.delivered_callbacks()
+    counts = emulator.stats()["counts"]
+    refused = counts.get("callback_refused", 0) - before.get("callback_refused", 0)
+    report.check(
+        "tasks with an hour's safety poll ended within the budget, each resumed by the vendor's callbacks",
+        state == "success"
+        and all("Resumed by the vendor's callback" in logs[task] for task in waiting)
+        and all(task_id in delivered for task_id in ids),
+        f"run {state}; "
+        + ", ".join(f"{t}={tis[t]['state']} resumed-by-callback={'Resumed by' in logs[t]}" for t in waiting)
+        + f"; final callbacks answered for {sum(task_id in delivered for task_id in ids)}/{len(ids)} ids",
+    )
+    report.check("no callback of the run was refused by the receiver", refused == 0, f"{refused} refused")
+    ended = [epoch_seconds(tis[task]["end_date"]) for task in waiting]
+    lag = max(ended) - max(delivered[task_id] for task_id in ids)
+    print(f"Last final callback to last waiting task's end: {lag:.1f} s", flush=True)
+
+
+def epoch_seconds(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def _check_blocking(

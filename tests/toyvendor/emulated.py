@@ -24,7 +24,7 @@ class ToyFace(VendorFace):
     def owns(self, path: str) -> bool:
         return path.startswith("/toy/")
 
-    def callback_body(self, task: Task) -> dict[str, Any]:
+    def callback_body(self, task: Task, moment: float) -> dict[str, Any]:
         return clip(task, task.finish_mono)
 
     def routes(self, api: Emulated) -> list[Route]:

@@ -134,8 +134,19 @@ class AceDataFace(VendorFace):
     def item_id(self, task: Task) -> str:
         return item_id(task)
 
-    def callback_body(self, task: Task) -> dict[str, Any]:
-        return final_body(task)
+    def callback_moments(self, task: Task) -> list[tuple[float, bool]]:
+        """Luma calls back at every state change; the others once, when the task is final."""
+        if task.spec.name == "luma":
+            return [(0.0, False), (task.queued, False), (task.queued + task.running, True)]
+        return super().callback_moments(task)
+
+    def callback_body(self, task: Task, moment: float) -> dict[str, Any]:
+        if moment >= task.queued + task.running:
+            return final_body(task)
+        running = moment >= task.queued
+        return (
+            response_body(task, terminal=False, fraction=0.5) if running else {"task_id": task.id, "state": "pending"}
+        )
 
     def routes(self, api: Emulated) -> list[Route]:
         submit = {spec.submit_path: spec for spec in self.vendor.services.values()}

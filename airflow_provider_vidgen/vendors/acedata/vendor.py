@@ -47,6 +47,7 @@ class AceData(Vendor):
     docs_url = "https://platform.acedata.cloud"
     services = SERVICES
     hook_class_name = "airflow_provider_vidgen.hooks.acedata.AceDataHook"
+    callback_field = "callback_url"
     emulated_by = "airflow_provider_vidgen.vendors.acedata.emulated:AceDataFace"
 
     # ---------------------------------------------------------------- requests

@@ -1,10 +1,9 @@
 """The emulator's face of HiDream: its envelopes, its routes and its task records.
 
-Every answer is ``{code, message, request_id, result}``. Unknown ids: the single result answers
-``code 0`` with ``result: null`` (the provider reads a null result as "not found"), and the batch
-result leaves them out. The v3 modules get submit and single-result routes only: no v3 batch endpoint
-is documented, so none is served (``ServiceSpec.batch_retrieve``), and a POST to one answers HiDream's
-404 envelope.
+Every answer is ``{code, message, request_id, result}``. Unknown ids come back as the docs say: a record
+with an empty ``sub_task_results`` (``code 0``), in the single result and in the batch result alike.
+The v3 modules get submit and single-result routes only: no v3 batch endpoint is documented, so none
+is served (``ServiceSpec.batch_retrieve``), and a POST to one answers HiDream's 404 envelope.
 """
 
 from __future__ import annotations
@@ -34,6 +33,8 @@ def envelope(
 class HiDreamFace(VendorFace):
     """HiDream on the wire."""
 
+    api: Emulated | None = None
+
     def authenticate(self, request: Request, tokens: frozenset[str]) -> tuple[str, Response | None]:
         header = request.headers.get("authorization", "").strip()
         scheme, _, token = header.partition(" ")
@@ -56,11 +57,16 @@ class HiDreamFace(VendorFace):
     def owns(self, path: str) -> bool:
         return path.startswith(PREFIX)
 
-    def callback_body(self, task: Task) -> dict[str, Any]:
-        """The ``notify_url`` body: ``{main_task_id, sub_task_results}`` (the v2 docs' shape)."""
-        return {"main_task_id": task.id, "sub_task_results": record(task, task.finish_mono)["sub_task_results"]}
+    def callback_body(self, task: Task, moment: float) -> dict[str, Any]:
+        """The ``notify_url`` body: ``{main_task_id, sub_task_results}`` (v2 docs) or ``{main_task_id, result}``
+        (batch docs), as the emulator's ``hidream_notify_shape`` says."""
+        final = record(task, task.finish_mono)
+        if self.api is not None and self.api.config.hidream_notify_shape == "result":
+            return {"main_task_id": task.id, "result": final}
+        return {"main_task_id": task.id, "sub_task_results": final["sub_task_results"]}
 
     def routes(self, api: Emulated) -> list[Route]:
+        self.api = api  # the callback body's shape is a setting of the emulator
         specs = list(self.vendor.services.values())
         return [
             *(Route(spec.submit_path, self._submit(api, spec), methods=["POST"]) for spec in specs),
@@ -99,7 +105,7 @@ class HiDreamFace(VendorFace):
                     return envelope(1002, "task_id: is required", request_id=request_id)
                 api.state.ids_polled += 1
                 task = api.state.lookup(task_id, spec.poll_path)
-                result = record(task, api.state.clock()) if task is not None else None
+                result = record(task, api.state.clock()) if task is not None else unknown(task_id)
                 return envelope(0, "Success", result, request_id=request_id)
 
             return await api.guarded(request, self.name, "retrieve", handle)
@@ -118,12 +124,18 @@ class HiDreamFace(VendorFace):
                     return envelope(1002, f"task_id_list: takes at most {api.config.max_batch_ids} ids")
                 api.state.ids_polled += len(ids)
                 now = api.state.clock()
-                found = (api.state.lookup(task_id, spec.poll_path) for task_id in dict.fromkeys(ids))
-                return envelope(0, "Success", [record(task, now) for task in found if task])
+                found = {task_id: api.state.lookup(task_id, spec.poll_path) for task_id in dict.fromkeys(ids)}
+                records = [record(task, now) if task else unknown(task_id) for task_id, task in found.items()]
+                return envelope(0, "Success", records)
 
             return await api.guarded(request, self.name, "retrieve_batch", handle)
 
         return endpoint
+
+
+def unknown(task_id: str) -> dict[str, Any]:
+    """What HiDream answers for a task id it does not know: the id, and no sub-task at all."""
+    return {"task_id": task_id, "sub_task_results": []}
 
 
 def record(task: Task, now: float) -> dict[str, Any]:

@@ -7,6 +7,7 @@ status is an integer per sub-task (API_CONTRACT.md Part 2).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from airflow_provider_vidgen.core.errors import ApiError
@@ -46,6 +47,7 @@ class HiDream(Vendor):
         ConnectionField("user_id", "User ID", "Optional end-user id, sent as the API-User-ID header."),
     )
     hook_class_name = "airflow_provider_vidgen.hooks.hidream.HiDreamHook"
+    callback_field = "notify_url"
     emulated_by = "airflow_provider_vidgen.vendors.hidream.emulated:HiDreamFace"
 
     # ---------------------------------------------------------------- requests
@@ -134,8 +136,8 @@ class HiDream(Vendor):
             return result("failed", TaskError(MODERATION_REJECTED, f"{LABEL} content review rejected task {task_id}"))
         if FAILED in statuses:
             return result("failed", TaskError("failed", f"{LABEL} reported task {task_id} as failed"))
-        if not subtasks:
-            return result("pending")  # sub-tasks appear a little after submission
+        if not subtasks:  # sub-tasks appear a little after submission, and never for an id HiDream does not know
+            return replace(result("pending"), unknown=True)
         if all(status == DONE for status in statuses):
             if len(videos) == len(subtasks):
                 return result("succeeded", media=videos)
@@ -143,6 +145,16 @@ class HiDream(Vendor):
         if all(status == WAITING for status in statuses):
             return result("pending")
         return result("running")  # 2 = processing; negative statuses are transient
+
+    def read_callback(self, spec: ServiceSpec, body: Any) -> tuple[str | None, bool]:
+        """``notify_url`` bodies: ``{main_task_id, sub_task_results}`` (v2 docs) or ``{main_task_id, result}``
+        (batch docs), where ``result`` is the task record."""
+        if isinstance(body, dict) and isinstance(body.get("result"), dict):
+            record = body["result"]
+            task_id = body.get("main_task_id") or record.get("task_id")
+            if isinstance(task_id, str) and task_id:
+                return task_id, self.interpret_record(spec, task_id, record).terminal
+        return super().read_callback(spec, body)
 
 
 HIDREAM = HiDream()

@@ -1,0 +1,11 @@
+"""The FastAPI app the plugin mounts on the API server at ``/vidgen``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from airflow_provider_vidgen import __version__
+from airflow_provider_vidgen.plugins import callbacks
+
+app = FastAPI(title="airflow-provider-vidgen", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+app.include_router(callbacks.router)

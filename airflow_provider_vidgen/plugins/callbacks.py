@@ -1,0 +1,291 @@
+"""The vendor-callback receiver, served by Airflow's API server (``POST /vidgen/callbacks/<conn>/<ticket>``).
+
+A callback is a hint, never proof: the vendors sign nothing. So:
+
+1. who may post is decided by the URL: its ticket (``core.tickets``) must verify, in constant time, with
+   the key of the connection it names; anything else is answered like an unknown URL;
+2. the body only says which vendor task it is about, and that must be the task the ticket's submission
+   recorded (its ``vendor_task_id`` XCom);
+3. a callback claiming a final state is noted (an XCom of the deferred task instance that waits on the
+   task: the submitter's own, or a sensor's in the same run), nothing more;
+4. once every id a waiting task instance waits on has been claimed final, all of them are confirmed on the
+   vendor's own API (one ``retrieve_batch`` per ``batch_size`` ids; one retrieve for a single video) and,
+   if every one is final there, the task is resumed with the event its trigger would have fired, built
+   from the API's answers only (``Trigger.submit_event``, as Airflow's human-in-the-loop route does). A
+   forged or replayed body can never put a URL of its choosing into XCom. Claims the API does not confirm
+   are dropped. The trigger's slow safety poll covers callbacks that never come.
+
+Duplicates, late callbacks, callbacks for finished or cleared tasks, oversized and non-JSON bodies end
+without effect and without an error line anywhere; nothing answered or logged names a ticket or a token.
+The receiver keeps no state of its own: everything is in the metadata DB, so any API server can answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from airflow_provider_vidgen import xcom
+from airflow_provider_vidgen.core.tickets import Ticket, callback_key, read_ticket
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024  # callbacks are small JSON documents; anything larger is not one
+CLAIMED_PREFIX = "vidgen_callback:"  # XCom key, on a waiting task instance, of a vendor task claimed final
+TRIGGER_CLASSPATH = "airflow_provider_vidgen.triggers.video.VideoTaskTrigger"
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one callback (the status code and a word for the vendor; details only in debug logs)."""
+
+    status: int
+    effect: str
+
+
+IGNORED = Outcome(202, "ignored")  # accepted, no effect: a vendor has nothing to retry
+
+
+@router.post("/callbacks/{conn_id}/{ticket}")
+async def receive(conn_id: str, ticket: str, request: Request) -> Response:
+    body = await read_capped(request)
+    if body is None:
+        return JSONResponse({"accepted": False}, status_code=413)
+    outcome = await run_in_threadpool(handle, conn_id, ticket, body)
+    return JSONResponse({"accepted": outcome.status < 300, "effect": outcome.effect}, status_code=outcome.status)
+
+
+async def read_capped(request: Request) -> bytes | None:
+    """The body, or None when it is larger than MAX_BODY_BYTES (read no further than that)."""
+    size = int(request.headers.get("content-length") or 0)
+    if size > MAX_BODY_BYTES:
+        return None
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def handle(conn_id: str, ticket_text: str, body: bytes) -> Outcome:
+    """Verify, note the claim, and confirm and resume once a waiting task's every id is claimed."""
+    found = verified(conn_id, ticket_text)
+    if found is None:
+        return Outcome(404, "unknown")
+    ticket, vendor, conn = found
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return Outcome(400, "not json")
+    task_id, claims_final = vendor.read_callback(vendor.service(ticket.service), payload)
+    if not task_id or not claims_final:
+        return IGNORED  # an intermediate state (Luma calls at every change): the final callback will come
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        waiting = Waiting(session, ticket, task_id)
+        if not waiting.owner_submitted_it():
+            return IGNORED
+        complete = waiting.claim()
+    if not waiting.tis:
+        return IGNORED
+    resumed = False
+    for ti_key, kwargs in complete:
+        results = confirm(conn, vendor, kwargs["service"], kwargs["task_ids"])
+        with create_session() as session:
+            resumed |= Waiting(session, ticket, task_id).settle(ti_key, kwargs, results)
+    effect = "resumed" if resumed else "unconfirmed" if complete else "recorded"
+    log.debug("vendor callback for %s %s task %s: %s", vendor.name, ticket.service, task_id, effect)
+    return Outcome(200, effect)
+
+
+def verified(conn_id: str, ticket_text: str) -> tuple[Ticket, Any, Any] | None:
+    """The ticket, the connection's vendor and the connection, if the ticket was made with its key."""
+    from airflow.models.connection import Connection
+
+    from airflow_provider_vidgen.core.vendor import vendor_for_conn_type
+
+    try:
+        conn = Connection.get_connection_from_secrets(conn_id)
+        vendor = vendor_for_conn_type(conn.conn_type)
+    except Exception:  # no such connection, or not a video vendor's: an unknown URL
+        return None
+    ticket = read_ticket(callback_key(conn.password), ticket_text) if conn.password else None
+    if ticket is None or ticket.vendor != vendor.name or ticket.service not in vendor.services:
+        return None
+    return ticket, vendor, conn
+
+
+def confirm(conn: Any, vendor: Any, service: str, task_ids: list[str]) -> dict[str, Any]:
+    """The tasks' results from the vendor's own API (one batch request per ``batch_size`` ids); empty when
+    the vendor cannot answer now (the next callback or the safety poll will ask again)."""
+    from airflow_provider_vidgen.hooks.base import hook_class
+
+    hook = hook_class(vendor)(conn.conn_id)
+    hook._connection = conn  # read here, in the API server, from the metadata DB or a secrets backend
+    try:
+        return (
+            hook.retrieve_many(service, task_ids)
+            if len(task_ids) > 1
+            else {task_ids[0]: hook.retrieve(service, task_ids[0])}
+        )
+    except Exception as err:
+        log.info("could not confirm vendor callbacks for %d task(s): %s", len(task_ids), type(err).__name__)
+        return {}
+    finally:
+        hook.close()
+
+
+# (dag_id, run_id, task_id, map_index, trigger_id): one deferral of one task instance
+TiKey = tuple[str, str, str, int, int]
+
+
+class Waiting:
+    """The deferred task instances of the ticket's DAG run that wait on one vendor task."""
+
+    def __init__(self, session: Any, ticket: Ticket, task_id: str) -> None:
+        self.session, self.ticket, self.task_id = session, ticket, task_id
+        self.tis: list[Any] = []
+
+    def owner_submitted_it(self) -> bool:
+        """Whether the ticket's submission recorded exactly this vendor task id."""
+        from airflow.models.xcom import XComModel
+        from sqlalchemy import select
+
+        t = self.ticket
+        row = self.session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == t.dag_id,
+                XComModel.run_id == t.run_id,
+                XComModel.task_id == t.task_id,
+                XComModel.map_index == t.map_index,
+                XComModel.key == xcom.VENDOR_TASK_ID,
+            )
+        ).first()
+        recorded = XComModel.deserialize_value(row) if row is not None else None
+        if isinstance(recorded, list):
+            recorded = recorded[t.item] if 0 <= t.item < len(recorded) else None
+        return recorded == self.task_id
+
+    def find(self, lock: bool = False) -> list[Any]:
+        """The submitter's own task instance if it waits on the task, else any in the run that does (a sensor)."""
+        from airflow.models.taskinstance import TaskInstance as TI
+        from airflow.utils.state import TaskInstanceState
+        from sqlalchemy import select
+
+        t = self.ticket
+        query = select(TI).where(TI.dag_id == t.dag_id, TI.run_id == t.run_id, TI.state == TaskInstanceState.DEFERRED)
+        own = query.where(TI.task_id == t.task_id, TI.map_index == t.map_index)
+        for candidates in (own, query):
+            found = [
+                ti
+                for ti in self.session.scalars(candidates.with_for_update() if lock else candidates)
+                if self._waits(ti)
+            ]
+            if found:
+                self.tis = found
+                return found
+        return []
+
+    def _waits(self, ti: Any) -> bool:
+        trigger = ti.trigger
+        return (
+            trigger is not None
+            and trigger.classpath == TRIGGER_CLASSPATH
+            and self.task_id in trigger.kwargs.get("task_ids", ())
+        )
+
+    def claim(self) -> list[tuple[TiKey, dict[str, Any]]]:
+        """Note the claim on every waiting task instance; those whose every id is now claimed, with their
+        trigger's kwargs (to confirm them all at once)."""
+        from airflow.models.xcom import XComModel
+
+        complete = []
+        for ti in self.find(lock=True):
+            XComModel.set(
+                f"{CLAIMED_PREFIX}{self.task_id}",
+                True,
+                dag_id=ti.dag_id,
+                task_id=ti.task_id,
+                run_id=ti.run_id,
+                map_index=ti.map_index,
+                session=self.session,
+            )
+            kwargs = dict(ti.trigger.kwargs)
+            if set(kwargs["task_ids"]) <= self._claimed(ti) | {self.task_id}:
+                complete.append(((ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.trigger_id), kwargs))
+        return complete
+
+    def _claimed(self, ti: Any) -> set[str]:
+        from airflow.models.xcom import XComModel
+        from sqlalchemy import select
+
+        keys = self.session.scalars(
+            select(XComModel.key).where(
+                XComModel.dag_id == ti.dag_id,
+                XComModel.run_id == ti.run_id,
+                XComModel.task_id == ti.task_id,
+                XComModel.map_index == ti.map_index,
+                XComModel.key.startswith(CLAIMED_PREFIX),
+            )
+        )
+        return {key.removeprefix(CLAIMED_PREFIX) for key in keys}
+
+    def settle(self, key: TiKey, kwargs: dict[str, Any], results: dict[str, Any]) -> bool:
+        """Resume the task instance if the API confirmed every id final and it still waits in the same
+        deferral; otherwise drop the claims the API did not confirm."""
+        from airflow.models.taskinstance import TaskInstance as TI
+        from airflow.models.trigger import Trigger
+        from airflow.models.xcom import XComModel
+        from airflow.utils.state import TaskInstanceState
+        from sqlalchemy import delete, select
+
+        from airflow_provider_vidgen.events import CALLBACK, SUCCESS
+        from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
+
+        dag_id, run_id, task_id, map_index, trigger_id = key
+        ti = self.session.scalars(
+            select(TI)
+            .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id == task_id, TI.map_index == map_index)
+            .with_for_update()
+        ).first()
+        if ti is None or ti.state != TaskInstanceState.DEFERRED or ti.trigger_id != trigger_id:
+            return False  # resumed meanwhile (by another callback or its trigger), cleared or failed
+        unconfirmed = [i for i in kwargs["task_ids"] if i not in results or not results[i].terminal]
+        if unconfirmed:
+            self.session.execute(
+                delete(XComModel).where(
+                    XComModel.dag_id == dag_id,
+                    XComModel.run_id == run_id,
+                    XComModel.task_id == task_id,
+                    XComModel.map_index == map_index,
+                    XComModel.key.in_([f"{CLAIMED_PREFIX}{i}" for i in unconfirmed]),
+                )
+            )
+            return False
+        self.session.execute(
+            delete(XComModel).where(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.task_id == task_id,
+                XComModel.map_index == map_index,
+                XComModel.key.startswith(CLAIMED_PREFIX),
+            )
+        )  # done with: the event carries every result
+        trigger = VideoTaskTrigger(**kwargs)
+        vendor = results[trigger.task_ids[0]].vendor
+        message = "every task reached a final state (confirmed after the vendor's callbacks)"
+        Trigger.submit_event(
+            trigger_id, trigger.event(SUCCESS, results, vendor, message, via=CALLBACK), session=self.session
+        )
+        return True

@@ -1,0 +1,27 @@
+"""The Airflow plugin of the provider. Cheap to import: every process that loads plugins (workers load them
+for every task) imports this module, so the FastAPI app is built only where it is asked for, in the API
+server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+URL_PREFIX = "/vidgen"
+
+
+class _LazyFastAPIApps:
+    """``fastapi_apps``, importing the app only when the API server reads it."""
+
+    def __get__(self, obj: Any, owner: Any) -> list[dict[str, Any]]:
+        from airflow_provider_vidgen.plugins.app import app
+
+        return [{"app": app, "url_prefix": URL_PREFIX, "name": "airflow-provider-vidgen"}]
+
+
+class VidgenPlugin(AirflowPlugin):
+    """Serves the vendor-callback receiver (``POST /vidgen/callbacks/...``) from the API server."""
+
+    name = "airflow-provider-vidgen"
+    fastapi_apps = _LazyFastAPIApps()  # type: ignore[assignment]

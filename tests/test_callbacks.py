@@ -1,0 +1,328 @@
+"""Vendor callbacks finish the wait, and a callback is a hint, never proof.
+
+Generations are submitted for real (``dag.test()`` against the emulator; the connection has a
+``callback_base_url``), so each request carries its own ticketed callback URL; their task instances are
+then put into the deferred state a real trigger leaves (a ``VideoTaskTrigger`` row), and callbacks are
+posted over real HTTP to the receiver (the plugin's FastAPI app, served on loopback, on the suite's
+metadata DB). The full path under a real scheduler and triggerer is in ``make e2e``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+from conftest import TOKEN, set_connection
+from dags import callback_dags
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from test_reliability import run_dag
+
+from airflow_provider_vidgen.core.tickets import PATH, Ticket, callback_key, callback_url
+from airflow_provider_vidgen.emulator.server import ThreadedServer
+from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, next_event
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    from airflow_provider_vidgen.plugins.app import app
+
+    with ThreadedServer(Starlette(routes=[Mount("/vidgen", app=app)])).start() as server:
+        yield server
+
+
+@pytest.fixture
+def owner(airflow_db, emulator, monkeypatch, receiver):
+    """One run of the owner DAG: a single, a batch of three and a HiDream generation, each with its own
+    callback URL; the emulator's own callbacks are off (the tests post them), its clock held."""
+    emulator.configure(callback_loss_rate=1.0)
+    for conn_id, conn_type in (("acedata_default", "acedata"), ("hidream_default", "hidream")):
+        set_connection(monkeypatch, conn_id, conn_type, emulator.url, TOKEN, callback_base_url=receiver.url)
+    emulator.hold_clock()  # every task stays queued until a test advances the clock
+    dag_run, states, xcoms = run_dag(callback_dags.owner_dag)
+    assert set(states.values()) == {"success"}, states
+    return dag_run, xcoms
+
+
+def defer(dag_run: Any, task_id: str, task_ids: list[str], service: str, conn_id: str = "acedata_default") -> None:
+    """Put a task instance into the state its deferral leaves: DEFERRED, on a VideoTaskTrigger row."""
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    trigger = VideoTaskTrigger(conn_id, service, task_ids, poll_interval=300, callbacks=True)
+    with create_session() as session:
+        row = Trigger.from_object(trigger)
+        session.add(row)
+        session.flush()
+        ti = session.scalars(
+            select(TI).where(TI.dag_id == dag_run.dag_id, TI.run_id == dag_run.run_id, TI.task_id == task_id)
+        ).one()
+        ti.state, ti.trigger_id, ti.next_method = TaskInstanceState.DEFERRED, row.id, "execute_complete"
+
+
+def ti_now(dag_run: Any, task_id: str) -> Any:
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        ti = session.scalars(
+            select(TI).where(TI.dag_id == dag_run.dag_id, TI.run_id == dag_run.run_id, TI.task_id == task_id)
+        ).one()
+        session.expunge(ti)
+        return ti
+
+
+def all_xcoms(dag_run: Any) -> list[tuple[str, int, str]]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(XComModel.task_id, XComModel.map_index, XComModel.key).where(XComModel.run_id == dag_run.run_id)
+        )
+        return [tuple(row) for row in rows]
+
+
+def vendor_callback(emulator: Any, task_id: str) -> tuple[str, dict[str, Any]]:
+    """The URL the vendor got with the submission, and the body it posts there once the task is final."""
+    task = emulator.state.tasks[task_id]
+    face = emulator.state.faces[task.vendor]
+    return task.callback_url, face.callback_body(task, task.queued + task.running)
+
+
+def post(url: str, body: Any) -> httpx.Response:
+    return httpx.post(url, json=body, trust_env=False, timeout=30)
+
+
+def test_a_callback_resumes_the_waiting_task_with_the_result_confirmed_from_the_api(owner, emulator, receiver, caplog):
+    dag_run, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    defer(dag_run, "single", [task_id], "hailuo")
+    emulator.advance(5)  # the video is ready
+    url, body = vendor_callback(emulator, task_id)
+    assert url.startswith(f"{receiver.url.rstrip('/')}{PATH}/acedata_default/")
+    body["data"][0]["video_url"] = "https://evil.example/not-the-video.mp4"  # a forged URL in the body
+    before = emulator.stats()["counts"]["retrieve"]
+    with caplog.at_level(logging.DEBUG):
+        answer = post(url, body)
+    assert answer.status_code == 200 and answer.json()["effect"] == "resumed"
+    assert emulator.stats()["counts"]["retrieve"] == before + 1  # one confirming retrieve
+    ti = ti_now(dag_run, "single")
+    assert ti.state == "scheduled" and ti.trigger_id is None
+    event = ti.next_kwargs["event"]
+    assert event["status"] == "success" and event["via"] == "callback"
+    (result,) = event["results"]
+    assert result["task_id"] == task_id and result["state"] == "succeeded"
+    assert result["videos"][0]["url"].startswith(emulator.url)  # from the API, never the body's
+    ticket = url.rsplit("/", 1)[1]
+    assert ticket not in caplog.text and TOKEN not in caplog.text and ticket not in answer.text
+
+    replay = post(url, body)  # the same callback again: the task is no longer waiting
+    assert replay.status_code == 202 and replay.json()["effect"] == "ignored"
+    assert emulator.stats()["counts"]["retrieve"] == before + 1
+
+
+def emulator_free(url: str) -> str:
+    return url.split(PATH)[0]
+
+
+def test_forged_tickets_foreign_tasks_and_bad_bodies_have_no_effect(owner, emulator, monkeypatch):
+    dag_run, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    defer(dag_run, "single", [task_id], "hailuo")
+    emulator.advance(5)
+    url, body = vendor_callback(emulator, task_id)
+    base, ticket = url.rsplit("/", 1)
+    forged_key = callback_key("not-the-token")
+    forged = callback_url(emulator_free(url), "acedata_default", forged_key, Ticket(
+        "acedata", "hailuo", dag_run.dag_id, dag_run.run_id, "single", -1, 0
+    ))  # fmt: skip
+    other_task = xcoms[("batch", -1, "vendor_task_id")][0]  # a task of another submission
+    before = emulator.stats()["counts"]["retrieve"]
+    answers = {
+        "forged ticket": post(forged, body),
+        "tampered ticket": post(f"{base}/{ticket[:-2]}xx", body),
+        "unknown connection": post(url.replace("/acedata_default/", "/nope/"), body),
+        "another task's body": post(url, {**body, "task_id": other_task}),
+        "not json": httpx.post(url, content=b"<html>", trust_env=False),
+        "oversize": httpx.post(url, content=b"{" + b" " * 300_000 + b"}", trust_env=False),
+        "no task id": post(url, {"success": True}),
+    }
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "forged ticket": 404,
+        "tampered ticket": 404,
+        "unknown connection": 404,
+        "another task's body": 202,
+        "not json": 400,
+        "oversize": 413,
+        "no task id": 202,
+    }
+    assert emulator.stats()["counts"]["retrieve"] == before  # not one vendor request for any of them
+    assert ti_now(dag_run, "single").state == "deferred"
+
+
+def test_a_callback_for_another_runs_task_has_no_effect(owner, emulator, monkeypatch):
+    _, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    url, body = vendor_callback(emulator, task_id)
+    second_run, _, second = run_dag(callback_dags.owner_dag)  # a later run of the same DAG, its own task ids
+    defer(second_run, "single", [second[("single", -1, "vendor_task_id")]], "hailuo")
+    emulator.advance(5)
+    assert post(url, body).json()["effect"] == "ignored"  # run 1's ticket: run 2's task is none of its business
+    assert ti_now(second_run, "single").state == "deferred"
+
+
+def test_a_callback_claiming_a_final_state_the_api_does_not_confirm_changes_nothing(owner, emulator):
+    dag_run, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    defer(dag_run, "single", [task_id], "hailuo")
+    url, body = vendor_callback(emulator, task_id)  # the clock is held: the task is still queued
+    answer = post(url, body)
+    assert answer.json()["effect"] == "unconfirmed"
+    assert ti_now(dag_run, "single").state == "deferred"
+    emulator.advance(5)  # now it is final: the genuine callback resumes the task
+    assert post(url, body).json()["effect"] == "resumed"
+
+
+def test_intermediate_callbacks_cost_no_vendor_request(owner, emulator):
+    dag_run, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    defer(dag_run, "single", [task_id], "hailuo")
+    url, _ = vendor_callback(emulator, task_id)
+    before = emulator.stats()["counts"]["retrieve"]
+    for state in ("pending", "processing", "processing"):  # Luma calls back at every change, up to 3 times
+        assert post(url, {"task_id": task_id, "state": state}).json()["effect"] == "ignored"
+    assert emulator.stats()["counts"]["retrieve"] == before
+
+
+def test_a_batch_resumes_once_every_item_is_confirmed_in_input_order(owner, emulator):
+    """Claims are noted for free; the last one confirms every item with one batch request."""
+    dag_run, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    defer(dag_run, "batch", ids, "hailuo")
+    emulator.advance(5)
+    before = emulator.stats()["counts"]
+    effects = []
+    for task_id in (ids[2], ids[0], ids[0], ids[1]):  # out of order, one duplicate
+        url, body = vendor_callback(emulator, task_id)
+        effects.append(post(url, body).json()["effect"])
+    after = emulator.stats()["counts"]
+    assert effects == ["recorded", "recorded", "recorded", "resumed"]
+    assert (after["retrieve_batch"] - before["retrieve_batch"], after["retrieve"] - before["retrieve"]) == (1, 0)
+    event = ti_now(dag_run, "batch").next_kwargs["event"]
+    assert [result["task_id"] for result in event["results"]] == ids
+    assert not [key for (task, _, key) in all_xcoms(dag_run) if task == "batch" and key.startswith("vidgen_callback")]
+
+
+def test_a_sensor_waiting_on_the_task_in_the_same_run_is_resumed(owner, emulator):
+    """Submitted without waiting (its own task instance is done), collected by a sensor of the run."""
+    dag_run, xcoms = owner
+    task_id = xcoms[("hidream", -1, "vendor_task_id")]
+    defer(dag_run, "single", [task_id], "txt2video", conn_id="hidream_default")  # stands in for the sensor
+    emulator.advance(5)
+    url, body = vendor_callback(emulator, task_id)
+    assert set(body) == {"main_task_id", "sub_task_results"}
+    assert post(url, body).json()["effect"] == "resumed"
+    assert ti_now(dag_run, "single").next_kwargs["event"]["results"][0]["task_id"] == task_id
+
+
+def test_hidreams_batch_docs_callback_shape_is_read_too(owner, emulator):
+    dag_run, xcoms = owner
+    task_id = xcoms[("hidream", -1, "vendor_task_id")]
+    defer(dag_run, "single", [task_id], "txt2video", conn_id="hidream_default")
+    emulator.configure(hidream_notify_shape="result")
+    emulator.advance(5)
+    url, body = vendor_callback(emulator, task_id)
+    assert set(body) == {"main_task_id", "result"}
+    assert post(url, body).json()["effect"] == "resumed"
+
+
+def test_the_callback_url_is_in_the_request_only_never_in_kwargs_or_xcom(owner, emulator):
+    _, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    url = emulator.state.tasks[task_id].callback_url
+    assert emulator.state.tasks[task_id].request["callback_url"] == url
+    assert all(url.rsplit("/", 1)[1] not in json.dumps(value, default=str) for value in xcoms.values())
+    kwargs = VideoTaskTrigger("acedata_default", "hailuo", [task_id], callbacks=True).serialize()[1]
+    assert "/vidgen/" not in json.dumps(kwargs)
+
+
+async def test_a_lost_callback_is_found_by_the_safety_poll(emulator):
+    """No callback ever comes: the trigger's slow safety poll still finds the video."""
+    emulator.configure(callback_loss_rate=1.0)
+    from airflow_provider_vidgen.hooks.acedata import AceDataHook
+
+    hook = AceDataHook()
+    task_id = hook.submit("hailuo", {"prompt": "a lost callback"})
+    hook.close()
+    emulator.advance(5)
+    trigger = VideoTaskTrigger("acedata_default", "hailuo", [task_id], poll_interval=0.2, callbacks=True)
+    event = await next_event(trigger)
+    assert event["status"] == "success" and event["results"][0]["state"] == "succeeded"
+
+
+async def test_a_callback_before_the_deferral_is_covered_by_the_first_poll(emulator):
+    """The video was final before the task deferred (its callback found nothing waiting): the trigger's
+    first poll, at once, finds it; the safety interval (an hour here) is never waited out."""
+    import asyncio
+
+    from airflow_provider_vidgen.hooks.acedata import AceDataHook
+
+    emulator.configure(callback_loss_rate=1.0)
+    hook = AceDataHook()
+    task_id = hook.submit("hailuo", {"prompt": "final before the deferral"})
+    hook.close()
+    emulator.advance(5)
+    trigger = VideoTaskTrigger("acedata_default", "hailuo", [task_id], poll_interval=3600, callbacks=True)
+    event = await asyncio.wait_for(next_event(trigger), timeout=60)  # bounds a failure; never waited out
+    assert event["status"] == "success" and event["via"] == "poll"
+
+
+async def test_hidreams_unknown_id_fails_as_not_found_after_the_grace_time(emulator):
+    import time
+
+    trigger = VideoTaskTrigger(
+        "hidream_default", "txt2video", ["no-such-task"], poll_interval=0.1, unknown_deadline=time.time() - 1
+    )
+    event = await next_event(trigger)
+    (result,) = event["results"]
+    assert result["state"] == "failed" and result["error"]["code"] == "not_found"
+    assert "no-such-task" in result["error"]["message"] and "grace time" in result["error"]["message"]
+
+
+def test_a_sensor_on_called_back_results_keeps_only_the_safety_poll(owner, emulator):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from airflow_provider_vidgen.sensors.video import VideoTaskSensor
+
+    _, xcoms = owner
+    single, batch = xcoms[("single", -1, "return_value")], xcoms[("batch", -1, "return_value")]
+    assert single["callback"] is True and all(item["callback"] is True for item in batch)
+    for upstream, called_back in (([single, *batch], True), ([single, single["task_id"]], False)):
+        sensor = VideoTaskSensor(
+            task_id=f"wait_{called_back}", task_ids=upstream, service="hailuo", poke_interval=5, deferrable=True
+        )
+        with pytest.raises(TaskDeferred) as deferred:
+            sensor.execute({"ti": PushedXComs()})
+        trigger = deferred.value.trigger
+        assert (trigger.callbacks, trigger.poll_interval) == ((True, 300.0) if called_back else (False, 5))
+
+
+class PushedXComs:
+    """The task instance of a sensor executed outside a run: what it pushes is kept here."""
+
+    start_date = None
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
