@@ -183,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
                         "conn_type": "acedata",
                         "host": emulator.url,
                         "password": TOKEN,
-                        "extra": {"max_requests_per_second": args.rate, "batch_size": 100},
+                        "extra": {
+                            "max_requests_per_second": args.rate,
+                            "max_polls_per_second": args.rate,  # the emulator's limit counts polls too
+                            "batch_size": 100,
+                        },
                     }
                 ),
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), str(work), os.environ.get("PYTHONPATH")])),

@@ -53,7 +53,8 @@ def emulator(emulator_server, monkeypatch) -> Iterator[object]:
     emulator_server.reset()
     emulator_server.configure(
         queued_seconds=0.2, running_seconds=0.3, rate_limit=0, fail_429_rate=0, fail_500_rate=0,
-        fail_502_rate=0, drop_rate=0, ambiguous_submit_rate=0, latency=0, unknown_404=False,
+        fail_502_rate=0, drop_rate=0, ambiguous_submit_rate=0, latency=0, unknown_404=False, refuse_search=False,
+        callback_loss_rate=0, callback_duplicates=0, callback_delay=0, hidream_notify_shape="sub_task_results",
     )  # fmt: skip
     for conn_id, conn_type in (("acedata_default", "acedata"), ("hidream_default", "hidream")):
         set_connection(monkeypatch, conn_id, conn_type, emulator_server.url, TOKEN)
@@ -62,7 +63,7 @@ def emulator(emulator_server, monkeypatch) -> Iterator[object]:
 
 # The emulator answers as fast as it can and the suite's tests share one token: a fast pace unless a test
 # sets its own (tests/test_pace.py and the batch tests measure pacing on purpose).
-TEST_PACE = {"max_requests_per_second": 1000}
+TEST_PACE = {"max_requests_per_second": 1000, "max_polls_per_second": 1000}
 
 
 def set_connection(monkeypatch, conn_id: str, conn_type: str, host: str, token: str, **extra: object) -> None:

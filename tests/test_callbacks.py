@@ -299,7 +299,10 @@ async def test_hidreams_unknown_id_fails_as_not_found_after_the_grace_time(emula
 
 
 def test_a_sensor_on_called_back_results_keeps_only_the_safety_poll(owner, emulator):
-    from airflow.sdk.exceptions import TaskDeferred
+    try:
+        from airflow.sdk.exceptions import TaskDeferred
+    except ImportError:  # Airflow 3.1
+        from airflow.exceptions import TaskDeferred
 
     from airflow_provider_vidgen.sensors.video import VideoTaskSensor
 

@@ -25,7 +25,7 @@ from airflow_provider_vidgen.core.transport import RetryPolicy
 from airflow_provider_vidgen.hooks.acedata import AceDataHook
 from airflow_provider_vidgen.operators import base as operator_base
 from airflow_provider_vidgen.operators import submitter
-from airflow_provider_vidgen.operators.acedata import HailuoVideoOperator
+from airflow_provider_vidgen.operators.acedata import HailuoBatchVideoOperator, HailuoVideoOperator
 from airflow_provider_vidgen.operators.hidream import HiDreamVideoOperator
 from airflow_provider_vidgen.operators.submitter import HOLD_AFTER_SUBMIT_ENV
 
@@ -102,9 +102,42 @@ def test_hidream_cannot_look_a_lost_submission_up_and_says_what_to_do(emulator):
     store = FakeStore()
     operator = HiDreamVideoOperator(task_id="gen", prompt=PROMPT, wait_for_completion=False)
     intended(store, operator)
-    with pytest.raises(AirflowFailException, match=r"HiDream cannot list tasks by time\. Look for a task created"):
+    with pytest.raises(AirflowFailException, match=r"HiDream cannot list tasks by time\. Look in the HiDream console"):
         operator.execute({"ti": FakeTI(), "task_state_store": store})
     assert emulator.stats()["tasks_created"] == 0
+
+
+def test_a_refused_lookup_holds_only_the_items_in_doubt_and_the_rest_are_submitted(emulator):
+    """Items 0 and 1 were sent by a try that died before recording them; 2 and 3 provably never were. The
+    vendor refuses the lookup: 2 and 3 are submitted, 0 and 1 held, each with its window and prompt; the
+    batch policy decides the task. The retry, once the vendor answers, finds 0 and 1 never created."""
+    prompts = [f"a lantern, take {n}" for n in range(4)]
+
+    def batch() -> Any:
+        return HailuoBatchVideoOperator(
+            task_id="gen", prompts=prompts, wait_for_completion=False, fail_on_failed=False, min_success=2
+        )
+
+    store = FakeStore()
+    submissions = [batch().prepare("hailuo", body) for body in batch().item_bodies()]
+    ledger = SubmissionLedger(store, [submission.fingerprint("acedata_default") for submission in submissions])
+    ledger.begin()
+    ledger.intend(0, "hailuo")
+    ledger.intend(1, "hailuo")
+    emulator.configure(refuse_search=True)
+    results = batch().execute({"ti": FakeTI(), "task_state_store": store})
+    assert emulator.stats()["tasks_created"] == 2  # only the items that were provably never sent
+    assert [result["state"] for result in results] == ["failed", "failed", "pending", "pending"]
+    for result in results[:2]:
+        message = result["error"]["message"]
+        assert result["error"]["code"] == "ambiguous_submission" and "looking it up failed" in message
+        assert f"with the prompt {result['prompt']!r}" in message and " UTC" in message and "clear" in message
+
+    emulator.configure(refuse_search=False)  # the retry: the vendor answers, nothing was created for 0 and 1
+    retried = batch().execute({"ti": FakeTI(), "task_state_store": store})
+    assert [result["state"] for result in retried] == ["pending"] * 4
+    assert emulator.stats()["tasks_created"] == 4  # 0 and 1 once each; 2 and 3 reattached, not sent again
+    assert [result["task_id"] for result in retried[2:]] == [result["task_id"] for result in results[2:]]
 
 
 def test_a_submission_the_api_refused_leaves_no_intent_behind(emulator, monkeypatch):
@@ -130,7 +163,7 @@ WORKER = r"""
 import json, sys
 from pathlib import Path
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
-from airflow_provider_vidgen.operators.acedata import HailuoVideoOperator
+from airflow_provider_vidgen.operators.acedata import HailuoBatchVideoOperator, HailuoVideoOperator
 
 class FileStore:  # task_state_store as Airflow keeps it: outside the worker process
     def __init__(self, path): self.path = Path(path)

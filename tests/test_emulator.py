@@ -597,14 +597,26 @@ def test_unknown_id_and_task_families(emu, client):
     assert retrieve_ace(client, "veo-upsample", submit_ace(client, "veo"))  # /veo/tasks family
 
 
-def test_delete(client):
-    task_id = submit_ace(client, "luma")
-    assert client.post("/luma/tasks", json={"action": "delete", "id": task_id}).json() == {
-        "id": task_id,
-        "deleted": True,
-    }
-    assert client.post("/luma/tasks", json={"action": "delete", "id": task_id}).json()["deleted"] is False
-    assert retrieve_ace(client, "luma", task_id) == {}
+def test_minimax_delete_cancels_a_queued_task_and_deletes_a_finished_record(emu, client):
+    """Docs minimax_tasks.mdx: queued -> cancelled, succeeded/failed -> record deleted, running and cancelled
+    -> refused (the refusal's body is undocumented: the platform's 400 envelope)."""
+    emu.hold_clock()
+
+    def delete(task_id: str) -> httpx.Response:
+        return client.post("/minimax/tasks", json={"action": "delete", "id": task_id})
+
+    queued, running, finished = (submit_ace(client, "minimax") for _ in range(3))
+    assert delete(queued).json() == {"id": queued, "deleted": True}
+    assert retrieve_ace(client, "minimax", queued)["task"]["status"] == "cancelled"
+    assert delete(queued).status_code == 400 and "already cancelled" in error_of(delete(queued))["message"]
+    emu.advance(QUEUED + RUNNING / 2)
+    assert delete(running).status_code == 400 and "running" in error_of(delete(running))["message"]
+    emu.advance(RUNNING)
+    assert delete(finished).json() == {"id": finished, "deleted": True}
+    assert retrieve_ace(client, "minimax", finished) == {}
+    assert delete("no-such-task").json() == {"id": "no-such-task", "deleted": False}
+    answer = client.post("/luma/tasks", json={"action": "delete", "id": submit_ace(client, "luma")})
+    assert answer.status_code == 400 and "'retrieve', 'retrieve_batch'" in error_of(answer)["message"]
 
 
 # ------------------------------------------------------------------------------------------------

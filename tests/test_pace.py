@@ -200,3 +200,56 @@ def test_the_file_store_survives_concurrent_writers(tmp_path):
     for thread in threads:
         thread.join()
     assert sorted(round(w, 2) for w in waits) == [round(0.01 * n, 2) for n in range(20)]  # 20 distinct slots
+
+
+# ---------------------------------------------------------------------------------------------- polls
+
+
+class RecordingSlots(ProcessSlots):
+    """Slots on a held clock that remember which pace each request took."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.keys: list[str] = []
+
+    def reserve(self, key: str, interval: float) -> float:
+        self.keys.append(key)
+        return super().reserve(key, interval)
+
+
+def test_the_poll_pace_defaults_to_the_vendors_stated_limit_and_never_exceeds_the_tokens():
+    from airflow_provider_vidgen.core.errors import InvalidInputError
+    from airflow_provider_vidgen.core.settings import api_settings
+    from airflow_provider_vidgen.vendors.acedata import ACEDATA
+    from airflow_provider_vidgen.vendors.hidream import HIDREAM
+
+    assert api_settings(ACEDATA, None, {}).max_polls_per_second == 1.0  # "Stay under 1 req/s" (Docs)
+    assert api_settings(HIDREAM, None, {}).max_polls_per_second == 10.0  # no stated limit: the token's
+    assert api_settings(ACEDATA, None, {"max_polls_per_second": "0.5"}).max_polls_per_second == 0.5
+    assert api_settings(ACEDATA, None, {"max_requests_per_second": 0.2}).max_polls_per_second == 0.2
+    with pytest.raises(InvalidInputError, match=r"extra\.max_polls_per_second"):
+        api_settings(ACEDATA, None, {"max_polls_per_second": 0})
+
+
+def test_status_requests_take_the_poll_pace_and_submissions_do_not(emulator, monkeypatch):
+    import asyncio
+
+    from conftest import TOKEN, set_connection
+
+    from airflow_provider_vidgen.hooks.acedata import AceDataHook
+
+    set_connection(monkeypatch, "acedata_polls", "acedata", emulator.url, TOKEN, max_polls_per_second=2)
+    hook = AceDataHook("acedata_polls")
+    assert hook.settings.max_polls_per_second == 2
+    clock = Clock()
+    slots = RecordingSlots(clock)
+    hook.pace = TokenPace(slots, "token", 1000, sleep=clock.sleep)
+    hook.poll_pace = TokenPace(slots, "polls", 2, sleep=clock.sleep)
+    task_id = hook.submit("hailuo", {"prompt": "a paper boat"})
+    start = clock.now
+    for _ in range(3):
+        hook.retrieve("hailuo", task_id)
+    # Three polls at 2 per second: the second and third each wait half a second (on the held clock).
+    assert 1.0 <= clock.now - start < 1.1
+    asyncio.run(hook.aretrieve_many("hailuo", [task_id]))  # the triggers' path takes it as well
+    assert slots.keys == ["token"] + ["polls", "token"] * 4

@@ -32,6 +32,7 @@ def test_connection_types_and_form_metadata():
         "request_timeout",
         "batch_size",
         "max_requests_per_second",
+        "max_polls_per_second",
         "shared_pace",
         "callback_base_url",
     }
@@ -40,6 +41,7 @@ def test_connection_types_and_form_metadata():
         "request_timeout",
         "batch_size",
         "max_requests_per_second",
+        "max_polls_per_second",
         "shared_pace",
         "callback_base_url",
     }

@@ -44,6 +44,11 @@ def retrieve_flow(vendor: Vendor, spec: ServiceSpec, task_id: str, retry: RetryP
     return call(request, interpret, retry)
 
 
+def cancel_flow(vendor: Vendor, spec: ServiceSpec, request: ApiRequest, retry: RetryPolicy) -> Flow[bool]:
+    """Whether the API cancelled the task (``vendor.cancel_request``); its refusals are ApiErrors."""
+    return call(request, lambda outcome: vendor.read_cancel(vendor.decode(outcome, request)), retry)
+
+
 def batch_flow(
     vendor: Vendor, spec: ServiceSpec, task_ids: Sequence[str], retry: RetryPolicy
 ) -> Flow[dict[str, TaskResult]]:

@@ -269,6 +269,9 @@ class ServiceSpec:
     # Whether the API has a batch-results endpoint for the service. Without one (HiDream v3), a batch
     # poll is one retrieve per id, in the same flow (core.flows.batch_flow): no endpoint is invented.
     batch_retrieve: bool = True
+    # Whether the API cancels a task that has not started yet (MiniMax's ``delete`` action on a queued
+    # task). Everywhere else a generation, once submitted, runs to its end.
+    cancellable: bool = False
 
     @property
     def field_names(self) -> tuple[str, ...]:

@@ -39,6 +39,14 @@ COMMON_CONNECTION_FIELDS = (
         {"type": ["number", "null"], "minimum": 0.1, "default": int(DEFAULT_MAX_REQUESTS_PER_SECOND)},
     ),
     ConnectionField(
+        "max_polls_per_second",
+        "Max polls per second",
+        "Status requests (polls, pokes, lookups) on this token stay under this pace as well, across tasks, "
+        "processes and machines. Default: the pace the vendor's docs ask for (Ace Data Cloud: 1), else "
+        "max_requests_per_second.",
+        {"type": ["number", "null"], "minimum": 0.01},
+    ),
+    ConnectionField(
         "shared_pace",
         "Shared pace",
         "Who shares the token's pace: auto (the Celery broker's Redis if there is one, else every process "
@@ -66,6 +74,7 @@ class ApiSettings:
     max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
     shared_pace: str = "auto"  # where the token's pace is shared (hooks.pace)
     callback_base_url: str | None = None  # where vendors reach the API server's callback receiver
+    max_polls_per_second: float | None = None  # status requests' own pace (None: only the token's)
 
     def __repr__(self) -> str:  # never print anything that could hold a secret
         return f"ApiSettings(base_url={self.base_url!r}, timeout={self.timeout}, batch_size={self.batch_size})"
@@ -86,7 +95,11 @@ def api_settings(vendor: Vendor, host: str | None, extras: Mapping[str, Any]) ->
     callbacks = str(extras.get("callback_base_url") or "").strip() or None
     if callbacks is not None:
         check_url("extra.callback_base_url", callbacks)
-    return ApiSettings(base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed, rate, shared, callbacks)
+    polls = _positive(extras, "max_polls_per_second", vendor.polls_per_second or rate, float)
+    return ApiSettings(
+        base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed, rate, shared, callbacks,
+        min(polls, rate),
+    )  # fmt: skip
 
 
 def _positive(extras: Mapping[str, Any], key: str, default: float, kind: type) -> float:

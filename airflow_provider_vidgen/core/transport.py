@@ -20,7 +20,7 @@ from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiErr
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-RequestKind = Literal["submit", "retrieve", "retrieve_batch", "probe"]
+RequestKind = Literal["submit", "retrieve", "retrieve_batch", "probe", "cancel"]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ class Vendor(ABC):
     emulated_by: ClassVar[str]
     # The request field that takes a callback URL (None: the vendor calls nothing back).
     callback_field: ClassVar[str | None] = None
+    # Status requests per second per token that the vendor asks clients to stay under (None: not stated;
+    # polls then share only the token's max_requests_per_second). Connection extra max_polls_per_second.
+    polls_per_second: ClassVar[float | None] = None
 
     @property
     def default_conn_id(self) -> str:
@@ -121,6 +124,14 @@ class Vendor(ABC):
         raise ApiError(self.label, "this API cannot list tasks", code="bad_answer")
 
     # ---------------------------------------------------------------- callbacks (hints, never proof)
+
+    def cancel_request(self, spec: ServiceSpec, task_id: str) -> ApiRequest | None:
+        """The request that cancels a task not started yet, where the API has one (``spec.cancellable``)."""
+        return None
+
+    def read_cancel(self, body: Any) -> bool:
+        """Whether the API's answer to ``cancel_request`` says the task was cancelled."""
+        return False
 
     def read_callback(self, spec: ServiceSpec, body: Any) -> tuple[str | None, bool]:
         """(the vendor task id a callback body names, whether it claims the task is final). Only ever a

@@ -46,6 +46,7 @@ class EmulatorConfig:
         0.0, "seconds a submission's answer is held after its task is created (widens a worker-kill window)"
     )
     unknown_404: bool = _setting(False, "Ace Data: unknown task id -> 404 not_found instead of 200 {}")
+    refuse_search: bool = _setting(False, "Ace Data: a retrieve_batch by creation time answers 403 forbidden")
     max_batch_ids: int = _setting(100, "more ids in one batch poll -> 400 bad_request (HiDream: code 1002)")
     strict_fields: bool = _setting(True, "unknown request fields are a validation error (core.schema.validate_body)")
     seed: int = _setting(0, "seeds the random generator that picks faulted requests")

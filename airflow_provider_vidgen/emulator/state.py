@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vidgen.core.schema import ServiceSpec
 from airflow_provider_vidgen.emulator.config import EmulatorConfig
-from airflow_provider_vidgen.emulator.tasks import Task, new_task
+from airflow_provider_vidgen.emulator.tasks import CANCELLED, QUEUED, RUNNING, Task, new_task
 
 if TYPE_CHECKING:
     from airflow_provider_vidgen.emulator.face import VendorFace
@@ -229,14 +229,24 @@ class EmulatorState:
         task = self.tasks.get(task_id) if isinstance(task_id, str) else None
         return task if task is not None and task.spec.poll_path == poll_path else None
 
-    def delete(self, task_id: Any, poll_path: str) -> bool:
+    def delete(self, task_id: Any, poll_path: str) -> tuple[bool, str | None]:
+        """MiniMax's ``delete`` (Docs minimax_tasks.mdx): a queued task is cancelled, a finished one's record
+        deleted; a running or cancelled one is refused. (deleted, why not)."""
         task = self.lookup(task_id, poll_path)
         if task is None:
-            return False
-        del self.tasks[task.id]
+            return False, None
+        phase, _ = task.phase(self.clock())
+        if phase == QUEUED:
+            task.outcome, task.queued, task.running = CANCELLED, max(self.clock() - task.t0, 0.0), 0.0
+        elif phase == RUNNING:
+            return False, "a running task cannot be deleted or cancelled"
+        elif task.outcome == CANCELLED:
+            return False, "the task was already cancelled"
+        else:
+            del self.tasks[task.id]
         for handle in self.timers.pop(task.id, ()):
             handle.cancel()
-        return True
+        return True, None
 
     # ---------------------------------------------------------------- callbacks
 

@@ -16,6 +16,7 @@ QUEUED, RUNNING, TERMINAL = "queued", "running", "terminal"
 
 # Outcomes chosen by markers in the prompt (``prompt`` or ``content[].text``).
 SUCCESS, FAIL, REJECT, NOURL = "success", "fail", "reject", "nourl"
+CANCELLED = "cancelled"  # an outcome only a cancel gives (MiniMax's delete of a queued task)
 MARKERS = ("[fail]", "[reject]", "[slow]", "[nourl]")
 SLOW_FACTOR = 3.0
 

@@ -24,6 +24,7 @@ from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
 from airflow_provider_vidgen.core.flows import (
     SubmissionSearch,
     batch_flow,
+    cancel_flow,
     check_task_ids,
     chunked,
     match_submissions,
@@ -50,6 +51,9 @@ from airflow_provider_vidgen.core.transport import (
 )
 from airflow_provider_vidgen.core.vendor import Vendor, all_vendors, vendor_for_conn_type
 from airflow_provider_vidgen.hooks.pace import TokenPace, pace_for, pace_key
+
+# Requests that only read a task's state: they also take the connection's poll pace (max_polls_per_second).
+POLL_KINDS = frozenset({"retrieve", "retrieve_batch"})
 
 # Pages of a creation-time search read at most (100 tasks each): past that, the rest counts as
 # unreadable and the lookup is not conclusive, rather than reading a huge account forever.
@@ -114,6 +118,7 @@ class VideoApiHook(BaseHook):
         self._client: httpx.Client | None = None
         self._connection: Connection | None = None  # set when a caller already looked it up
         self.pace: TokenPace | None = None  # the token's shared pace (hooks.pace), once the connection is read
+        self.poll_pace: TokenPace | None = None  # the pace of its status requests (max_polls_per_second)
         self.callback_key: bytes | None = None  # the key of this connection's callback tickets (core.tickets)
         # Monotonic time after which no request is sent (a batch's submit_timeout); None: no deadline.
         self.deadline: float | None = None
@@ -140,7 +145,10 @@ class VideoApiHook(BaseHook):
         self._settings = api_settings(self.vendor, host, extras)
         self._headers = {**self.vendor.auth_headers(token, extras), "user-agent": USER_AGENT}
         settings = self._settings
-        self.pace = pace_for(settings.shared_pace, pace_key(settings.base_url, token), settings.max_requests_per_second)
+        key = pace_key(settings.base_url, token)
+        self.pace = pace_for(settings.shared_pace, key, settings.max_requests_per_second)
+        # Status requests take a slot of their own, slower pace too (the vendor's polling limit).
+        self.poll_pace = pace_for(settings.shared_pace, f"{key}-polls", settings.max_polls_per_second or 0)
         self.callback_key = callback_key(token) if settings.callback_base_url else None
 
     @property
@@ -195,7 +203,7 @@ class VideoApiHook(BaseHook):
         sent: list[ApiRequest] = []
 
         def send(request: ApiRequest) -> Outcome:
-            self.before_request()  # every request, resends too, so the token stays under its rate
+            self.before_request(request)  # every request, resends too, so the token stays under its rate
             sent.append(request)
             try:
                 outcome: Outcome = http_response(
@@ -203,8 +211,8 @@ class VideoApiHook(BaseHook):
                 )
             except httpx.HTTPError as exc:
                 outcome = transport_failure(exc)
-            assert self.pace is not None
-            self.pace.observe(outcome)
+            for pace in self._paces(request):
+                pace.observe(outcome)
             return outcome
 
         try:
@@ -212,22 +220,32 @@ class VideoApiHook(BaseHook):
         except ApiError as err:
             raise self.locate(err, sent[-1] if sent else None, task_ids) from None
 
-    def before_request(self) -> None:
-        """Wait for the token's next slot; past the deadline, send nothing more (nothing is created)."""
+    def before_request(self, request: ApiRequest | None = None) -> None:
+        """Wait for the token's next slot (and a status request's poll slot); past the deadline, send nothing
+        more (nothing is created)."""
+        for pace in self._paces(request):
+            if pace.wait(self.deadline) < 0:
+                raise ApiError(
+                    self.vendor.label, "the submission deadline passed", code="deadline", nothing_created=True
+                )
+
+    def _paces(self, request: ApiRequest | None) -> list[TokenPace]:
         assert self.pace is not None
-        if self.pace.wait(self.deadline) < 0:
-            raise ApiError(self.vendor.label, "the submission deadline passed", code="deadline", nothing_created=True)
+        if request is not None and request.kind in POLL_KINDS and self.poll_pace is not None:
+            return [self.poll_pace, self.pace]
+        return [self.pace]
 
     async def asend(self, client: httpx.AsyncClient, request: ApiRequest) -> Outcome:
         """One request from the event loop, after the token's next slot (waited without blocking the loop)."""
-        assert self.pace is not None
-        await self.pace.await_slot()
+        for pace in self._paces(request):
+            await pace.await_slot()
         try:
             response = await client.request(request.method, request.path, json=request.json, params=request.params)
             outcome: Outcome = http_response(response)
         except httpx.HTTPError as exc:
             outcome = transport_failure(exc)
-        self.pace.observe(outcome)
+        for pace in self._paces(request):
+            pace.observe(outcome)
         return outcome
 
     async def _arun(self, flow: Flow[Any], task_ids: Sequence[str] = ()) -> Any:
@@ -286,6 +304,15 @@ class VideoApiHook(BaseHook):
         for chunk in chunked(ids, settings.batch_size):
             results.update(await self._arun(batch_flow(self.vendor, spec, chunk, self.retry), chunk))
         return results
+
+    async def acancel(self, service: str, task_id: str) -> bool | None:
+        """Cancel a task that has not started, where the API can (True: cancelled; False: the API did not);
+        None where the vendor has no way to cancel this service's tasks."""
+        spec = self.vendor.service(service)
+        request = self.vendor.cancel_request(spec, task_id)
+        if request is None:
+            return None
+        return await self._arun(cancel_flow(self.vendor, spec, request, self.retry), task_ids=[task_id])
 
     def find_submissions(
         self, submissions: Sequence[Submission], window: tuple[float, float]

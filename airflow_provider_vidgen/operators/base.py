@@ -227,7 +227,7 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
 
     def submit(self, context: Context, submissions: Sequence[Submission]) -> list[Outcome]:
         """Every submission's outcome through the one submission path (see ``operators.submitter``)."""
-        from airflow_provider_vidgen.operators.submitter import LookupFailed, SubmissionStopped, Submitter
+        from airflow_provider_vidgen.operators.submitter import SubmissionStopped, Submitter
 
         store = self.state_store(context)
         hook = self.get_hook()
@@ -240,8 +240,6 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
             return submitter.run(submissions)
         except SubmissionStopped as stopped:
             raise self.stopped(stopped) from None
-        except LookupFailed as err:  # nothing of this try was sent: a retry may look again
-            raise AirflowException(str(err)) from None
         finally:
             hook.close()
 
@@ -358,6 +356,8 @@ class BaseVideoOperator(BaseGenerationOperator):
 
         (outcome,) = self.submit(context, [submission])
         if isinstance(outcome, Held):
+            if outcome.lookup_failed:  # nothing was sent; a retry looks the submission up again
+                raise AirflowException(outcome.message)
             suffix = " Task not retried to avoid a duplicate charge." if outcome.error is not None else ""
             raise AirflowFailException(f"{outcome.error or outcome.message}{suffix}")
         if not isinstance(outcome, Accepted):  # refused by the API: nothing was created

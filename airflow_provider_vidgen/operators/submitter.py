@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_vidgen.core.batch import count, submissions_in_flight
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError
 from airflow_provider_vidgen.core.ledger import ItemRecord, SubmissionLedger, Unreadable, acknowledged
-from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.core.results import TaskResult, request_prompt
 
 if TYPE_CHECKING:
     from airflow_provider_vidgen.core.ledger import StateStore
@@ -61,6 +61,8 @@ class Held:
 
     message: str
     error: ApiError | None = None  # the submission's own error, when this try sent it
+    # The vendor could not be asked this time (its lookup failed): a retry of the task looks again.
+    lookup_failed: bool = False
 
 
 Outcome = Accepted | Refused | Held
@@ -78,14 +80,6 @@ class SubmissionStopped(Exception):
     @property
     def recorded(self) -> int:
         return sum(isinstance(outcome, Accepted) for outcome in self.outcomes.values())
-
-
-class LookupFailed(Exception):
-    """Submissions an earlier try sent but never recorded could not be looked up (nothing of this try sent)."""
-
-    def __init__(self, error: ApiError, count: int, what: str) -> None:
-        super().__init__(f"{count} item(s): {what}; looking them up failed: {error}")
-        self.error = error
 
 
 def after_submission_answer(task_id: str) -> None:
@@ -125,7 +119,7 @@ class Submitter:
         self.single = False
 
     def run(self, submissions: Sequence[Submission]) -> list[Outcome]:
-        """Every item's outcome, in input order. Raises SubmissionStopped or LookupFailed."""
+        """Every item's outcome, in input order. Raises SubmissionStopped."""
         if self.store is not None:
             self.ledger = SubmissionLedger(self.store, [s.fingerprint(self.hook.conn_id) for s in submissions])
         outcomes = self.reattach(submissions)
@@ -327,7 +321,9 @@ class LostLookup:
         self, submissions: Sequence[Submission], lost: dict[int, ItemRecord], known: set[str]
     ) -> dict[int, str | Held | None]:
         """Items an earlier try sent and died before recording: their task id when found on the vendor side
-        by their request, None when provably never created (or cleared by the user since), else Held."""
+        by their request, None when provably never created (or cleared by the user since), else Held. When
+        the lookup cannot answer, only these items are held (the others of the batch go ahead), each with
+        its time window; a retry looks again, a clear submits them again."""
         service = submissions[0].service
         sent_at = [record.intent_at or 0.0 for record in lost.values()]
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(sent_at)))
@@ -338,29 +334,39 @@ class LostLookup:
         )
         problems: dict[int, str] = {}
         found: dict[int, str | Held | None] = {}
+        failed_lookup = False
         if not self.hook.vendor.finds_submissions:
             problems = dict.fromkeys(lost, f"{what}, and {label} cannot list tasks by time")
         else:
             try:
                 found, problems = self._search(submissions, lost, known, what, (min(sent_at), max(sent_at)))
             except ApiError as err:
-                if not all(acknowledged(record, self.clears) for record in lost.values()):
-                    raise LookupFailed(err, len(lost), what) from None
+                failed_lookup = True
                 problems = dict.fromkeys(lost, f"{what}; looking it up failed: {err}")
-        advice = (
-            f"Look for a task created around {when} in the {label} console: if there is one, wait for its id with "
-            "VideoTaskSensor; if there is none, clear this task: the cleared task submits it again. Not resent "
-            "automatically, to avoid a duplicate charge."
-        )
         for index, problem in problems.items():
             if acknowledged(lost[index], self.clears):
                 self.log.warning("%s. This task was cleared after that was reported, so it submits again.", problem)
                 found[index] = None
             else:
-                found[index] = Held(f"{problem}. {advice}")
+                advice = self._advice(submissions[index], lost[index])
+                found[index] = Held(f"{problem}. {advice}", lookup_failed=failed_lookup)
                 self.ledger.report(index, submissions[index].service, self.clears)
         self._log_lost(what, found)
         return found
+
+    def _advice(self, submission: Submission, record: ItemRecord) -> str:
+        """What to look for in the vendor's console: the service, the time window and the prompt."""
+        start = record.intent_at or 0.0
+        end = start + self.hook.settings.timeout * self.hook.retry.max_attempts + 60
+        stamp = "%Y-%m-%d %H:%M:%S"
+        window = f"{time.strftime(stamp, time.gmtime(start))} and {time.strftime(stamp, time.gmtime(end))} UTC"
+        prompt = request_prompt(submission.body)
+        request = f" with the prompt {prompt[:80]!r}" if prompt else ""
+        return (
+            f"Look in the {self.hook.vendor.label} console for a {submission.service} task created between "
+            f"{window}{request}: if there is one, wait for its id with VideoTaskSensor; if there is none, clear "
+            "this task: the cleared task submits it again. Not resent automatically, to avoid a duplicate charge."
+        )
 
     def _search(
         self,

@@ -228,18 +228,57 @@ class VideoTaskTrigger(BaseTrigger):
         )
 
     async def on_kill(self) -> None:
-        """Called by Airflow >= 3.3 when a user marks the deferred task failed/success or clears it.
+        """Called by Airflow >= 3.3 when a user marks the waiting task failed or success, or clears it; never
+        on a triggerer restart or redistribution. Cancels at the vendor what the vendor can cancel.
 
-        The vendor APIs have no cancel call, so the remote generations keep running (and are billed);
-        say which, so they can be collected later. Idempotent: it only logs.
+        The triggerer also calls it after the callback receiver resumed the task (it cannot tell the two
+        apart), so the tasks are asked first and only those not started are cancelled: never a finished
+        one. Where the vendor has no cancel, it says so: those generations go on and are billed.
         """
-        log.warning(
-            "Task killed while waiting; %s %s task(s) keep running on the vendor side and cannot be "
-            "cancelled through the API: %s",
-            self.conn_id,
-            self.service,
-            ", ".join(self.task_ids),
-        )
+        from airflow_provider_vidgen.hooks.base import ahook_for_connection
+
+        ids = ", ".join(self.task_ids)
+        try:
+            hook = await ahook_for_connection(self.conn_id)
+        except Exception as err:
+            log.warning("Task killed while waiting; cannot reach %s to cancel %s: %s", self.conn_id, ids, err)
+            return
+        try:
+            spec = hook.vendor.service(self.service)
+            if hook.vendor.cancel_request(spec, self.task_ids[0]) is None:
+                log.warning(
+                    "Task killed while waiting; %s cannot cancel %s tasks, so these generations go on (and are "
+                    "billed); collect them later with VideoTaskSensor: %s",
+                    hook.vendor.label, self.service, ids,
+                )  # fmt: skip
+                return
+            await self._cancel_not_started(hook)
+        except Exception as err:  # best effort: the triggerer bounds on_kill and logs, but say what was left
+            log.warning("Task killed while waiting; cancelling %s %s task(s) failed: %s", self.conn_id, ids, err)
+        finally:
+            hook.close()
+
+    async def _cancel_not_started(self, hook: Any) -> None:
+        results = await hook.aretrieve_many(self.service, self.task_ids)
+        queued = [task_id for task_id in self.task_ids if results[task_id].state == "pending"]
+        running = [task_id for task_id in self.task_ids if results[task_id].state == "running"]
+        if running:
+            log.warning(
+                "Task killed while waiting; %s cannot cancel %s tasks that already started, so they go on: %s",
+                hook.vendor.label, self.service, ", ".join(running),
+            )  # fmt: skip
+        for task_id in queued:
+            try:
+                cancelled = await hook.acancel(self.service, task_id)
+            except Exception as err:  # e.g. it started meanwhile: the vendor refuses
+                log.warning("Could not cancel %s task %s: %s", self.service, task_id, err)
+                continue
+            if cancelled:
+                log.warning("Cancelled %s task %s at %s (it had not started)", self.service, task_id, hook.vendor.label)
+            else:
+                log.warning("%s did not confirm cancelling %s task %s", hook.vendor.label, self.service, task_id)
+        if not queued and not running:
+            log.info("Task killed after every %s task had finished: nothing to cancel", self.service)
 
 
 def not_found(result: TaskResult) -> TaskResult:

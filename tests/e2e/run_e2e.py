@@ -67,6 +67,8 @@ FIRST_HOUR = "vidgen_first_hour"  # tests/e2e/dags: mistakes fixed, then cleared
 FIRST_HOUR_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_first_hour.py"
 CALLBACKS = "vidgen_callbacks"  # tests/e2e/dags: finished by the vendor's callbacks
 CALLBACKS_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_callbacks.py"
+CANCEL = "vidgen_cancel"  # tests/e2e/dags: waiting generations marked failed (on_kill)
+CANCEL_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_cancel.py"
 FINISHED = ("success", "failed")
 
 
@@ -137,6 +139,7 @@ def run(work: Path, report: Report, budget: float) -> None:
     shutil.copy(BLOCKING_DAG, work / "dags" / BLOCKING_DAG.name)
     shutil.copy(FIRST_HOUR_DAG, work / "dags" / FIRST_HOUR_DAG.name)
     shutil.copy(CALLBACKS_DAG, work / "dags" / CALLBACKS_DAG.name)
+    shutil.copy(CANCEL_DAG, work / "dags" / CANCEL_DAG.name)
     api_port, worker_log_port, trigger_log_port = free_ports(3)
     log_path = work / "standalone.log"
     print(f"Work folder: {work}\nStandalone log: {log_path}", flush=True)
@@ -176,7 +179,7 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
             alive()
             or all(
                 api.client.get(f"/api/v2/dags/{d}").status_code == 200
-                for d in (PIPELINE, PUBLISH, BLOCKING, FIRST_HOUR, CALLBACKS)
+                for d in (PIPELINE, PUBLISH, BLOCKING, FIRST_HOUR, CALLBACKS, CANCEL)
             )
         ),
         deadline,
@@ -343,6 +346,7 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     )
     _first_hour(api, emulator, report, deadline)
     _callbacks(api, emulator, report, deadline)
+    _cancel(api, emulator, report, deadline)
 
 
 def _first_hour(api: Api, emulator, report: Report, deadline: float) -> None:
@@ -452,6 +456,51 @@ def _callbacks(api: Api, emulator, report: Report, deadline: float) -> None:
     ended = [epoch_seconds(tis[task]["end_date"]) for task in waiting]
     lag = max(ended) - max(delivered[task_id] for task_id in ids)
     print(f"Last final callback to last waiting task's end: {lag:.1f} s", flush=True)
+
+
+def _cancel(api: Api, emulator, report: Report, deadline: float) -> None:
+    """A user marks waiting generations failed: the triggerer calls on_kill, MiniMax's queued task is
+    cancelled at the vendor, Hailuo's (no cancel) is named as going on, and nothing else is sent."""
+    emulator.hold_clock()  # every task stays queued until the end of this phase
+    try:
+        before = emulator.stats()["counts"]
+        run_id = f"e2e_cancel__{int(time.time())}"
+        api.send("POST", f"/api/v2/dags/{CANCEL}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
+        api.send("PATCH", f"/api/v2/dags/{CANCEL}", {"is_paused": False})
+
+        def deferred_and_polled() -> bool:
+            states = {ti["task_id"]: ti["state"] for ti in api.task_instances(CANCEL, run_id)}
+            polls = emulator.stats()["counts"]["retrieve_batch"] - before["retrieve_batch"]
+            return states == {"minimax": "deferred", "hailuo": "deferred"} and polls >= 2
+
+        wait_for(deferred_and_polled, deadline, "both generations waiting in the triggerer")
+        ids = {task: api.xcom(CANCEL, run_id, task, "vendor_task_id") for task in ("minimax", "hailuo")}
+        for task in ids:
+            path = f"/api/v2/dags/{CANCEL}/dagRuns/{run_id}/taskInstances/{task}"
+            api.send("PATCH", path, {"new_state": "failed"})
+
+        def minimax_status() -> str | None:
+            task = emulator.state.tasks.get(ids["minimax"])
+            return "cancelled" if task is not None and task.outcome == "cancelled" else None
+
+        wait_for(minimax_status, deadline, "the MiniMax task to be cancelled at the vendor")
+        log = ""
+
+        def hailuo_named() -> bool:
+            nonlocal log
+            tis = {ti["task_id"]: ti for ti in api.task_instances(CANCEL, run_id)}
+            log = task_log(api, CANCEL, run_id, "hailuo", -1, tis["hailuo"]["try_number"])
+            return "cannot cancel hailuo tasks, so these generations go on" in log
+
+        wait_for(hailuo_named, deadline, "the Hailuo task's log to say its generation goes on")
+        deletes = emulator.stats()["counts"]["delete"] - before["delete"]
+        report.check(
+            "marked failed while waiting: MiniMax's queued task cancelled at the vendor, Hailuo's named as going on",
+            deletes == 1 and ids["hailuo"] in log,
+            f"delete requests {deletes}; hailuo log names its task: {ids['hailuo'] in log}",
+        )
+    finally:
+        emulator.release_clock()
 
 
 def epoch_seconds(stamp: str) -> float:

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from airflow_provider_vidgen.core.schema import ServiceSpec, Shape
 from airflow_provider_vidgen.emulator.face import NOT_JSON, Emulated, VendorFace
 from airflow_provider_vidgen.emulator.tasks import (
+    CANCELLED,
     FAIL,
     FAIL_ERROR,
     NOURL,
@@ -207,10 +208,12 @@ class AceDataFace(VendorFace):
                     return self._search(api, poll_path, family, body, token)
                 if action == "retrieve_batch":
                     return self._retrieve_batch(api, poll_path, family, body)
-                if action == "delete":
-                    task_id = body.get("id")
-                    return JSONResponse({"id": task_id, "deleted": api.state.delete(task_id, poll_path)})
-                allowed = "'retrieve', 'retrieve_batch', 'delete'"
+                if action == "delete" and family.cancellable:
+                    deleted, refused = api.state.delete(body.get("id"), poll_path)
+                    if refused:  # the error body is not documented: the platform's usual 400 envelope
+                        return self.error(400, "bad_request", refused)
+                    return JSONResponse({"id": body.get("id"), "deleted": deleted})
+                allowed = "'retrieve', 'retrieve_batch'" + (", 'delete'" if family.cancellable else "")
                 return self.error(400, "bad_request", f"action: must be one of {allowed}; got {action!r}")
 
             return await api.guarded(request, self.name, kind, handle)
@@ -242,6 +245,8 @@ class AceDataFace(VendorFace):
 
     def _search(self, api: Emulated, poll_path: str, family: ServiceSpec, body: dict[str, Any], token: str) -> Response:
         """``retrieve_batch`` by creation time: this token's tasks, newest first, paged, ``count`` = every match."""
+        if api.config.refuse_search:
+            return self.error(403, "forbidden", "listing tasks is not enabled for this token (emulated)")
         low, high = body.get("created_at_min"), body.get("created_at_max")
         if low is None and high is None:
             return self.error(400, "bad_request", "retrieve_batch needs ids or created_at_min/created_at_max")
@@ -507,6 +512,8 @@ def minimax_task(task: Task, now: float) -> dict[str, Any]:
         status = "queued"
     elif phase == RUNNING:
         status = spec.words.running
+    elif task.outcome == CANCELLED:
+        status = "cancelled"
     else:
         words = spec.words
         status = words.success if task.outcome in (SUCCESS, NOURL) else words.failure
@@ -536,7 +543,7 @@ def minimax_task(task: Task, now: float) -> dict[str, Any]:
                 "output_seconds": body["duration"],
                 "input_image_count": images,
             }
-        else:
+        elif task.outcome != CANCELLED:
             body["error"] = dict(REJECT_ERROR if task.outcome == REJECT else FAIL_ERROR)
         task._final = body
     return body

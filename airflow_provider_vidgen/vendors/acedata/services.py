@@ -502,6 +502,8 @@ SERVICES: dict[str, ServiceSpec] = {
             rules=(MinimaxRatio(),),
             shape=Shape.TASK,
             words=RecordWords(running="running", state_key="status"),
+            # Docs minimax_tasks.mdx: "delete" cancels a queued task; running ones cannot be cancelled.
+            cancellable=True,
         ),
         _service(
             "grok",

@@ -48,6 +48,9 @@ class AceData(Vendor):
     services = SERVICES
     hook_class_name = "airflow_provider_vidgen.hooks.acedata.AceDataHook"
     callback_field = "callback_url"
+    # Docs en/concepts/async-tasks.mdx: "Stay under 1 req/s" when polling (its FAQ says 60 QPS for /tasks:
+    # the stricter figure wins, as the one a 429 is promised at).
+    polls_per_second = 1.0
     emulated_by = "airflow_provider_vidgen.vendors.acedata.emulated:AceDataFace"
 
     # ---------------------------------------------------------------- requests
@@ -79,6 +82,15 @@ class AceData(Vendor):
             "limit": limit,
         }
         return ApiRequest("POST", spec.poll_path, "retrieve_batch", json=body)
+
+    def cancel_request(self, spec: ServiceSpec, task_id: str) -> ApiRequest | None:
+        """MiniMax: ``delete`` cancels a queued task (Docs minimax_tasks.mdx); a running one cannot be."""
+        if not spec.cancellable:
+            return None
+        return ApiRequest("POST", spec.poll_path, "cancel", json={"action": "delete", "id": task_id})
+
+    def read_cancel(self, body: Any) -> bool:
+        return isinstance(body, dict) and body.get("deleted") is True
 
     def probe_request(self) -> ApiRequest:
         """Retrieve a task id that cannot exist: authenticated, creates nothing."""
