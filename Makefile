@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/triggerer_load.py
 	$(BIN)/python benchmarks/batch_vs_mapped.py
+	$(BIN)/python benchmarks/ten_thousand.py --topology standalone
 
 e2e: install
 	$(BIN)/python tests/e2e/run_e2e.py

@@ -95,3 +95,22 @@ async def test_a_triggerer_restart_never_cancels(emulator):
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
     assert emulator.stats()["counts"]["delete"] == 0 and status(emulator, ids[0]) == "queued"
+
+
+async def test_the_cancel_goes_out_even_when_the_triggerer_cancels_on_kill_again(emulator):
+    # Airflow 3.3.2 cancels a trigger again at every state sync while its on_kill runs.
+    emulator.hold_clock()
+    queued = submit("minimax", 1)
+    killing = asyncio.ensure_future(trigger("minimax", queued).on_kill())
+    while emulator.stats()["counts"]["retrieve_batch"] + emulator.stats()["counts"]["retrieve"] == 0:
+        await asyncio.sleep(0.01)  # on_kill has asked the vendor: now the triggerer cancels it
+    killing.cancel()
+    try:
+        await killing
+    except asyncio.CancelledError:
+        pass
+    for _ in range(3000):  # the shielded work goes on in the loop (bounded: 30 s)
+        if emulator.stats()["counts"]["delete"]:
+            break
+        await asyncio.sleep(0.01)
+    assert status(emulator, queued[0]) == "cancelled"

@@ -27,6 +27,7 @@ from airflow_provider_vidgen.triggers.poller import (
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_POLL_FAILURES = 5
+_KILLING: set[asyncio.Future[None]] = set()  # on_kill work in flight (a reference keeps it running)
 # A waiting task logs how it is doing at least this often, even while nothing changes.
 DEFAULT_HEARTBEAT_SECONDS = 30.0
 
@@ -235,6 +236,14 @@ class VideoTaskTrigger(BaseTrigger):
         apart), so the tasks are asked first and only those not started are cancelled: never a finished
         one. Where the vendor has no cancel, it says so: those generations go on and are billed.
         """
+        # Airflow 3.3.2 cancels the trigger again at each state sync (about every second) until it ends,
+        # which would cut the vendor's cancel call short; shielded, the work finishes all the same.
+        work = asyncio.ensure_future(self._kill())
+        _KILLING.add(work)
+        work.add_done_callback(_KILLING.discard)
+        await asyncio.shield(work)
+
+    async def _kill(self) -> None:
         from airflow_provider_vidgen.hooks.base import ahook_for_connection
 
         ids = ", ".join(self.task_ids)
