@@ -15,8 +15,9 @@ run one after the other in the same run of this script, on the same Airflow:
 * ``callbacks`` (ask for it with ``--modes``): as ``shared``, and the connection has a ``callback_base_url``
   (the API server): the emulator calls every task back, the receiver confirms and resumes the chunks,
   and the triggerer only keeps its safety poll. ``--n 1000 --chunk 50 --modes shared,callbacks`` compares
-  it with polling: vendor requests while waiting, and seconds from a chunk's last video being ready to
-  the chunk task's end (p50, p95 over the chunks).
+  it with polling: vendor requests while waiting, and seconds from a chunk's last video being ready (the
+  emulator calls back at that moment) to the chunk task being resumed (its ``scheduled_when``) and to its
+  end (p50, p95 over the chunks). ``make bench`` runs that comparison too.
 
 Topologies: ``standalone`` (``airflow standalone``: SQLite, LocalExecutor, one triggerer) and ``prod``
 (the ``make e2e-prod`` stack: PostgreSQL, Redis, CeleryExecutor with two workers, two triggerers).
@@ -206,7 +207,7 @@ def run_mode(top: Topology, emulator: EmulatorServer, mode: str, n: int, deadlin
     rates = next(iter(stats["rates"].values()), {"peak_per_second": 0, "seconds_over_limit": 0})
     tis = top.api.task_instances(dag_id, run_id)
     failed = [f"{ti['task_id']}[{ti['map_index']}]" for ti in tis if ti["state"] != "success"]
-    waits = resume_after_ready(top.api, emulator, dag_id, run_id, tis)
+    resumed, ended = after_ready(top.api, emulator, dag_id, run_id, tis)
     summary = None
     if not failed:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/summarize/xcomEntries/return_value"
@@ -224,24 +225,32 @@ def run_mode(top: Topology, emulator: EmulatorServer, mode: str, n: int, deadlin
         "bytes_per_waiting_item": max(rss_peak - rss_before, 0) / n,
         "largest_xcom": top.largest_xcom(run_id),
         "wait_requests": counts["retrieve"] + counts["retrieve_batch"],
-        "resume_p50": percentile(waits, 0.5),
-        "resume_p95": percentile(waits, 0.95),
+        "resume_p50": percentile(resumed, 0.5),
+        "resume_p95": percentile(resumed, 0.95),
+        "end_p50": percentile(ended, 0.5),
+        "end_p95": percentile(ended, 0.95),
         "callbacks_answered": len(emulator.delivered_callbacks()),
         "summary": summary,
         "not_successful": failed,
     }
 
 
-def resume_after_ready(api: Api, emulator: EmulatorServer, dag_id: str, run_id: str, tis: list[dict]) -> list[float]:
-    """Per chunk task: seconds from its last video being ready (on the emulator) to the task's end."""
+def after_ready(
+    api: Api, emulator: EmulatorServer, dag_id: str, run_id: str, tis: list[dict]
+) -> tuple[list[float], list[float]]:
+    """Per chunk task, seconds from its last video being ready (on the emulator, which calls back at that
+    moment) to the task being resumed (its ``scheduled_when``, which Airflow stamps when a trigger event or
+    the receiver's ``submit_event`` resumes it), and to the task's end (a worker ran execute_complete)."""
     ready = emulator.finish_times()
-    waits = []
+    resumed, ended = [], []
     for ti in tis:
         if ti["task_id"] != "generate" or ti["state"] != "success":
             continue
         ids = api.xcom(dag_id, run_id, "generate", "vendor_task_id", ti["map_index"])
-        waits.append(_seconds(ti["end_date"]) - max(ready[task_id] for task_id in ids if task_id in ready))
-    return waits
+        last = max(ready[task_id] for task_id in ids if task_id in ready)
+        resumed.append(_seconds(ti["scheduled_when"]) - last)
+        ended.append(_seconds(ti["end_date"]) - last)
+    return resumed, ended
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -262,8 +271,10 @@ ROWS = [
     ("triggerer bytes per waiting item", "bytes_per_waiting_item", "{:.0f}"),
     ("largest XCom (bytes)", "largest_xcom", "{}"),
     ("vendor requests while waiting", "wait_requests", "{}"),
-    ("ready to task end p50 (s)", "resume_p50", "{:.1f}"),
-    ("ready to task end p95 (s)", "resume_p95", "{:.1f}"),
+    ("ready to task resumed p50 (s)", "resume_p50", "{:.1f}"),
+    ("ready to task resumed p95 (s)", "resume_p95", "{:.1f}"),
+    ("ready to task end p50 (s)", "end_p50", "{:.1f}"),
+    ("ready to task end p95 (s)", "end_p95", "{:.1f}"),
     ("final callbacks answered 2xx", "callbacks_answered", "{}"),
 ]
 
@@ -291,7 +302,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, floor: 
     if called_back is not None:
         checks["callbacks: every video's final callback answered"] = called_back["callbacks_answered"] == args.n
         checks["callbacks: exactly one video per prompt"] = called_back["tasks_per_prompt"] == 1.0
-        checks["callbacks: ready to task end p50 below polling's"] = called_back["resume_p50"] < shared["resume_p50"]
+        checks["callbacks: resumed within 1 s of the callback (p95)"] = called_back["resume_p95"] <= 1.0
     print()
     for name, ok in checks.items():
         print(f"shared: {name}: {ok}")
