@@ -121,7 +121,7 @@ class ProdStack:
         self.procs: dict[str, subprocess.Popen] = {}
         self.all_procs: list[subprocess.Popen] = []
         self.triggerer_jobs: dict[str, int] = {}  # process name -> its TriggererJob id
-        names = ("pg", "redis", "api", *(f"log-{n}" for n in (*self.TRIGGERERS, *self.WORKERS)))
+        names = ("pg", "redis", "api", "api-2", *(f"log-{n}" for n in (*self.TRIGGERERS, *self.WORKERS)))
         self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.db: Any = None
 
@@ -281,6 +281,10 @@ class ProdStack:
         return f"http://127.0.0.1:{self.ports['api']}"
 
     @property
+    def api2_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['api-2']}"
+
+    @property
     def home(self) -> Path:
         return self.work / "airflow_home"
 
@@ -326,11 +330,26 @@ class ProdStack:
                 "AIRFLOW_CONN_ACEDATA_DEFAULT": json.dumps(
                     {"conn_type": "acedata", "host": self.emulator_url, "password": TOKEN}
                 ),
+                # Callbacks to one API server or the other (the callbacks phase); the emulator's limit is
+                # the pace of every request, confirmations of callbacks included.
+                **{
+                    f"AIRFLOW_CONN_ACEDATA_CALLBACKS_{number}": json.dumps(
+                        {
+                            "conn_type": "acedata",
+                            "host": self.emulator_url,
+                            "password": TOKEN,
+                            "extra": {"callback_base_url": url, "max_polls_per_second": 20},
+                        }
+                    )
+                    for number, url in ((1, self.api_url), (2, self.api2_url))
+                },
                 "AIRFLOW_VAR_VIDGEN_PROMPTS": json.dumps(["e2e-prod: a paper boat", "e2e-prod: a red fox"]),
                 "AIRFLOW_VAR_VIDGEN_VIDEO_ROOT": f"file://{self.work / 'videos'}",
                 "VIDGEN_POLL_INTERVAL": "1",
             }
         )
+        if name == "api-2":
+            env["AIRFLOW__API__PORT"] = str(self.ports["api-2"])
         if name in self.TRIGGERERS:
             env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(self.ports[f"log-{name}"])
         if name in self.WORKERS:
@@ -352,6 +371,8 @@ class ProdStack:
         if migrate.returncode:
             raise Failed(f"airflow db migrate failed; see {self.work / 'logs' / 'db-migrate.log'}")
         self.spawn("api", ["airflow", "api-server"])
+        # A second API server: vendor callbacks may reach either (the receiver keeps nothing in memory).
+        self.spawn("api-2", ["airflow", "api-server"], env=self.env("api-2"))
         self.spawn("scheduler", ["airflow", "scheduler"])
         self.spawn("dag-processor", ["airflow", "dag-processor"])
         for name in self.TRIGGERERS:

@@ -20,6 +20,11 @@ triggerers, two Celery workers), all started here on loopback with their own dat
    Prints how the triggers took it (rode it out, or failed naming the ids and were retried) and the
    recovery time (API back -> every waiting id polled again).
 
+5. **callbacks**: 24 generations on two connections whose ``callback_base_url`` is one API server or
+   the other (two run), waiting in two triggerers with an hour's safety poll: each must be finished by
+   its callback. Prints the time from a video being ready (the emulator calls back at once) to its task
+   being resumed (p50, p95).
+
 Phase ``crash`` kills a worker *while* the emulator holds the answer (the vendor task exists,
 its id never reached the worker): the retry must find the task by its request and reattach (one
 vendor task), through the intent the operator records before it submits.
@@ -301,6 +306,58 @@ def phase_scheduler_restart(ctx: Context, report: Report, deadline: float) -> No
     run.check_one_each(report, "phase 3")
 
 
+def phase_callbacks(ctx: Context, report: Report, deadline: float) -> None:
+    print("\n--- phase 5: 24 generations finished by callbacks to two API servers, waiting in two triggerers ---")
+    ctx.emulator.configure(queued_seconds=2, running_seconds=20)  # every task deferred before its callback
+    before = ctx.emulator.stats()["counts"]
+    runs = [
+        ctx.fanout(f"p5-callbacks-{number}", 12, conn_id=f"acedata_callbacks_{number}", safety_poll_interval=3600.0)
+        for number in (1, 2)
+    ]
+    holders: set[int] = set()
+    for run in runs:
+        ctx.wait_deferred(run, deadline)
+        holders |= {job for _, _, _, job in run.tis() if job is not None}
+    states = [run.wait(deadline) for run in runs]
+    ready = ctx.emulator.finish_times()
+    delivered = ctx.emulator.delivered_callbacks()
+    lags = []
+    for run in runs:
+        ids = run.vendor_ids()
+        rows = ctx.stack.query(
+            "SELECT map_index, scheduled_dttm FROM task_instance WHERE dag_id = %s AND run_id = %s "
+            "AND task_id = 'generate'",
+            (run.dag_id, run.run_id),
+        )
+        lags += [when.timestamp() - ready[ids[index]] for index, when in rows if index in ids]
+    lags.sort()
+    p95 = lags[min(len(lags) - 1, int(0.95 * len(lags)))] if lags else float("nan")
+    counts = ctx.emulator.stats()["counts"]
+    reads = sum(counts[kind] - before[kind] for kind in ("retrieve", "retrieve_batch"))
+    ids = [task_id for run in runs for task_id in run.vendor_ids().values()]
+    ctx.figures["callback_resume_p50_s"] = round(lags[len(lags) // 2], 2) if lags else None
+    ctx.figures["callback_resume_p95_s"] = round(p95, 2)
+    report.check(
+        "phase 5: every generation finished by its callback (the safety poll is an hour), through either API "
+        "server, from either triggerer",
+        states == ["success", "success"] and len(ids) == 24 and all(task_id in delivered for task_id in ids),
+        f"states {states}; callbacks answered {sum(task_id in delivered for task_id in ids)}/24; triggers held "
+        f"by {len(holders)} triggerer(s)",
+    )
+    report.check(
+        "phase 5: resumed within 2 s of the video being ready (p95), with two API servers and two triggerers",
+        p95 <= 2.0,
+        f"ready -> resumed p50 {ctx.figures['callback_resume_p50_s']} s, p95 {p95:.2f} s over {len(lags)} tasks",
+    )
+    report.check(
+        "phase 5: while waiting, one status request per task at most (its first poll, then its confirmation)",
+        reads <= 2 * len(ids),
+        f"{reads} retrieve/retrieve_batch requests for {len(ids)} tasks",
+    )
+    for run in runs:
+        run.check_one_each(report, "phase 5")
+
+
 def phase_outage(ctx: Context, report: Report, deadline: float, outage: float) -> None:
     print(f"\n--- phase 4: the vendor API unreachable for {outage:.0f} s (operator default polling) ---", flush=True)
     ctx.emulator.configure(queued_seconds=2, running_seconds=outage + 30)
@@ -394,6 +451,8 @@ def run(work: Path, report: Report, args: argparse.Namespace) -> dict[str, Any]:
             phase_worker_kill(ctx, report, deadline, held_kill=True)
         if "scheduler" in phases:
             phase_scheduler_restart(ctx, report, deadline)
+        if "callbacks" in phases:
+            phase_callbacks(ctx, report, deadline)
         if "outage" in phases:
             phase_outage(ctx, report, deadline, args.outage)
         return ctx.figures
@@ -411,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outage", type=float, default=60.0, help="seconds the vendor API is unreachable")
     parser.add_argument(
         "--phases",
-        default="triggerer,worker,crash,scheduler,outage",
+        default="triggerer,worker,crash,scheduler,callbacks,outage",
         help="which phases, comma-separated (crash: kill a worker while the vendor's answer is held)",
     )
     args = parser.parse_args(argv)
