@@ -222,6 +222,34 @@ def test_a_batch_resumes_once_every_item_is_confirmed_in_input_order(owner, emul
     assert not [key for (task, _, key) in all_xcoms(dag_run) if task == "batch" and key.startswith("vidgen_callback")]
 
 
+def test_callbacks_before_a_batch_defers_count_once_it_waits_bound_to_their_item(owner, emulator):
+    """A large batch can take longer to submit than a video to render: callbacks that come while it is
+    still submitting are kept with their item, and count once it waits, if it recorded that item's id."""
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    dag_run, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    with create_session() as session:  # the batch task is still submitting
+        ti = session.scalars(select(TI).where(TI.run_id == dag_run.run_id, TI.task_id == "batch")).one()
+        ti.state = TaskInstanceState.RUNNING
+    emulator.advance(5)
+    calls = {task_id: vendor_callback(emulator, task_id) for task_id in ids}
+    first_url = calls[ids[0]][0]
+    early = [
+        post(first_url, calls[ids[1]][1]).json()["effect"],  # item 0's ticket claiming item 1's id
+        post(*calls[ids[0]]).json()["effect"],
+    ]
+    defer(dag_run, "batch", ids, "hailuo")
+    later = [post(*calls[ids[2]]).json()["effect"], post(*calls[ids[1]]).json()["effect"]]
+    assert early == ["recorded", "recorded"]
+    assert later == ["recorded", "resumed"]  # item 1 counted only from its own ticket
+    event = ti_now(dag_run, "batch").next_kwargs["event"]
+    assert [result["task_id"] for result in event["results"]] == ids
+
+
 def test_a_sensor_waiting_on_the_task_in_the_same_run_is_resumed(owner, emulator):
     """Submitted without waiting (its own task instance is done), collected by a sensor of the run."""
     dag_run, xcoms = owner

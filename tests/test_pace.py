@@ -253,3 +253,13 @@ def test_status_requests_take_the_poll_pace_and_submissions_do_not(emulator, mon
     assert 1.0 <= clock.now - start < 1.1
     asyncio.run(hook.aretrieve_many("hailuo", [task_id]))  # the triggers' path takes it as well
     assert slots.keys == ["token"] + ["polls", "token"] * 4
+
+
+def test_auto_shares_through_the_celery_broker_only_where_celery_runs(monkeypatch):
+    from airflow_provider_vidgen.hooks.pace import _celery_broker
+
+    monkeypatch.setenv("AIRFLOW__CELERY__BROKER_URL", "redis://broker.example:6379/0")
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+    assert _celery_broker() is None  # [celery] has a default broker even without Celery: a lock file then
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    assert _celery_broker() == "redis://broker.example:6379/0"

@@ -246,11 +246,15 @@ def _new_store(name: str) -> SlotStore:
 
 
 def _celery_broker() -> str | None:
+    """The Celery broker's URL where the deployment runs Celery (the [celery] section has a default
+    broker even where no executor uses it, so the executor decides)."""
     try:
         from airflow.providers.common.compat.sdk import conf
 
+        if "celery" not in str(conf.get("core", "executor", fallback="")).lower():
+            return None
         return conf.get("celery", "broker_url", fallback=None)
-    except Exception:  # no Celery configuration (a LocalExecutor deployment)
+    except Exception:  # no Celery configuration
         return None
 
 

@@ -94,6 +94,11 @@ def handle(conn_id: str, ticket_text: str, body: bytes) -> Outcome:
 
     with create_session() as session:
         waiting = Waiting(session, ticket, task_id)
+        if waiting.still_submitting():
+            # Its task has not deferred yet (a large batch can take longer to submit than a video to
+            # render): keep the claim for when it waits, checked against the ids it records by then.
+            waiting.note_early_claim()
+            return Outcome(200, "recorded")
         if not waiting.owner_submitted_it():
             return IGNORED
         complete = waiting.claim()
@@ -159,23 +164,58 @@ class Waiting:
 
     def owner_submitted_it(self) -> bool:
         """Whether the ticket's submission recorded exactly this vendor task id."""
+        t = self.ticket
+        return self._recorded(t.dag_id, t.run_id, t.task_id, t.map_index, t.item) == self.task_id
+
+    def _recorded(self, dag_id: str, run_id: str, task_id: str, map_index: int, item: int) -> str | None:
+        """The vendor task id a task instance recorded for its ``item`` (XCom ``vendor_task_id``)."""
         from airflow.models.xcom import XComModel
         from sqlalchemy import select
 
-        t = self.ticket
         row = self.session.scalars(
             select(XComModel).where(
-                XComModel.dag_id == t.dag_id,
-                XComModel.run_id == t.run_id,
-                XComModel.task_id == t.task_id,
-                XComModel.map_index == t.map_index,
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.task_id == task_id,
+                XComModel.map_index == map_index,
                 XComModel.key == xcom.VENDOR_TASK_ID,
             )
         ).first()
         recorded = XComModel.deserialize_value(row) if row is not None else None
         if isinstance(recorded, list):
-            recorded = recorded[t.item] if 0 <= t.item < len(recorded) else None
-        return recorded == self.task_id
+            recorded = recorded[item] if 0 <= item < len(recorded) else None
+        elif item != 0:
+            recorded = None
+        return recorded if isinstance(recorded, str) else None
+
+    def still_submitting(self) -> bool:
+        """Whether the ticket's own task instance is running (submitting), not yet deferred."""
+        from airflow.models.taskinstance import TaskInstance as TI
+        from airflow.utils.state import TaskInstanceState
+        from sqlalchemy import select
+
+        t = self.ticket
+        state = self.session.scalar(
+            select(TI.state).where(
+                TI.dag_id == t.dag_id, TI.run_id == t.run_id, TI.task_id == t.task_id, TI.map_index == t.map_index
+            )
+        )
+        return state == TaskInstanceState.RUNNING
+
+    def note_early_claim(self) -> None:
+        """A claim made before the task deferred: kept with its item, bound to the id only once recorded."""
+        from airflow.models.xcom import XComModel
+
+        t = self.ticket
+        XComModel.set(
+            f"{CLAIMED_PREFIX}{self.task_id}",
+            t.item,
+            dag_id=t.dag_id,
+            task_id=t.task_id,
+            run_id=t.run_id,
+            map_index=t.map_index,
+            session=self.session,
+        )
 
     def find(self, lock: bool = False) -> list[Any]:
         """The submitter's own task instance if it waits on the task, else any in the run that does (a sensor)."""
@@ -227,11 +267,13 @@ class Waiting:
         return complete
 
     def _claimed(self, ti: Any) -> set[str]:
+        """The ids claimed final for ``ti``: claims made while it waited (``True``: checked then), and claims
+        made before it deferred (their item index) whose item it recorded under that very id."""
         from airflow.models.xcom import XComModel
         from sqlalchemy import select
 
-        keys = self.session.scalars(
-            select(XComModel.key).where(
+        rows = self.session.scalars(
+            select(XComModel).where(
                 XComModel.dag_id == ti.dag_id,
                 XComModel.run_id == ti.run_id,
                 XComModel.task_id == ti.task_id,
@@ -239,7 +281,15 @@ class Waiting:
                 XComModel.key.startswith(CLAIMED_PREFIX),
             )
         )
-        return {key.removeprefix(CLAIMED_PREFIX) for key in keys}
+        claimed = set()
+        for row in rows:
+            task_id, value = row.key.removeprefix(CLAIMED_PREFIX), XComModel.deserialize_value(row)
+            if value is True or (
+                isinstance(value, int)
+                and self._recorded(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, value) == task_id
+            ):
+                claimed.add(task_id)
+        return claimed
 
     def settle(self, key: TiKey, kwargs: dict[str, Any], results: dict[str, Any]) -> bool:
         """Resume the task instance if the API confirmed every id final and it still waits in the same
