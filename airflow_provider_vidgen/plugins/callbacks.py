@@ -22,8 +22,10 @@ The receiver keeps no state of its own: everything is in the metadata DB, so any
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024  # callbacks are small JSON documents; anything larger is not one
 CLAIMED_PREFIX = "vidgen_callback:"  # XCom key, on a waiting task instance, of a vendor task claimed final
 TRIGGER_CLASSPATH = "airflow_provider_vidgen.triggers.video.VideoTaskTrigger"
+# Callbacks handled at once per API server process: each holds a metadata-DB connection, and the API
+# server's pool (5 + 10 by default) also serves the tasks' execution API, which a burst must not starve.
+MAX_CONCURRENT_CALLBACKS = 4
 
 router = APIRouter()
 
@@ -59,8 +64,20 @@ async def receive(conn_id: str, ticket: str, request: Request) -> Response:
     body = await read_capped(request)
     if body is None:
         return JSONResponse({"accepted": False}, status_code=413)
-    outcome = await run_in_threadpool(handle, conn_id, ticket, body)
+    async with _handling():
+        outcome = await run_in_threadpool(handle, conn_id, ticket, body)
     return JSONResponse({"accepted": outcome.status < 300, "effect": outcome.effect}, status_code=outcome.status)
+
+
+_semaphores: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _handling() -> asyncio.Semaphore:
+    """This event loop's bound on callbacks handled at once (one per loop: tests run several)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _semaphores:
+        _semaphores[loop] = asyncio.Semaphore(MAX_CONCURRENT_CALLBACKS)
+    return _semaphores[loop]
 
 
 async def read_capped(request: Request) -> bytes | None:
