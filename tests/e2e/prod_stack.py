@@ -128,6 +128,7 @@ class ProdStack:
     # ---------------------------------------------------------------- processes
 
     def spawn(self, name: str, argv: list[str], *, env: dict[str, str] | None = None, user: str | None = None) -> None:
+        (self.work / "logs").mkdir(exist_ok=True)
         log = (self.work / "logs" / f"{name}.log").open("a")
         process = subprocess.Popen(
             argv,
