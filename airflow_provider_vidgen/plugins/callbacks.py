@@ -168,6 +168,18 @@ def confirm(conn: Any, vendor: Any, service: str, task_ids: list[str]) -> dict[s
         hook.close()
 
 
+_UNREAD = object()
+
+
+def recorded_id(recorded: Any, item: int) -> str | None:
+    """The vendor task id recorded for ``item``: a batch records a list in input order, a single one an id."""
+    if isinstance(recorded, list):
+        recorded = recorded[item] if 0 <= item < len(recorded) else None
+    elif item != 0:
+        recorded = None
+    return recorded if isinstance(recorded, str) else None
+
+
 # (dag_id, run_id, task_id, map_index, trigger_id): one deferral of one task instance
 TiKey = tuple[str, str, str, int, int]
 
@@ -182,10 +194,10 @@ class Waiting:
     def owner_submitted_it(self) -> bool:
         """Whether the ticket's submission recorded exactly this vendor task id."""
         t = self.ticket
-        return self._recorded(t.dag_id, t.run_id, t.task_id, t.map_index, t.item) == self.task_id
+        return recorded_id(self._recorded(t.dag_id, t.run_id, t.task_id, t.map_index), t.item) == self.task_id
 
-    def _recorded(self, dag_id: str, run_id: str, task_id: str, map_index: int, item: int) -> str | None:
-        """The vendor task id a task instance recorded for its ``item`` (XCom ``vendor_task_id``)."""
+    def _recorded(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> Any:
+        """What a task instance recorded as its vendor task id(s) (XCom ``vendor_task_id``), if anything."""
         from airflow.models.xcom import XComModel
         from sqlalchemy import select
 
@@ -198,12 +210,7 @@ class Waiting:
                 XComModel.key == xcom.VENDOR_TASK_ID,
             )
         ).first()
-        recorded = XComModel.deserialize_value(row) if row is not None else None
-        if isinstance(recorded, list):
-            recorded = recorded[item] if 0 <= item < len(recorded) else None
-        elif item != 0:
-            recorded = None
-        return recorded if isinstance(recorded, str) else None
+        return XComModel.deserialize_value(row) if row is not None else None
 
     def still_submitting(self) -> bool:
         """Whether the ticket's own task instance is running (submitting), not yet deferred."""
@@ -298,14 +305,17 @@ class Waiting:
                 XComModel.key.startswith(CLAIMED_PREFIX),
             )
         )
-        claimed = set()
+        claimed: set[str] = set()
+        recorded: Any = _UNREAD
         for row in rows:
             task_id, value = row.key.removeprefix(CLAIMED_PREFIX), XComModel.deserialize_value(row)
-            if value is True or (
-                isinstance(value, int)
-                and self._recorded(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, value) == task_id
-            ):
+            if value is True:
                 claimed.add(task_id)
+            elif isinstance(value, int):  # an early claim: read what the task recorded once, for all of them
+                if recorded is _UNREAD:
+                    recorded = self._recorded(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+                if recorded_id(recorded, value) == task_id:
+                    claimed.add(task_id)
         return claimed
 
     def settle(self, key: TiKey, kwargs: dict[str, Any], results: dict[str, Any]) -> bool:
