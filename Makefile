@@ -51,8 +51,8 @@ bench: install
 	$(BIN)/python benchmarks/triggerer_load.py
 	$(BIN)/python benchmarks/batch_vs_mapped.py
 	$(BIN)/python benchmarks/ten_thousand.py --topology standalone
-	$(BIN)/python benchmarks/ten_thousand.py --n 1000 --chunk 50 --modes shared,callbacks
 	$(BIN)/python benchmarks/pace_stores.py
+	$(BIN)/python benchmarks/ten_thousand.py --n 1000 --chunk 50 --modes shared,callbacks
 
 e2e: install
 	$(BIN)/python tests/e2e/run_e2e.py

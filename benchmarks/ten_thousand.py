@@ -51,7 +51,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.append(str(REPO / "tests" / "e2e"))
 
 from batch_vs_mapped import _seconds, group_cpu_seconds, start_standalone  # noqa: E402
-from common import Api, Failed, free_ports, proc_stats, stop_group, wait_for  # noqa: E402
+from common import Api, Failed, free_ports, percentile, proc_stats, stop_group, wait_for  # noqa: E402
 
 from airflow_provider_vidgen.emulator import EmulatorServer  # noqa: E402
 
@@ -251,11 +251,6 @@ def after_ready(
         resumed.append(_seconds(ti["scheduled_when"]) - last)
         ended.append(_seconds(ti["end_date"]) - last)
     return resumed, ended
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 ROWS = [

@@ -145,6 +145,12 @@ class Api:
         return self.get(path, map_index=map_index, deserialize=True, stringify=False)["value"]
 
 
+def percentile(values: list[float], share: float) -> float:
+    """The value below which ``share`` of ``values`` lie (nearest rank); NaN when there are none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
 def wait_for(predicate: Callable[[], Any], deadline: float, what: str, interval: float = 0.5) -> Any:
     last_error: Exception | None = None
     while time.monotonic() < deadline:
