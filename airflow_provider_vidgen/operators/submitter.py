@@ -85,7 +85,10 @@ class SubmissionStopped(Exception):
 def after_submission_answer(task_id: str) -> None:
     hold = os.environ.get(HOLD_AFTER_SUBMIT_ENV)
     if hold:
-        Path(hold).write_text(task_id)
+        # written whole, then renamed: the test waits for the file and must never read it half-written
+        partial = Path(f"{hold}.partial")
+        partial.write_text(task_id)
+        partial.replace(hold)
         deadline = time.monotonic() + 120  # bounded: the test kills the process well before
         while time.monotonic() < deadline:
             time.sleep(0.1)
