@@ -50,15 +50,19 @@ def emulator_server() -> Iterator[object]:
 @pytest.fixture
 def emulator(emulator_server, monkeypatch) -> Iterator[object]:
     """The session emulator, reset, with both default connections pointing at it."""
+    reset_emulator(emulator_server)
+    for conn_id, conn_type in (("acedata_default", "acedata"), ("hidream_default", "hidream")):
+        set_connection(monkeypatch, conn_id, conn_type, emulator_server.url, TOKEN)
+    yield emulator_server
+
+
+def reset_emulator(emulator_server: object) -> None:
     emulator_server.reset()
     emulator_server.configure(
         queued_seconds=0.2, running_seconds=0.3, rate_limit=0, fail_429_rate=0, fail_500_rate=0,
         fail_502_rate=0, drop_rate=0, ambiguous_submit_rate=0, latency=0, unknown_404=False, refuse_search=False,
         callback_loss_rate=0, callback_duplicates=0, callback_delay=0, hidream_notify_shape="sub_task_results",
     )  # fmt: skip
-    for conn_id, conn_type in (("acedata_default", "acedata"), ("hidream_default", "hidream")):
-        set_connection(monkeypatch, conn_id, conn_type, emulator_server.url, TOKEN)
-    yield emulator_server
 
 
 # The emulator answers as fast as it can and the suite's tests share one token: a fast pace unless a test

@@ -147,3 +147,115 @@ def render_gallery(manifest: Mapping[str, Any], *, title: str = "Generated video
 
 
 __all__ = ["gallery_items", "human_bytes", "render_gallery"]
+
+
+# ------------------------------------------------------------------------------------------------
+# The Videos view of a DAG run (served by the plugin; links are relative to the page's URL)
+# ------------------------------------------------------------------------------------------------
+
+_VIEW_CSS = """
+nav.filters a{margin-right:12px}nav.filters a.on{font-weight:700}
+.state{font-weight:600}.state-failed{color:#a4262c}.state-succeeded{color:#217a3c}.state-pending{color:#8a6d00}
+.pager{margin:20px 0}.pager a{margin-right:12px}
+.error{color:#a4262c;font-size:12px}
+"""
+
+
+def render_run_view(
+    *,
+    dag_id: str,
+    run_id: str,
+    items: list[dict[str, Any]],
+    counts: Mapping[str, int],
+    usage: Mapping[str, float],
+    state: str | None,
+    task_id: str | None,
+    page: int,
+    pages: int,
+) -> str:
+    """The Videos page of one run: totals, a state filter, a card per generation (a poster and a player,
+    prompt, vendor, service, vendor task id, state, duration, resolution, usage, the error), and paging.
+    Posters load lazily and players fetch nothing until played, so a page of a 1,000-video run is light."""
+
+    def link(**changes: Any) -> str:
+        query = {"state": state, "task_id": task_id, "page": page, **changes}
+        text = "&".join(f"{key}={quote(str(value))}" for key, value in query.items() if value not in (None, "", 1))
+        return "videos" + (f"?{text}" if text else "")
+
+    filters = [f'<a class="{"on" if state is None else ""}" href="{escape(link(state=None, page=1))}">'
+               f"all ({counts.get('total', 0)})</a>"]  # fmt: skip
+    for name in ("succeeded", "failed", "pending"):
+        filters.append(
+            f'<a class="{"on" if state == name else ""}" href="{escape(link(state=name, page=1))}">'
+            f"{name} ({counts.get(name, 0)})</a>"
+        )
+    cards = [_run_card(item) for item in items]
+    spent = ", ".join(f"{key} {value:g}" for key, value in sorted(usage.items())) or "not reported by the vendors"
+    pager = []
+    if page > 1:
+        pager.append(f'<a href="{escape(link(page=page - 1))}">previous</a>')
+    if page < pages:
+        pager.append(f'<a href="{escape(link(page=page + 1))}">next</a>')
+    scope = f" · task {escape(task_id)}" if task_id else ""
+    empty = "" if cards else "<p>No generations here.</p>"
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Videos · {escape(dag_id)}</title>
+<style>{_CSS}{_VIEW_CSS}</style>
+</head>
+<body>
+<h1>Videos</h1>
+<p class="sub">{escape(dag_id)} · {escape(run_id)}{scope} · usage: {escape(spent)}</p>
+<nav class="filters">{"".join(filters)}</nav>
+<main class="grid">
+{chr(10).join(cards)}
+</main>
+{empty}
+<p class="pager">page {page} of {pages} {" ".join(pager)}</p>
+</body>
+</html>
+"""
+
+
+def _run_card(item: Mapping[str, Any]) -> str:
+    source = item.get("video") or item.get("video_url")
+    poster = item.get("poster") or item.get("thumbnail_url")
+    player = ""
+    if source:
+        poster_attr = f' poster="{escape(poster, quote=True)}"' if poster else ""
+        player = f'<video controls preload="none"{poster_attr}><source src="{escape(source, quote=True)}"></video>'
+    elif poster:
+        player = f'<img loading="lazy" src="{escape(poster, quote=True)}" alt="">'
+    width, height, duration = item.get("width"), item.get("height"), item.get("duration")
+    resolution = f"{width}x{height}" if width and height else "-"
+    length = f"{duration:.1f} s" if isinstance(duration, int | float) else "-"
+    usage = ", ".join(f"{key} {value:g}" for key, value in sorted((item.get("usage") or {}).items())) or "-"
+    error = item.get("error") or {}
+    code, message = escape(str(error.get("code") or "-")), escape(str(error.get("message") or ""))
+    error_html = f'<p class="error"><code>{code}</code> {message}</p>' if error else ""
+    copy = "downloaded copy" if item.get("video") else ("vendor URL" if source else "-")
+    where = escape(str(item.get("airflow_task_id") or "-"))
+    if item.get("map_index", -1) >= 0:
+        where += f" [{item['map_index']}]"
+    prompt = item.get("prompt")
+    state = escape(str(item.get("state") or "-"))
+    vendor_task_id = escape(str(item.get("vendor_task_id") or ""), quote=True)
+    return f"""<article class="card" data-vendor-task-id="{vendor_task_id}" data-state="{state}">
+{player}
+<div class="meta">
+<p class="prompt">{escape(prompt) if prompt else "<i>(prompt not recorded)</i>"}</p>
+{error_html}<dl>
+<dt>State</dt><dd class="state state-{state}">{state}</dd>
+<dt>Service</dt><dd>{escape(str(item.get("vendor") or "-"))} {escape(str(item.get("service") or ""))}</dd>
+<dt>Task id</dt><dd><code>{escape(str(item.get("vendor_task_id") or "-"))}</code></dd>
+<dt>Airflow task</dt><dd>{where}</dd>
+<dt>Duration</dt><dd>{length}</dd>
+<dt>Resolution</dt><dd>{resolution}</dd>
+<dt>Usage</dt><dd>{escape(usage)}</dd>
+<dt>Playing</dt><dd>{copy}</dd>
+</dl>
+</div>
+</article>"""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 State = Literal["pending", "running", "succeeded", "failed"]
 STATES: tuple[State, ...] = ("pending", "running", "succeeded", "failed")
@@ -134,8 +134,13 @@ def clean_usage(value: Any) -> dict[str, float] | None:
     return found or None
 
 
-def total_usage(results: Iterable[TaskResult]) -> dict[str, float]:
-    """Every usage field summed over ``results`` (the spend of a batch, as the vendor reported it)."""
+class HasUsage(Protocol):
+    @property
+    def usage(self) -> Mapping[str, float] | None: ...
+
+
+def total_usage(results: Iterable[HasUsage]) -> dict[str, float]:
+    """Every usage field summed over ``results`` (the spend of a batch or a run, as the vendors reported it)."""
     totals: dict[str, float] = {}
     for result in results:
         for key, number in (result.usage or {}).items():

@@ -9,6 +9,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 URL_PREFIX = "/vidgen"
+VIDEOS_ROUTE = "videos"  # the run page's tab: /dags/<dag>/runs/<run>/plugin/videos
 
 
 class _LazyFastAPIApps:
@@ -21,7 +22,17 @@ class _LazyFastAPIApps:
 
 
 class VidgenPlugin(AirflowPlugin):
-    """Serves the vendor-callback receiver (``POST /vidgen/callbacks/...``) from the API server."""
+    """Serves the vendor-callback receiver (``POST /vidgen/callbacks/...``) and a run's Videos view
+    (``/vidgen/dags/<dag>/runs/<run>/videos``, a tab on the DAG run page) from the API server."""
 
     name = "airflow-provider-vidgen"
     fastapi_apps = _LazyFastAPIApps()  # type: ignore[assignment]
+    # Path segments, not a query: Airflow 3.1 substitutes the ids unencoded, and a run id has "+" and ":".
+    external_views = [
+        {
+            "name": "Videos",
+            "href": f"{URL_PREFIX}/dags/{{DAG_ID}}/runs/{{RUN_ID}}/videos",
+            "destination": "dag_run",
+            "url_route": VIDEOS_ROUTE,
+        }
+    ]

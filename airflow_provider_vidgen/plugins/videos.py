@@ -1,0 +1,137 @@
+"""The Videos view of a DAG run, served by Airflow's API server (``/vidgen/dags/<dag>/runs/<run>/...``).
+
+Every route needs Airflow's own permission to read that DAG's runs (``requires_access_dag``: 401 without
+credentials, 403 without the permission; it reads ``dag_id`` from the path, so a per-DAG user is checked
+against that DAG). The page and its JSON are built from the run's XComs (``core.videos``). Media is served
+only as a place in a download manifest of the same run; nothing from the request becomes a path.
+"""
+
+from __future__ import annotations
+
+import math
+import mimetypes
+from collections.abc import Iterator
+from typing import Any
+
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.core_api.security import requires_access_dag
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from airflow_provider_vidgen import xcom
+from airflow_provider_vidgen.core.gallery import render_run_view
+from airflow_provider_vidgen.core.videos import STATES, RunVideos, XComRow, parse_range, run_videos
+
+VIEW_KEYS = ("return_value", xcom.FAILURE, xcom.VENDOR_TASK_ID, xcom.VIDEO_URL)
+PER_PAGE = 48
+CHUNK = 256 * 1024
+
+router = APIRouter(dependencies=[Depends(requires_access_dag("GET", DagAccessEntity.RUN))])
+
+
+def read_run(dag_id: str, run_id: str) -> RunVideos:
+    """The run's generations from the metadata DB (404 for a run that does not exist)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_provider_vidgen.storage import load_results
+
+    with create_session() as session:
+        if session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)) is None:
+            raise HTTPException(404, f"DAG {dag_id!r} has no run {run_id!r}")
+        found = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(VIEW_KEYS)
+            )
+        ).all()
+        rows = [XComRow(row.task_id, row.map_index, row.key, XComModel.deserialize_value(row)) for row in found]
+    return run_videos(rows, load_results)
+
+
+def chosen(
+    videos: RunVideos, state: str | None, task_id: str | None, page: int, per_page: int
+) -> tuple[list[dict[str, Any]], int]:
+    if state is not None and state not in STATES:
+        raise HTTPException(422, f"state must be one of {', '.join(STATES)}, not {state!r}")
+    if task_id:
+        videos = RunVideos([g for g in videos.generations if g.airflow_task_id == task_id], videos.media)
+    everything = videos.page(state=state, offset=0, limit=len(videos.generations))
+    pages = max(1, math.ceil(len(everything) / per_page))
+    shown = everything[(page - 1) * per_page : page * per_page]
+    return [generation.to_dict() for generation in shown], pages
+
+
+@router.get("/dags/{dag_id}/runs/{run_id}/videos", response_class=HTMLResponse)
+def videos_page(
+    dag_id: str,
+    run_id: str,
+    state: str | None = None,
+    task_id: str | None = None,
+    page: int = Query(1, ge=1),
+    per_page: int = Query(PER_PAGE, ge=1, le=500),
+) -> HTMLResponse:
+    videos = read_run(dag_id, run_id)
+    items, pages = chosen(videos, state, task_id, page, per_page)
+    html = render_run_view(
+        dag_id=dag_id, run_id=run_id, items=items, counts=videos.counts(), usage=videos.usage(),
+        state=state, task_id=task_id, page=page, pages=pages,
+    )  # fmt: skip
+    return HTMLResponse(html)
+
+
+@router.get("/dags/{dag_id}/runs/{run_id}/videos.json")
+def videos_json(
+    dag_id: str,
+    run_id: str,
+    state: str | None = None,
+    task_id: str | None = None,
+    page: int = Query(1, ge=1),
+    per_page: int = Query(PER_PAGE, ge=1, le=500),
+) -> JSONResponse:
+    videos = read_run(dag_id, run_id)
+    items, pages = chosen(videos, state, task_id, page, per_page)
+    body = {"counts": videos.counts(), "usage": videos.usage(), "page": page, "pages": pages, "items": items}
+    return JSONResponse(body)
+
+
+@router.get("/dags/{dag_id}/runs/{run_id}/media/{task_id}/{map_index}/{position}")
+def media(dag_id: str, run_id: str, task_id: str, map_index: int, position: int, request: Request) -> Response:
+    """A file that a download task of this run fetched, with HTTP Range support so a player can seek."""
+    from airflow.sdk import ObjectStoragePath
+
+    ref = read_run(dag_id, run_id).media.get(f"media/{task_id}/{map_index}/{position}")
+    if ref is None:
+        raise HTTPException(404, "no such file in this run's download manifests")
+    path = ObjectStoragePath(ref.destination_uri)
+    try:
+        size = path.stat().st_size
+    except (FileNotFoundError, OSError):
+        raise HTTPException(404, f"{ref.name} is no longer at its destination") from None
+    if size != ref.bytes:
+        raise HTTPException(409, f"{ref.name} changed since it was downloaded ({size} bytes, manifest {ref.bytes})")
+    kind = mimetypes.guess_type(ref.name)[0] or "application/octet-stream"
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
+    try:
+        wanted = parse_range(request.headers.get("range"), size)
+    except ValueError:
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    start, end = wanted if wanted is not None else (0, size - 1)
+    headers["Content-Length"] = str(end - start + 1)
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    status = 206 if wanted is not None else 200
+    return StreamingResponse(_read(path, start, end), status_code=status, headers=headers, media_type=kind)
+
+
+def _read(path: Any, start: int, end: int) -> Iterator[bytes]:
+    left = end - start + 1
+    with path.open("rb") as handle:
+        handle.seek(start)
+        while left > 0:
+            data = handle.read(min(CHUNK, left))
+            if not data:
+                return
+            left -= len(data)
+            yield data

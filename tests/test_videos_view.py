@@ -1,0 +1,221 @@
+"""The Videos view of a DAG run: Airflow's own API server app (``create_app()``, with the plugin mounted
+as the API server mounts it) served over real HTTP on loopback, real Airflow JWTs, on a run made with
+``dag.test()`` against the emulator: a batch of three, a mapped generation with one failure, a download."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import TOKEN, reset_emulator, set_connection
+from dags import videos_view_dags
+from per_dag_auth import PREFIX
+
+from airflow_provider_vidgen.core.videos import XComRow, parse_range, run_videos
+from airflow_provider_vidgen.emulator.server import ThreadedServer
+
+AUTH_MANAGER = "per_dag_auth.PerDagSimpleAuthManager"
+
+
+@pytest.fixture(scope="module")
+def api_server(airflow_db):
+    """Airflow's API server app, with our plugin, on loopback; the per-DAG auth manager for the module."""
+    from airflow.api_fastapi import app as api_app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW__CORE__AUTH_MANAGER", AUTH_MANAGER)
+        patch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "videos-view-tests-" + "k" * 64)
+        api_app.purge_cached_app()
+        try:
+            with ThreadedServer(api_app.create_app("core")).start() as server:
+                yield server
+        finally:
+            api_app.purge_cached_app()
+
+
+def token(username: str, role: str = "viewer") -> str:
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role))
+
+
+@pytest.fixture(scope="module")
+def run(airflow_db, emulator_server, tmp_path_factory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("videos")
+    reset_emulator(emulator_server)
+    with pytest.MonkeyPatch.context() as patch:
+        set_connection(patch, "acedata_default", "acedata", emulator_server.url, TOKEN)
+        dag_run = videos_view_dags.videos_view_dag.test(logical_date=None, run_conf={"root": f"file://{root}"})
+    return {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "root": root}
+
+
+def view(server: ThreadedServer, run: dict[str, Any], suffix: str, who: str | None = "admin", **kwargs: Any):
+    headers = {"Authorization": f"Bearer {token(who, 'admin' if who == 'admin' else 'viewer')}"} if who else {}
+    headers.update(kwargs.pop("headers", {}))
+    url = f"{server.url}/vidgen/dags/{run['dag_id']}/runs/{run['run_id']}/{suffix}"
+    return httpx.get(url, headers=headers, trust_env=False, timeout=30, **kwargs)
+
+
+def test_the_view_lists_every_generation_of_the_run_with_its_failures(api_server, run):
+    page = view(api_server, run, "videos.json", params={"per_page": 500}).json()
+    items = page["items"]
+    assert page["counts"] == {"total": 5, "succeeded": 4, "failed": 1, "pending": 0}
+    assert [item["prompt"] for item in items] == videos_view_dags.BATCH_PROMPTS + videos_view_dags.MAPPED_PROMPTS
+    assert [(item["airflow_task_id"], item["map_index"]) for item in items] == [
+        ("batch", -1), ("batch", -1), ("batch", -1), ("mapped", 0), ("mapped", 1),
+    ]  # fmt: skip
+    failed = items[4]
+    assert failed["state"] == "failed" and failed["error"]["code"] and failed["video"] is None
+    for item in items[:4]:  # the downloaded copy is played, with its poster, duration and resolution
+        assert item["video"].startswith("media/download/-1/") and item["poster"].startswith("media/download/-1/")
+        assert item["duration"] > 0 and item["width"] and item["height"] and item["vendor_task_id"]
+        service = "hailuo" if item["airflow_task_id"] == "batch" else "luma"
+        assert (item["vendor"], item["service"]) == ("acedata", service)
+
+    html = view(api_server, run, "videos").text
+    assert html.count('<article class="card"') == 5 and 'data-state="failed"' in html
+    assert "emulated [fail]" in html and 'preload="none"' in html
+
+
+def test_paging_the_state_filter_and_one_tasks_videos(api_server, run):
+    first = view(api_server, run, "videos.json", params={"per_page": 2}).json()
+    assert (first["page"], first["pages"], len(first["items"])) == (1, 3, 2)
+    last = view(api_server, run, "videos.json", params={"per_page": 2, "page": 3}).json()
+    assert len(last["items"]) == 1
+    failed = view(api_server, run, "videos.json", params={"state": "failed"}).json()["items"]
+    assert [item["prompt"] for item in failed] == ["this one fails [fail]"]
+    batch = view(api_server, run, "videos.json", params={"task_id": "batch"}).json()["items"]
+    assert [item["prompt"] for item in batch] == videos_view_dags.BATCH_PROMPTS
+    assert view(api_server, run, "videos.json", params={"state": "nonsense"}).status_code == 422
+
+
+def test_media_bytes_are_the_downloaded_files_and_a_player_can_seek(api_server, run):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=run["dag_id"], run_id=run["run_id"], task_id="download", key="return_value")
+            .one()
+        )
+        manifest = XComModel.deserialize_value(row)
+    items = view(api_server, run, "videos.json").json()["items"]
+    by_route = {f"media/download/-1/{n}": entry for n, entry in enumerate(manifest["files"])}
+    for item in items[:4]:
+        for route in (item["video"], item["poster"]):
+            answer = view(api_server, run, route)
+            assert answer.status_code == 200, answer.text
+            assert hashlib.sha256(answer.content).hexdigest() == by_route[route]["sha256"]
+    video = items[0]["video"]
+    size = by_route[video]["bytes"]
+    whole = view(api_server, run, video)
+    assert whole.headers["accept-ranges"] == "bytes" and whole.headers["content-type"] == "video/mp4"
+    part = view(api_server, run, video, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == whole.content[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{size}"
+    tail = view(api_server, run, video, headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == whole.content[-10:]
+    beyond = view(api_server, run, video, headers={"Range": f"bytes={size}-"})
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
+
+
+def test_media_outside_the_runs_manifests_is_refused(api_server, run, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a video")
+    for route in (
+        "media/download/-1/999",  # no such place in the manifest
+        "media/batch/-1/0",  # a task that downloaded nothing
+        f"media/download/-1/..%2F..%2F{secret}",  # a path is not a place
+        "media/download/0/0",  # another map index
+    ):
+        answer = view(api_server, run, route)
+        assert answer.status_code in (404, 422), (route, answer.status_code)
+        assert b"not a video" not in answer.content
+
+
+def test_access_is_airflows_own(api_server, run):
+    assert view(api_server, run, "videos", who=None).status_code == 401
+    assert view(api_server, run, "videos", who=None, headers={"Authorization": "Bearer forged"}).status_code == 403
+    outsider = f"{PREFIX}videos_view_other"  # may read another DAG only
+    for suffix in ("videos", "videos.json", "media/download/-1/0"):
+        assert view(api_server, run, suffix, who=outsider).status_code == 403
+    reader = f"{PREFIX}{run['dag_id']}"
+    assert view(api_server, run, "videos", who=reader).status_code == 200
+    assert view(api_server, run, "media/download/-1/0", who=reader).status_code == 200
+    cookie = httpx.get(
+        f"{api_server.url}/vidgen/dags/{run['dag_id']}/runs/{run['run_id']}/videos.json",
+        cookies={"_token": token(reader)},
+        trust_env=False,
+        timeout=30,
+    )  # the UI's iframe sends the session cookie
+    assert cookie.status_code == 200
+    missing = httpx.get(
+        f"{api_server.url}/vidgen/dags/{run['dag_id']}/runs/no_such_run/videos",
+        headers={"Authorization": f"Bearer {token('admin', 'admin')}"},
+        trust_env=False,
+        timeout=30,
+    )
+    assert missing.status_code == 404
+
+
+def test_the_plugin_puts_a_videos_tab_on_the_run_page(api_server):
+    answer = httpx.get(
+        f"{api_server.url}/api/v2/plugins",
+        headers={"Authorization": f"Bearer {token('admin', 'admin')}"},
+        trust_env=False,
+        timeout=30,
+    )
+    (plugin,) = [p for p in answer.json()["plugins"] if p["name"] == "airflow-provider-vidgen"]
+    (tab,) = plugin["external_views"]
+    assert (tab["name"], tab["destination"], tab["url_route"]) == ("Videos", "dag_run", "videos")
+    assert tab["href"] == "/vidgen/dags/{DAG_ID}/runs/{RUN_ID}/videos"
+
+
+# ------------------------------------------------------------------------------------------------
+# The pure parts
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_generation_seen_by_an_operator_and_its_sensor_appears_once_in_its_final_state():
+    def load(value: Any) -> list[dict[str, Any]]:
+        return value if isinstance(value, list) else [value]
+
+    pending = {"task_id": "t1", "vendor": "acedata", "service": "hailuo", "state": "pending", "prompt": "p"}
+    done = {**pending, "state": "succeeded", "videos": [{"url": "javascript:alert(1)"}], "usage": {"credits": 2}}
+    rows = [
+        XComRow("submit", -1, "vendor_task_id", "t1"),
+        XComRow("submit", -1, "return_value", pending),
+        XComRow("wait", -1, "video_url", ""),
+        XComRow("wait", -1, "return_value", [done]),
+        XComRow("waiting", -1, "vendor_task_id", ["t2", None]),
+    ]
+    found = run_videos(rows, load)
+    assert [(g.vendor_task_id, g.state, g.airflow_task_id) for g in found.generations] == [
+        ("t1", "succeeded", "submit"), ("t2", "pending", "waiting"),
+    ]  # fmt: skip
+    assert found.generations[0].video_url is None  # only http(s) media URLs from a vendor reach the page
+    assert found.usage() == {"credits": 2}
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(None, None), ("bytes=0-9", (0, 9)), ("bytes=5-", (5, 99)), ("bytes=-10", (90, 99)), ("bytes=90-500", (90, 99))],
+)
+def test_ranges(header, expected):
+    assert parse_range(header, 100) == expected
+
+
+@pytest.mark.parametrize("header", ["bytes=100-", "bytes=5-2", "bytes=0-1,5-6", "items=0-1", "bytes=-0", "bytes=x-"])
+def test_unsatisfiable_ranges(header):
+    with pytest.raises(ValueError):
+        parse_range(header, 100)
+
+
+def test_nothing_in_the_view_reads_a_path_from_the_request():
+    source = Path(__file__).parents[1] / "airflow_provider_vidgen" / "plugins" / "videos.py"
+    assert "ObjectStoragePath(ref.destination_uri)" in source.read_text()
