@@ -84,7 +84,11 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "triggers": [{"integration-name": acedata, "python-modules": ["airflow_provider_vidgen.triggers.video"]}],
         "connection-types": [connection_type(vendor) for vendor in vendors],
-        "extra-links": ["airflow_provider_vidgen.links.VideoLink"],
+        "extra-links": [
+            "airflow_provider_vidgen.links.VideoLink",
+            "airflow_provider_vidgen.links.TaskVideosLink",
+            "airflow_provider_vidgen.links.RunVideosLink",
+        ],
     }
 
 

@@ -1,9 +1,11 @@
-"""The "Video" extra link on generation operators and the sensor."""
+"""Extra links: "Video" (the first video) and "Videos" (the task's place in its run's Videos view) on
+generation operators and the sensor, and "Videos" (the whole run's view) on the download operator."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
 
@@ -26,6 +28,36 @@ class VideoLink(BaseOperatorLink):
 
         url = XCom.get_value(key=VIDEO_URL_XCOM, ti_key=ti_key)
         return url if isinstance(url, str) else ""
+
+
+def videos_view_url(dag_id: str, run_id: str, task_id: str | None = None) -> str:
+    """The run's Videos view, served by the plugin under the API server's ``[api] base_url`` (relative to
+    the UI's own origin when that is not set), showing one task's generations when ``task_id`` is given."""
+    from airflow.configuration import conf
+
+    from airflow_provider_vidgen.plugins.plugin import URL_PREFIX
+
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    url = f"{base}{URL_PREFIX}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/videos"
+    return f"{url}?task_id={quote(task_id, safe='')}" if task_id else url
+
+
+class TaskVideosLink(BaseOperatorLink):
+    """This task's generations in the run's Videos view (all of a batch's, not only the first)."""
+
+    name = "Videos"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        return videos_view_url(ti_key.dag_id, ti_key.run_id, ti_key.task_id)
+
+
+class RunVideosLink(BaseOperatorLink):
+    """The run's Videos view: every generation of the run, playing the downloaded copies."""
+
+    name = "Videos"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        return videos_view_url(ti_key.dag_id, ti_key.run_id)
 
 
 def push_video_url(context: Any, results: Sequence[TaskResult]) -> None:

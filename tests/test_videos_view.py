@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -219,3 +220,30 @@ def test_unsatisfiable_ranges(header):
 def test_nothing_in_the_view_reads_a_path_from_the_request():
     source = Path(__file__).parents[1] / "airflow_provider_vidgen" / "plugins" / "videos.py"
     assert "ObjectStoragePath(ref.destination_uri)" in source.read_text()
+
+
+def test_extra_links_lead_to_the_view_a_batch_to_all_its_videos(api_server, run):
+    """The worker renders extra links when a task ends (Airflow 3 keeps them as ``_link_<class>`` XComs)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        links = {
+            (row.task_id, row.map_index): XComModel.deserialize_value(row)
+            for row in session.query(XComModel).filter(
+                XComModel.dag_id == run["dag_id"],
+                XComModel.run_id == run["run_id"],
+                XComModel.key.in_(["_link_TaskVideosLink", "_link_RunVideosLink"]),
+            )
+        }
+    prefix = f"/vidgen/dags/videos_view/runs/{quote(run['run_id'], safe='')}/videos"
+    assert links[("batch", -1)] == f"{prefix}?task_id=batch"
+    assert links[("mapped", 0)] == f"{prefix}?task_id=mapped"
+    assert links[("download", -1)] == prefix
+    batch = httpx.get(
+        api_server.url + links[("batch", -1)].replace("videos?", "videos.json?"),
+        headers={"Authorization": f"Bearer {token('admin', 'admin')}"},
+        trust_env=False,
+        timeout=30,
+    ).json()
+    assert len(batch["items"]) == 3

@@ -26,7 +26,7 @@ from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.submission import Submission, check_literal_fields, is_literal, prepare
 from airflow_provider_vidgen.events import check_event, raise_for_event
-from airflow_provider_vidgen.links import VideoLink, push_video_url
+from airflow_provider_vidgen.links import TaskVideosLink, VideoLink, push_video_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -133,7 +133,7 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
     # Parameters a base class takes but this class refuses, with the reason (typed operators: ``body``).
     refused_parameters: ClassVar[Mapping[str, str]] = {}
     ui_color = "#f0e4ff"
-    operator_extra_links = (VideoLink(),)
+    operator_extra_links = (VideoLink(), TaskVideosLink())
 
     def __init__(
         self,

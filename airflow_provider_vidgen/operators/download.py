@@ -31,6 +31,7 @@ from airflow_provider_vidgen.core.manifest import (
     unexplained_failures,
 )
 from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.links import RunVideosLink
 from airflow_provider_vidgen.storage import keep_small, load_all, load_results
 
 if TYPE_CHECKING:
@@ -204,6 +205,7 @@ class VideoDownloadOperator(BaseOperator):
     template_fields: Sequence[str] = ("results", "destination", "destination_conn_id")
     template_fields_renderers = {"results": "py"}
     ui_color = "#e4f0ff"
+    operator_extra_links = (RunVideosLink(),)
 
     def __init__(
         self,

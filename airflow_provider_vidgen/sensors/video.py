@@ -15,7 +15,7 @@ from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.flows import check_task_ids
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.events import check_event, raise_for_event
-from airflow_provider_vidgen.links import VideoLink, push_video_url
+from airflow_provider_vidgen.links import TaskVideosLink, VideoLink, push_video_url
 from airflow_provider_vidgen.operators.base import CALLED_BACK, default_deferrable
 from airflow_provider_vidgen.storage import keep_small, load
 from airflow_provider_vidgen.vendors.acedata import ACEDATA
@@ -104,7 +104,7 @@ class VideoTaskSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("task_ids", "service", "conn_id")
     ui_color = "#f0e4ff"
-    operator_extra_links = (VideoLink(),)
+    operator_extra_links = (VideoLink(), TaskVideosLink())
 
     def __init__(
         self,

@@ -34,6 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run as a script: make the provider importable from the checkout
@@ -344,9 +347,46 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
         links.get("Video") == generated["videos"][0]["url"],
         f"{links}",
     )
+    _videos_view(api, run_id, report)
     _first_hour(api, emulator, report, deadline)
     _callbacks(api, emulator, report, deadline)
     _cancel(api, emulator, report, deadline)
+
+
+def _videos_view(api: Api, run_id: str, report: Report) -> None:
+    """The run's Videos view, served by the plugin in the real API server: the tab, the links, every
+    generation, the downloaded bytes (sha256 against the manifest), a Range request, and 401 without login."""
+    try:
+        quoted = quote(run_id, safe="")
+        view = f"/vidgen/dags/{PIPELINE}/runs/{quoted}/videos"
+        plugins = api.get("/api/v2/plugins")["plugins"]
+        tabs = [v for p in plugins if p["name"] == "airflow-provider-vidgen" for v in p.get("external_views", [])]
+        links = api.get(f"/api/v2/dags/{PIPELINE}/dagRuns/{run_id}/taskInstances/download/links")["extra_links"]
+        page = api.get(f"{view}.json", per_page=500)
+        manifest = api.xcom(PIPELINE, run_id, "download")
+        played = [item for item in page["items"] if item["video"]]
+        first = played[0]["video"] if played else "media/none/-1/0"
+        whole = api.client.get(f"/vidgen/dags/{PIPELINE}/runs/{quoted}/{first}")
+        part = api.client.get(f"/vidgen/dags/{PIPELINE}/runs/{quoted}/{first}", headers={"Range": "bytes=10-19"})
+        anonymous = httpx.get(f"{api.base}{view}", timeout=30, trust_env=False)
+        sha = {entry["sha256"] for entry in manifest["files"]}
+        ok = (
+            [tab["destination"] for tab in tabs] == ["dag_run"]
+            and str(links.get("Videos")).endswith(view)
+            and page["counts"]["total"] == manifest["generations"]
+            and len(played) == manifest["downloaded"]
+            and hashlib.sha256(whole.content).hexdigest() in sha
+            and part.status_code == 206
+            and part.content == whole.content[10:20]
+            and anonymous.status_code == 401
+        )
+        detail = (
+            f"tabs {tabs}, link {links.get('Videos')}, counts {page['counts']}, {len(played)} played, "
+            f"media {whole.status_code}/{part.status_code}, anonymous {anonymous.status_code}"
+        )
+    except Failed as err:
+        ok, detail = False, str(err)
+    report.check("the run's Videos view, served by the API server, plays the downloaded files", ok, detail)
 
 
 def _first_hour(api: Api, emulator, report: Report, deadline: float) -> None:
