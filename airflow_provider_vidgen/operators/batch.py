@@ -20,6 +20,7 @@ from airflow_provider_vidgen.core.batch import (
     progress_line,
     required_successes,
 )
+from airflow_provider_vidgen.core.budget import BUDGET_REACHED, Budget
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskError, TaskResult, request_prompt, total_usage
 from airflow_provider_vidgen.core.submission import Submission, is_literal
@@ -67,6 +68,14 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         stop a batch: the token's shared pace slows down and it keeps going, until this deadline.
     :param item_offset: the first item's index in the whole run when this task is one chunk of it (see
         ``core.batch.batch_chunks``): results carry ``index`` = offset + position, so chunks merge in order.
+    :param max_submissions: a budget: the most generations this task submits, over all its tries (a failed
+        item submitted again counts again). Items past it are not submitted; they are returned as failed with
+        the code ``budget_reached``, and ``min_success`` / ``fail_on_failed`` decide the task's state.
+    :param max_usage: a budget on the usage the vendor reports, e.g. ``{"total_tokens": 50000}``: once any
+        field's total over this task's items reaches its limit, no further item is submitted (the item that
+        crossed it is already paid for). Vendors report usage when a generation finishes, so with it set the
+        batch submits one item at a time and reads its unfinished items' records before each submission;
+        items still rendering count only once they report.
     :param results_path: object storage for results too large for XCom (``airflow_provider_vidgen.storage``:
         default the ``[vidgen] results_path`` option, else under AIRFLOW_HOME); XCom then holds a manifest.
 
@@ -90,12 +99,16 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         submit_timeout: float | None = None,
         item_offset: int = 0,
         results_path: Any = None,
+        max_submissions: int | None = None,
+        max_usage: Mapping[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.min_success = min_success
         self.fail_on_failed = fail_on_failed
         self.max_items = max_items
+        self.max_submissions = max_submissions
+        self.max_usage = max_usage
         self.submit_timeout = submit_timeout
         self.item_offset = item_offset
         self.results_path = results_path
@@ -144,10 +157,14 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         if not isinstance(self.max_items, int) or isinstance(self.max_items, bool) or self.max_items < 1:
             raise InvalidInputError("max_items", f"must be a positive integer, got {self.max_items!r}")
         check_min_success(self.min_success)
+        self.budget()
         if isinstance(self.item_offset, bool) or not isinstance(self.item_offset, int) or self.item_offset < 0:
             raise InvalidInputError("item_offset", f"must be an integer >= 0, got {self.item_offset!r}")
         if self.submit_timeout is not None:
             check_seconds("submit_timeout", self.submit_timeout, literal_only=True)
+
+    def budget(self) -> Budget | None:
+        return Budget.of(self.max_submissions, self.max_usage)
 
     def _bodies(self) -> list[tuple[int, dict[str, Any]]]:
         return list(enumerate(self.item_bodies()))
@@ -191,10 +208,12 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
 
     def slot(self, service: str, index: int, outcome: Outcome) -> TaskResult:
         """An item's result as far as submitting it goes: its task's known state, or why it has none."""
-        from airflow_provider_vidgen.operators.submitter import Accepted, Held
+        from airflow_provider_vidgen.operators.submitter import Accepted, Held, OverBudget
 
         if isinstance(outcome, Accepted):
             return outcome.result or TaskResult(outcome.task_id, service, self.vendor.name, "pending")
+        if isinstance(outcome, OverBudget):
+            return self._unsubmitted(service, BUDGET_REACHED, f"not submitted: {outcome.reason}")
         if isinstance(outcome, Held):
             if outcome.error is not None:  # sent by this try, answer unknown
                 self.log.warning("Item %d: %s", index, outcome.message)
@@ -204,7 +223,7 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         return self._unsubmitted(service, error.code or f"http_{error.status}", str(error))
 
     def submit_options(self) -> dict[str, Any]:
-        return {"ride_out_throttles": True, "submit_timeout": self.submit_timeout}
+        return {"ride_out_throttles": True, "submit_timeout": self.submit_timeout, "budget": self.budget()}
 
     def stopped(self, stopped: SubmissionStopped) -> AirflowException:
         error = super().stopped(stopped)

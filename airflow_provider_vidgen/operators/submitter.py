@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vidgen.core.batch import count, submissions_in_flight
+from airflow_provider_vidgen.core.budget import Budget
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError
 from airflow_provider_vidgen.core.ledger import ItemRecord, SubmissionLedger, Unreadable, acknowledged
-from airflow_provider_vidgen.core.results import TaskResult, request_prompt
+from airflow_provider_vidgen.core.results import TaskResult, request_prompt, total_usage
 
 if TYPE_CHECKING:
     from airflow_provider_vidgen.core.ledger import StateStore
@@ -65,7 +66,14 @@ class Held:
     lookup_failed: bool = False
 
 
-Outcome = Accepted | Refused | Held
+@dataclass(frozen=True)
+class OverBudget:
+    """The task's budget (``core.budget``) was reached before this item: it was not submitted."""
+
+    reason: str
+
+
+Outcome = Accepted | Refused | Held | OverBudget
 
 
 class SubmissionStopped(Exception):
@@ -108,6 +116,7 @@ class Submitter:
         clears: int | None = None,
         ride_out_throttles: bool = False,
         submit_timeout: float | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.hook = hook
         self.store = store
@@ -120,6 +129,9 @@ class Submitter:
         self.label = hook.vendor.label
         self.ledger: SubmissionLedger | None = None
         self.single = False
+        self.budget = budget
+        self.counted: set[int] = set()  # items that were submitted, by any try (the budget's item count)
+        self.reported: dict[str, TaskResult] = {}  # final results of this task's items, by vendor task id
 
     def run(self, submissions: Sequence[Submission]) -> list[Outcome]:
         """Every item's outcome, in input order. Raises SubmissionStopped."""
@@ -142,6 +154,7 @@ class Submitter:
         recorded: dict[int, str] = {}
         outcomes: dict[int, Outcome] = {}
         lost: dict[int, ItemRecord] = {}
+        self.counted = {index for index, record in records.items() if isinstance(record, ItemRecord)}
         for index, record in records.items():
             if isinstance(record, Unreadable):
                 why = f"its record could not be read ({record.raw!r})"
@@ -179,6 +192,7 @@ class Submitter:
             found = self.hook.retrieve_many(service, list(recorded.values()))
         except ApiError as err:
             raise SubmissionStopped(err, {}, len(submissions)) from None
+        self.reported.update({task_id: result for task_id, result in found.items() if result.terminal})
         good = {
             index: Accepted(task_id, found[task_id])
             for index, task_id in recorded.items()
@@ -230,7 +244,8 @@ class Submitter:
                 len(todo), len(submissions), self.label, submissions[0].service, rate, self.hook.conn_id,
             )  # fmt: skip
         self.hook.get_conn()  # one client, made before the submitting threads share it
-        in_flight = submissions_in_flight(rate)
+        # A usage budget needs each answer's usage before the next item: one at a time.
+        in_flight = 1 if self.budget is not None and self.budget.watches_usage else submissions_in_flight(rate)
         progress = _Progress(self.log, len(todo) if len(submissions) > 1 else 0, self.hook.pace)
         waiting = iter(todo)
         pending: dict[Future[str], int] = {}
@@ -239,6 +254,13 @@ class Submitter:
 
         def hand_out() -> None:
             while stop is None and len(pending) < in_flight and (index := next(waiting, None)) is not None:
+                reason = self.over_budget(index, submissions, outcomes)
+                if reason is not None:
+                    left = [index, *waiting]
+                    outcomes.update({item: OverBudget(reason) for item in left})
+                    self.log.warning("Budget: %s; %d item(s) not submitted", reason, len(left))
+                    return
+                self.counted.add(index)
                 if self.ledger is not None:  # a try that dies before recording the id finds it again by it
                     self.ledger.intend(index, submissions[index].service)
                 future = pool.submit(self.hook.send_submission, submissions[index])
@@ -263,6 +285,25 @@ class Submitter:
             pool.shutdown(wait=True, cancel_futures=True)
         if stop is not None:
             raise SubmissionStopped(stop, outcomes, len(submissions))
+
+    def over_budget(self, index: int, submissions: Sequence[Submission], outcomes: Mapping[int, Outcome]) -> str | None:
+        """Why ``index`` may not be submitted under the task's budget (None: it may). With a usage limit,
+        first reads the records of this task's submitted items that have not reported yet (one request)."""
+        if self.budget is None:
+            return None
+        if self.budget.watches_usage:
+            unread = [
+                outcome.task_id
+                for outcome in outcomes.values()
+                if isinstance(outcome, Accepted) and outcome.task_id not in self.reported
+            ]
+            if unread:
+                try:
+                    found = self.hook.retrieve_many(submissions[index].service, unread)
+                except ApiError as err:  # the budget cannot be checked: stop; a retry reattaches and goes on
+                    raise SubmissionStopped(err, outcomes, len(submissions)) from None
+                self.reported.update({task_id: result for task_id, result in found.items() if result.terminal})
+        return self.budget.reached(len(self.counted - {index}), total_usage(self.reported.values()))
 
     def settle(
         self, index: int, submission: Submission, future: Future[str], outcomes: dict[int, Outcome]

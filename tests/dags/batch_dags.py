@@ -135,3 +135,13 @@ with DAG("batch_lost_answers", schedule=None, start_date=START, catchup=False) a
         retries=1,
         retry_delay=NO_DELAY,
     )
+
+# A budget of two submissions for five prompts: three items are not submitted, the batch policy fails it.
+with DAG("batch_budget", schedule=None, start_date=START, catchup=False) as budget_dag:
+    HailuoBatchVideoOperator(
+        task_id="gen",
+        prompts=[f"a paper lantern, take {n}" for n in range(5)],
+        deferrable=True,
+        poll_interval=POLL,
+        max_submissions=2,
+    )
