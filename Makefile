@@ -101,6 +101,10 @@ lock: $(UV)
 		date=$$(sed -n 's/^# exclude-newer: *//p' requirements/airflow-$$line.in); \
 		$(UV) pip compile --quiet --universal --python-version 3.10 --generate-hashes --extra dev \
 			--exclude-newer "$${date}T00:00:00Z" --exclude-newer-package acedatacloud=2026-10-21T00:00:00Z \
+			--exclude-newer-package apache-airflow-providers-openlineage=2026-10-21T00:00:00Z \
+			--exclude-newer-package openlineage-python=2026-10-21T00:00:00Z \
+			--exclude-newer-package openlineage-integration-common=2026-10-21T00:00:00Z \
+			--exclude-newer-package openlineage-sql=2026-10-21T00:00:00Z \
 			pyproject.toml requirements/airflow-$$line.in -o requirements/airflow-$$line.txt || exit 1; \
 	done
 

@@ -159,6 +159,7 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
         self.timeout = timeout
         self.max_poll_failures = max_poll_failures
         self.reattach = reattach
+        self.completed: list[dict[str, Any]] = []  # the results this task returned (for its lineage)
         self.allow_unknown_fields = allow_unknown_fields
 
     @property
@@ -327,6 +328,21 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
             len(ids), label, service, shown,
         )  # fmt: skip
 
+    # ------------------------------------------------------------------ OpenLineage
+
+    def lineage_bodies(self) -> list[dict[str, Any]]:
+        """The request bodies this task sends (for their input URLs)."""
+        raise NotImplementedError
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Inputs: the media URLs the requests name; outputs: the generated videos' URLs (``lineage``). The
+        listener calls this in a forked process, in which this instance still holds what the task returned."""
+        from airflow_provider_vidgen import lineage
+
+        inputs = [lineage.url_dataset(url) for body in self.lineage_bodies() for url in lineage.urls_in(body)]
+        outputs = map(lineage.url_dataset, lineage.video_urls(self.completed))
+        return lineage.operator_lineage(inputs, outputs)
+
 
 class BaseVideoOperator(BaseGenerationOperator):
     """Submit one video generation and (optionally) wait for it (see :class:`BaseGenerationOperator`)."""
@@ -340,6 +356,9 @@ class BaseVideoOperator(BaseGenerationOperator):
         body = {name: spec_defaults[name] for name in self.sent_defaults}
         body.update({name: getattr(self, name) for name in self.service_fields})
         return {key: value for key, value in body.items() if value is not None}
+
+    def lineage_bodies(self) -> list[dict[str, Any]]:
+        return [self.request_body()]
 
     def check_literal_body(self) -> None:
         if is_literal(self.service_name()):
@@ -370,7 +389,8 @@ class BaseVideoOperator(BaseGenerationOperator):
         earlier = outcome.result
         if earlier is not None and earlier.state == "succeeded":
             push_video_url(context, [earlier])
-            return self.returned(earlier)
+            self.completed = [self.returned(earlier)]
+            return self.completed[0]
         if not self.wait_for_completion:
             pending = self.returned(TaskResult(outcome.task_id, service, self.vendor.name, "pending"))
             return {**pending, CALLED_BACK: True} if self._called_back == {0} else pending
@@ -395,4 +415,5 @@ class BaseVideoOperator(BaseGenerationOperator):
             raise AirflowException(f"Generation failed: {result.describe()}")
         self.log.info("%s", result.describe())
         push_video_url(context, [result])
-        return self.returned(result)
+        self.completed = [self.returned(result)]
+        return self.completed[0]

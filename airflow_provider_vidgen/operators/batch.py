@@ -163,6 +163,9 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         if self.submit_timeout is not None:
             check_seconds("submit_timeout", self.submit_timeout, literal_only=True)
 
+    def lineage_bodies(self) -> list[dict[str, Any]]:
+        return self.item_bodies()
+
     def budget(self) -> Budget | None:
         return Budget.of(self.max_submissions, self.max_usage)
 
@@ -282,6 +285,7 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         for index, result in failed:
             self.log.warning("Item %d failed: %s", index, result.describe())
         push_video_url(context, [result for result in ordered if result.state == "succeeded"])
+        self.completed = returned  # for the lineage of the task (the whole list, not its stored manifest)
         small = keep_small(returned, context, "results", root=self.results_path, summary=summary)
         if not self.wait_for_completion:
             return small

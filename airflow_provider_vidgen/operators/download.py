@@ -236,6 +236,7 @@ class VideoDownloadOperator(BaseOperator):
         self.gallery_name = gallery_name
         self.request_timeout = request_timeout
         self.download_retries = download_retries
+        self.written: Manifest | None = None  # what this task wrote (for its lineage)
         self.result_sources = xcom_sources(results)  # before rendering replaces the XComArgs
         if not kwargs.get("_airflow_from_mapped"):
             try:
@@ -296,6 +297,7 @@ class VideoDownloadOperator(BaseOperator):
             destination.mkdir(parents=True, exist_ok=True)
         manifest.files, invalid = self._download_all(planned, destination, prompts)
         manifest.failures = failures + invalid
+        self.written = manifest
         return self._report(context, manifest, destination, invalid)
 
     def _report(
@@ -391,6 +393,15 @@ class VideoDownloadOperator(BaseOperator):
                 FileFetchHook.write(target, data)
             posters.append(video.poster(name, str(target), len(data), hashlib.sha256(data).hexdigest(), existing))
         return posters
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Inputs: the vendor's URLs it fetched; outputs: every file it wrote (``lineage``)."""
+        from airflow_provider_vidgen import lineage
+
+        files = self.written.files if self.written is not None else []
+        inputs = [lineage.url_dataset(entry.source_url) for entry in files]
+        outputs = [lineage.storage_dataset(entry.destination_uri) for entry in files]
+        return lineage.operator_lineage(inputs, outputs)
 
     def _annotate_outlets(self, context: Context, manifest: Mapping[str, Any]) -> None:
         """Say in every asset event what landed where, so a downstream DAG needs no XCom."""
