@@ -36,6 +36,7 @@ except ImportError:  # before the lock is installed: pip's vendored copy
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = "airflow-provider-vidgen"
+SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 # What ``pip freeze`` leaves out unless asked (--all): the venv's own seed packages.
 FREEZE_SKIPS = ("pip", "setuptools", "wheel", "distribute")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
@@ -51,6 +52,15 @@ class Pin:
 
     def applies(self) -> bool:
         return self.marker is None or Marker(self.marker).evaluate()
+
+    def meets(self, requirement: Requirement) -> bool:
+        """Whether this pin and ``requirement`` can hold on one supported Python (their markers overlap)."""
+        if self.marker is None or requirement.marker is None:
+            return True
+        return any(
+            Marker(self.marker).evaluate(env) and requirement.marker.evaluate(env)
+            for env in ({"python_version": v, "python_full_version": f"{v}.0"} for v in SUPPORTED_PYTHONS)
+        )
 
 
 def read_lock(path: Path) -> list[Pin]:
@@ -132,7 +142,7 @@ def check_pyproject(lock: Path, pyproject: Path = REPO / "pyproject.toml") -> li
         for requirement in requirements:
             name = canonicalize_name(requirement.name)
             asked.add(name)
-            candidates = by_name.get(name, [])
+            candidates = [pin for pin in by_name.get(name, []) if pin.meets(requirement)]
             if not candidates:
                 problems.append(f"{requirement} ({source}) is not in {lock.name}: run `make lock`")
             for pin in candidates:
