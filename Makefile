@@ -16,7 +16,7 @@ MATRIX_LINES := $(filter-out $(AIRFLOW_LINE),$(LOCK_LINES))
 DEMO_DIR     ?= .demo
 WHEEL_VENV   ?= .venv-wheel
 
-.PHONY: install test lint demo bench e2e e2e-prod vendor-drift lock lock-check matrix dist wheel-check clean
+.PHONY: install test lint demo bench e2e e2e-prod screenshots vendor-drift lock lock-check matrix dist wheel-check clean
 
 $(UV): requirements/uv.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench: install
 
 e2e: install
 	$(BIN)/python tests/e2e/run_e2e.py
+
+# docs/videos-*.png: the Videos tab under airflow standalone, photographed by headless Chromium (needs chromium).
+screenshots: install
+	$(BIN)/python tests/e2e/screenshots.py
 
 # The production topology (PostgreSQL, Redis, CeleryExecutor, two triggerers, two workers) with
 # process faults: a triggerer and a worker killed -9, the scheduler restarted, the vendor API down 60 s.

@@ -89,10 +89,9 @@ GENERATION_KEYS = (
 
 @dataclass
 class RunVideos:
-    """Every generation of the run, in task order then item order, and the download files by route."""
+    """Every generation of the run, in task order then item order."""
 
     generations: list[Generation] = field(default_factory=list)
-    media: dict[str, MediaRef] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         found = {state: 0 for state in STATES}
@@ -125,7 +124,7 @@ def run_videos(rows: Iterable[XComRow], load: Callable[[Any], list[dict[str, Any
         for data in _results(values, load):
             _keep(seen, found, _generation(data, task_id, map_index))
     for task_id, map_index, manifest in manifests:
-        _attach_files(found, seen, task_id, map_index, manifest)
+        _attach_files(seen, task_id, map_index, manifest)
     return found
 
 
@@ -189,17 +188,24 @@ def _is_manifest(value: Any) -> bool:
     return isinstance(value, Mapping) and isinstance(value.get("files"), list) and "destination" in value
 
 
-def _attach_files(
-    found: RunVideos, seen: Mapping[str, Generation], task_id: str, map_index: int, manifest: Mapping[str, Any]
-) -> None:
+def media_ref(task_id: str, map_index: int, position: int, manifest: Any) -> MediaRef | None:
+    """The file at ``position`` of a download task instance's manifest (None: not a manifest, no such file)."""
+    if not _is_manifest(manifest) or not 0 <= position < len(manifest["files"]):
+        return None
+    entry = manifest["files"][position]
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("destination_uri"), str):
+        return None
+    return MediaRef(
+        task_id, map_index, position, str(entry.get("name") or ""), int(entry.get("bytes") or 0),
+        str(entry.get("sha256") or ""), entry["destination_uri"],
+    )  # fmt: skip
+
+
+def _attach_files(seen: Mapping[str, Generation], task_id: str, map_index: int, manifest: Mapping[str, Any]) -> None:
     for position, entry in enumerate(manifest["files"]):
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("destination_uri"), str):
+        ref = media_ref(task_id, map_index, position, manifest)
+        if ref is None:
             continue
-        ref = MediaRef(
-            task_id, map_index, position, str(entry.get("name") or ""), int(entry.get("bytes") or 0),
-            str(entry.get("sha256") or ""), entry["destination_uri"],
-        )  # fmt: skip
-        found.media[ref.route] = ref
         generation = seen.get(str(entry.get("task_id") or ""))
         if generation is None or entry.get("index", 0) != 0:  # the view shows a generation's first video
             continue

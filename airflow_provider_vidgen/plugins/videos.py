@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 
 from airflow_provider_vidgen import xcom
 from airflow_provider_vidgen.core.gallery import render_run_view
-from airflow_provider_vidgen.core.videos import STATES, RunVideos, XComRow, parse_range, run_videos
+from airflow_provider_vidgen.core.videos import STATES, RunVideos, XComRow, media_ref, parse_range, run_videos
 
 VIEW_KEYS = ("return_value", xcom.FAILURE, xcom.VENDOR_TASK_ID, xcom.VIDEO_URL)
 PER_PAGE = 48
@@ -29,25 +29,29 @@ CHUNK = 256 * 1024
 router = APIRouter(dependencies=[Depends(requires_access_dag("GET", DagAccessEntity.RUN))])
 
 
-def read_run(dag_id: str, run_id: str) -> RunVideos:
-    """The run's generations from the metadata DB (404 for a run that does not exist)."""
+def read_xcoms(dag_id: str, run_id: str, *conditions: Any) -> list[XComRow]:
+    """The run's XComs of the view's keys that meet ``conditions`` (404 for a run that does not exist)."""
     from airflow.models.dagrun import DagRun
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
-
-    from airflow_provider_vidgen.storage import load_results
 
     with create_session() as session:
         if session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)) is None:
             raise HTTPException(404, f"DAG {dag_id!r} has no run {run_id!r}")
         found = session.scalars(
             select(XComModel).where(
-                XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(VIEW_KEYS)
+                XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(VIEW_KEYS), *conditions
             )
         ).all()
-        rows = [XComRow(row.task_id, row.map_index, row.key, XComModel.deserialize_value(row)) for row in found]
-    return run_videos(rows, load_results)
+        return [XComRow(row.task_id, row.map_index, row.key, XComModel.deserialize_value(row)) for row in found]
+
+
+def read_run(dag_id: str, run_id: str) -> RunVideos:
+    """The run's generations from the metadata DB."""
+    from airflow_provider_vidgen.storage import load_results
+
+    return run_videos(read_xcoms(dag_id, run_id), load_results)
 
 
 def chosen(
@@ -56,7 +60,7 @@ def chosen(
     if state is not None and state not in STATES:
         raise HTTPException(422, f"state must be one of {', '.join(STATES)}, not {state!r}")
     if task_id:
-        videos = RunVideos([g for g in videos.generations if g.airflow_task_id == task_id], videos.media)
+        videos = RunVideos([g for g in videos.generations if g.airflow_task_id == task_id])
     everything = videos.page(state=state, offset=0, limit=len(videos.generations))
     pages = max(1, math.ceil(len(everything) / per_page))
     shown = everything[(page - 1) * per_page : page * per_page]
@@ -99,9 +103,14 @@ def videos_json(
 @router.get("/dags/{dag_id}/runs/{run_id}/media/{task_id}/{map_index}/{position}")
 def media(dag_id: str, run_id: str, task_id: str, map_index: int, position: int, request: Request) -> Response:
     """A file that a download task of this run fetched, with HTTP Range support so a player can seek."""
+    from airflow.models.xcom import XComModel
     from airflow.sdk import ObjectStoragePath
 
-    ref = read_run(dag_id, run_id).media.get(f"media/{task_id}/{map_index}/{position}")
+    # Only that task instance's return value is read (a player asks for many ranges of one file).
+    rows = read_xcoms(
+        dag_id, run_id, XComModel.task_id == task_id, XComModel.map_index == map_index, XComModel.key == "return_value"
+    )
+    ref = media_ref(task_id, map_index, position, rows[0].value) if rows else None
     if ref is None:
         raise HTTPException(404, "no such file in this run's download manifests")
     path = ObjectStoragePath(ref.destination_uri)
