@@ -247,3 +247,13 @@ def test_extra_links_lead_to_the_view_a_batch_to_all_its_videos(api_server, run)
         timeout=30,
     ).json()
     assert len(batch["items"]) == 3
+
+
+def test_a_browser_without_access_gets_a_page_that_says_what_to_do(api_server, run):
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    anonymous = view(api_server, run, "videos", who=None, headers=html)
+    assert anonymous.status_code == 401 and "Log in to Airflow" in anonymous.text
+    outsider = view(api_server, run, "videos", who=f"{PREFIX}videos_view_other", headers=html)
+    assert outsider.status_code == 403 and "can read on DAG:&lt;dag_id&gt;" in outsider.text
+    api_client = view(api_server, run, "videos.json", who=None)  # not a browser: FastAPI's JSON
+    assert api_client.json() == {"detail": "Not authenticated"}

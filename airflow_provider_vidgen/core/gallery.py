@@ -259,3 +259,16 @@ def _run_card(item: Mapping[str, Any]) -> str:
 </dl>
 </div>
 </article>"""
+
+
+def render_error_page(status: int, detail: str, hint: str) -> str:
+    """The Videos view's answer to a browser that may not see it (401, 403) or asked for what is not there."""
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{status} · Videos</title><style>{_CSS}</style></head>
+<body>
+<h1>{status}: {escape(detail)}</h1>
+<p class="sub">{escape(hint)}</p>
+</body>
+</html>
+"""

@@ -16,10 +16,12 @@ from typing import Any
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_provider_vidgen import xcom
-from airflow_provider_vidgen.core.gallery import render_run_view
+from airflow_provider_vidgen.core.gallery import render_error_page, render_run_view
 from airflow_provider_vidgen.core.videos import STATES, RunVideos, XComRow, media_ref, parse_range, run_videos
 
 VIEW_KEYS = ("return_value", xcom.FAILURE, xcom.VENDOR_TASK_ID, xcom.VIDEO_URL)
@@ -132,6 +134,23 @@ def media(dag_id: str, run_id: str, task_id: str, map_index: int, position: int,
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     status = 206 if wanted is not None else 200
     return StreamingResponse(_read(path, start, end), status_code=status, headers=headers, media_type=kind)
+
+
+ACCESS_HINT = {
+    401: "Log in to Airflow, then open this page again from the run's Videos tab.",
+    403: (
+        "Your Airflow user may not read this DAG's runs. Ask an admin for read access to the DAG and its runs "
+        "(with the FAB auth manager: can read on DAG:<dag_id>, on DAG Runs, and on Plugins for the tab)."
+    ),
+}
+
+
+async def browser_error(request: Request, error: StarletteHTTPException) -> Response:
+    """A short page instead of JSON when a browser asks for the view; everything else as FastAPI answers."""
+    if "/dags/" not in request.url.path or "text/html" not in request.headers.get("accept", ""):
+        return await http_exception_handler(request, error)
+    hint = ACCESS_HINT.get(error.status_code, "")
+    return HTMLResponse(render_error_page(error.status_code, str(error.detail), hint), status_code=error.status_code)
 
 
 def _read(path: Any, start: int, end: int) -> Iterator[bytes]:

@@ -171,7 +171,7 @@ def run(work: Path) -> None:
             wait_for(lambda: httpx.get(f"{base}/api/v2/monitor/health").status_code == 200, deadline, "the API")
             browser.log_in(base, token(base, home, READER))
             view = f"{base}/vidgen/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/videos"
-            browser.open(view, "document.body && document.body.innerText.includes('Forbidden')", "the 403")
+            browser.open(view, "document.body && document.body.innerText.includes('403')", "the 403")
             status = httpx.get(view, cookies={"_token": token(base, home, READER)}).status_code
             if status != 403:
                 raise Failed(f"{READER} got {status}, not 403")
