@@ -73,6 +73,7 @@ CALLBACKS_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_callbacks.py"
 CANCEL = "vidgen_cancel"  # tests/e2e/dags: waiting generations marked failed (on_kill)
 CANCEL_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_cancel.py"
 FINISHED = ("success", "failed")
+CLOCK_HOLD_LIMIT = 90.0  # seconds the emulator's clock may stand still while the pipeline's tasks defer
 
 
 # ------------------------------------------------------------------------------------------------
@@ -202,6 +203,12 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
 
     # Trigger the run the scheduler would create next (so unpausing adds no second run), then unpause.
     # The blocking DAG (schedule=None) runs alongside.
+    # The emulator's clock stands still until every generation task of the pipeline is seen deferred in the
+    # triggerer: a video that finished before its sensor's first poke would let the sensor end without
+    # deferring (correct behaviour, but not what this run checks), and a short deferral could fall between
+    # two looks at the task instances.
+    emulator.hold_clock()
+    held_since: float | None = time.monotonic()
     logical_date = pipeline.get("next_dagrun_logical_date")
     run_id = f"e2e__{int(time.time())}"
     api.send("POST", f"/api/v2/dags/{PIPELINE}/dagRuns", {"dag_run_id": run_id, "logical_date": logical_date})
@@ -235,9 +242,17 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
             states[dag_id] = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}")["state"]
             if states[dag_id] in FINISHED:
                 finished_after[dag_id] = time.monotonic() - started
+        deferred = [k for k, t in triggers[PIPELINE].items() if k[0] in GENERATION_TASKS and t.get("triggerer_job")]
+        if held_since is not None and (
+            len(deferred) == 2 * len(PROMPTS) + 1 or time.monotonic() - held_since > CLOCK_HOLD_LIMIT
+        ):
+            emulator.release_clock()  # past the limit the checks below say which task never deferred
+            held_since = None
         if all(state in FINISHED for state in states.values()):
             break
         time.sleep(0.3)
+    if held_since is not None:
+        emulator.release_clock()
     _check_blocking(api, blocking_run_id, states[BLOCKING], seen[BLOCKING], with_trigger[BLOCKING], emulator, report)
     state = states[PIPELINE]
     elapsed = finished_after.get(PIPELINE, time.monotonic() - started)
