@@ -18,7 +18,7 @@ from airflow_provider_vidgen import xcom
 from airflow_provider_vidgen.core.results import TERMINAL_STATES, clean_usage, total_usage
 
 RESULT_KEYS = ("return_value", xcom.FAILURE)
-STATES = ("succeeded", "failed", "pending")  # the view's state filter: finished well, finished badly, not yet
+VIEW_STATES = ("succeeded", "failed", "pending")  # the view's state filter: finished well, finished badly, not yet
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class RunVideos:
     generations: list[Generation] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        found = {state: 0 for state in STATES}
+        found = {state: 0 for state in VIEW_STATES}
         for generation in self.generations:
             found[generation.view_state] += 1
         return {"total": len(self.generations), **found}
@@ -103,9 +103,13 @@ class RunVideos:
         """The usage figures the vendors returned, totalled over the run's generations."""
         return total_usage(self.generations)
 
-    def page(self, *, state: str | None, offset: int, limit: int) -> list[Generation]:
-        chosen = [g for g in self.generations if state is None or g.view_state == state]
-        return chosen[offset : offset + limit]
+    def select(self, *, state: str | None, task_id: str | None) -> list[Generation]:
+        """The generations in ``state`` (a view state) made by the Airflow task ``task_id`` (None: any)."""
+        return [
+            g
+            for g in self.generations
+            if (state is None or g.view_state == state) and (not task_id or g.airflow_task_id == task_id)
+        ]
 
 
 def run_videos(rows: Iterable[XComRow], load: Callable[[Any], list[dict[str, Any]]]) -> RunVideos:

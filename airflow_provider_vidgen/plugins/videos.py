@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import mimetypes
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import requires_access_dag
@@ -22,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_provider_vidgen import xcom
 from airflow_provider_vidgen.core.gallery import render_error_page, render_run_view
-from airflow_provider_vidgen.core.videos import STATES, RunVideos, XComRow, media_ref, parse_range, run_videos
+from airflow_provider_vidgen.core.videos import VIEW_STATES, RunVideos, XComRow, media_ref, parse_range, run_videos
 
 VIEW_KEYS = ("return_value", xcom.FAILURE, xcom.VENDOR_TASK_ID, xcom.VIDEO_URL)
 PER_PAGE = 48
@@ -56,50 +57,49 @@ def read_run(dag_id: str, run_id: str) -> RunVideos:
     return run_videos(read_xcoms(dag_id, run_id), load_results)
 
 
-def chosen(
-    videos: RunVideos, state: str | None, task_id: str | None, page: int, per_page: int
-) -> tuple[list[dict[str, Any]], int]:
-    if state is not None and state not in STATES:
-        raise HTTPException(422, f"state must be one of {', '.join(STATES)}, not {state!r}")
-    if task_id:
-        videos = RunVideos([g for g in videos.generations if g.airflow_task_id == task_id])
-    everything = videos.page(state=state, offset=0, limit=len(videos.generations))
-    pages = max(1, math.ceil(len(everything) / per_page))
-    shown = everything[(page - 1) * per_page : page * per_page]
-    return [generation.to_dict() for generation in shown], pages
+@dataclass(frozen=True)
+class RunPage:
+    """One page of a run's Videos view, as the HTML page and its JSON both show it."""
+
+    dag_id: str
+    run_id: str
+    state: str | None
+    task_id: str | None
+    page: int
+    pages: int
+    items: list[dict[str, Any]]
+    counts: dict[str, int]
+    usage: dict[str, float]
+
+
+def run_page(
+    dag_id: str,
+    run_id: str,
+    state: str | None = None,
+    task_id: str | None = None,
+    page: int = Query(1, ge=1),
+    per_page: int = Query(PER_PAGE, ge=1, le=500),
+) -> RunPage:
+    """The page the request asks for (a dependency of both routes: the same query, the same reading)."""
+    if state is not None and state not in VIEW_STATES:
+        raise HTTPException(422, f"state must be one of {', '.join(VIEW_STATES)}, not {state!r}")
+    videos = read_run(dag_id, run_id)
+    chosen = videos.select(state=state, task_id=task_id)
+    shown = chosen[(page - 1) * per_page : page * per_page]
+    return RunPage(
+        dag_id, run_id, state, task_id, page, max(1, math.ceil(len(chosen) / per_page)),
+        [generation.to_dict() for generation in shown], videos.counts(), videos.usage(),
+    )  # fmt: skip
 
 
 @router.get("/dags/{dag_id}/runs/{run_id}/videos", response_class=HTMLResponse)
-def videos_page(
-    dag_id: str,
-    run_id: str,
-    state: str | None = None,
-    task_id: str | None = None,
-    page: int = Query(1, ge=1),
-    per_page: int = Query(PER_PAGE, ge=1, le=500),
-) -> HTMLResponse:
-    videos = read_run(dag_id, run_id)
-    items, pages = chosen(videos, state, task_id, page, per_page)
-    html = render_run_view(
-        dag_id=dag_id, run_id=run_id, items=items, counts=videos.counts(), usage=videos.usage(),
-        state=state, task_id=task_id, page=page, pages=pages,
-    )  # fmt: skip
-    return HTMLResponse(html)
+def videos_page(view: Annotated[RunPage, Depends(run_page)]) -> HTMLResponse:
+    return HTMLResponse(render_run_view(**vars(view)))
 
 
 @router.get("/dags/{dag_id}/runs/{run_id}/videos.json")
-def videos_json(
-    dag_id: str,
-    run_id: str,
-    state: str | None = None,
-    task_id: str | None = None,
-    page: int = Query(1, ge=1),
-    per_page: int = Query(PER_PAGE, ge=1, le=500),
-) -> JSONResponse:
-    videos = read_run(dag_id, run_id)
-    items, pages = chosen(videos, state, task_id, page, per_page)
-    body = {"counts": videos.counts(), "usage": videos.usage(), "page": page, "pages": pages, "items": items}
-    return JSONResponse(body)
+def videos_json(view: Annotated[RunPage, Depends(run_page)]) -> JSONResponse:
+    return JSONResponse({name: getattr(view, name) for name in ("counts", "usage", "page", "pages", "items")})
 
 
 @router.get("/dags/{dag_id}/runs/{run_id}/media/{task_id}/{map_index}/{position}")
