@@ -120,3 +120,20 @@ def test_no_budget_is_no_limit():
     assert Budget.of(None, None) is None
     assert Budget(max_submissions=2).reached(1, {}) is None
     assert Budget(max_usage={"credits": 3}).reached(99, {"credits": 2.9}) is None
+
+
+def test_an_item_submitted_again_after_it_failed_is_the_same_item(emulator):
+    emulator.hold_clock()
+    store = FakeStore()
+
+    def batch() -> HailuoBatchVideoOperator:
+        return HailuoBatchVideoOperator(
+            task_id="gen", prompts=["a kite", "a kite [fail]"], wait_for_completion=False, fail_on_failed=False,
+            max_submissions=2,
+        )  # fmt: skip
+
+    batch().execute({"ti": FakeTI(), "task_state_store": store})
+    emulator.advance(10)  # both finish: the second failed
+    retried = batch().execute({"ti": FakeTI(), "task_state_store": store})
+    assert emulator.stats()["tasks_created"] == 3  # the failed item went again, within max_submissions=2
+    assert all((result.get("error") or {}).get("code") != BUDGET_REACHED for result in retried)

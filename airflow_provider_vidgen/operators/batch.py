@@ -68,9 +68,10 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         stop a batch: the token's shared pace slows down and it keeps going, until this deadline.
     :param item_offset: the first item's index in the whole run when this task is one chunk of it (see
         ``core.batch.batch_chunks``): results carry ``index`` = offset + position, so chunks merge in order.
-    :param max_submissions: a budget: the most generations this task submits, over all its tries (a failed
-        item submitted again counts again). Items past it are not submitted; they are returned as failed with
-        the code ``budget_reached``, and ``min_success`` / ``fail_on_failed`` decide the task's state.
+    :param max_submissions: a budget: the most items of this batch that get a vendor task, over all its tries
+        (an item submitted again after it failed is the same item: use ``max_usage`` to cap what retries
+        spend). Items past it are not submitted; they are returned as failed with the code ``budget_reached``,
+        and ``min_success`` / ``fail_on_failed`` decide the task's state.
     :param max_usage: a budget on the usage the vendor reports, e.g. ``{"total_tokens": 50000}``: once any
         field's total over this task's items reaches its limit, no further item is submitted (the item that
         crossed it is already paid for). Vendors report usage when a generation finishes, so with it set the

@@ -192,7 +192,7 @@ class Submitter:
             found = self.hook.retrieve_many(service, list(recorded.values()))
         except ApiError as err:
             raise SubmissionStopped(err, {}, len(submissions)) from None
-        self.reported.update({task_id: result for task_id, result in found.items() if result.terminal})
+        self.note_reported(found)
         good = {
             index: Accepted(task_id, found[task_id])
             for index, task_id in recorded.items()
@@ -302,8 +302,13 @@ class Submitter:
                     found = self.hook.retrieve_many(submissions[index].service, unread)
                 except ApiError as err:  # the budget cannot be checked: stop; a retry reattaches and goes on
                     raise SubmissionStopped(err, outcomes, len(submissions)) from None
-                self.reported.update({task_id: result for task_id, result in found.items() if result.terminal})
-        return self.budget.reached(len(self.counted - {index}), total_usage(self.reported.values()))
+                self.note_reported(found)
+        others = len(self.counted) - (index in self.counted)  # an item submitted again counts once
+        return self.budget.reached(others, total_usage(self.reported.values()))
+
+    def note_reported(self, found: Mapping[str, TaskResult]) -> None:
+        """Keep the final results among ``found``: their usage is what a usage budget counts."""
+        self.reported.update({task_id: result for task_id, result in found.items() if result.terminal})
 
     def settle(
         self, index: int, submission: Submission, future: Future[str], outcomes: dict[int, Outcome]
