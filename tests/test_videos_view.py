@@ -54,11 +54,15 @@ def run(airflow_db, emulator_server, tmp_path_factory) -> dict[str, Any]:
     return {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "root": root}
 
 
-def view(server: ThreadedServer, run: dict[str, Any], suffix: str, who: str | None = "admin", **kwargs: Any):
+def get(server: ThreadedServer, path: str, who: str | None = "admin", **kwargs: Any) -> httpx.Response:
+    """GET ``path`` of the API server as ``who`` (a bearer token; None: no credentials)."""
     headers = {"Authorization": f"Bearer {token(who, 'admin' if who == 'admin' else 'viewer')}"} if who else {}
     headers.update(kwargs.pop("headers", {}))
-    url = f"{server.url}/vidgen/dags/{run['dag_id']}/runs/{run['run_id']}/{suffix}"
-    return httpx.get(url, headers=headers, trust_env=False, timeout=30, **kwargs)
+    return httpx.get(f"{server.url}{path}", headers=headers, trust_env=False, timeout=30, **kwargs)
+
+
+def view(server: ThreadedServer, run: dict[str, Any], suffix: str, who: str | None = "admin", **kwargs: Any):
+    return get(server, f"/vidgen/dags/{run['dag_id']}/runs/{run['run_id']}/{suffix}", who, **kwargs)
 
 
 def test_the_view_lists_every_generation_of_the_run_with_its_failures(api_server, run):
@@ -148,29 +152,15 @@ def test_access_is_airflows_own(api_server, run):
     reader = f"{PREFIX}{run['dag_id']}"
     assert view(api_server, run, "videos", who=reader).status_code == 200
     assert view(api_server, run, "media/download/-1/0", who=reader).status_code == 200
-    cookie = httpx.get(
-        f"{api_server.url}/vidgen/dags/{run['dag_id']}/runs/{run['run_id']}/videos.json",
-        cookies={"_token": token(reader)},
-        trust_env=False,
-        timeout=30,
-    )  # the UI's iframe sends the session cookie
+    # The UI's iframe sends the session cookie, no bearer token.
+    cookie = view(api_server, run, "videos.json", who=None, cookies={"_token": token(reader)})
     assert cookie.status_code == 200
-    missing = httpx.get(
-        f"{api_server.url}/vidgen/dags/{run['dag_id']}/runs/no_such_run/videos",
-        headers={"Authorization": f"Bearer {token('admin', 'admin')}"},
-        trust_env=False,
-        timeout=30,
-    )
+    missing = get(api_server, f"/vidgen/dags/{run['dag_id']}/runs/no_such_run/videos")
     assert missing.status_code == 404
 
 
 def test_the_plugin_puts_a_videos_tab_on_the_run_page(api_server):
-    answer = httpx.get(
-        f"{api_server.url}/api/v2/plugins",
-        headers={"Authorization": f"Bearer {token('admin', 'admin')}"},
-        trust_env=False,
-        timeout=30,
-    )
+    answer = get(api_server, "/api/v2/plugins")
     (plugin,) = [p for p in answer.json()["plugins"] if p["name"] == "airflow-provider-vidgen"]
     (tab,) = plugin["external_views"]
     assert (tab["name"], tab["destination"], tab["url_route"]) == ("Videos", "dag_run", "videos")
@@ -240,12 +230,7 @@ def test_extra_links_lead_to_the_view_a_batch_to_all_its_videos(api_server, run)
     assert links[("batch", -1)] == f"{prefix}?task_id=batch"
     assert links[("mapped", 0)] == f"{prefix}?task_id=mapped"
     assert links[("download", -1)] == prefix
-    batch = httpx.get(
-        api_server.url + links[("batch", -1)].replace("videos?", "videos.json?"),
-        headers={"Authorization": f"Bearer {token('admin', 'admin')}"},
-        trust_env=False,
-        timeout=30,
-    ).json()
+    batch = get(api_server, links[("batch", -1)].replace("videos?", "videos.json?")).json()
     assert len(batch["items"]) == 3
 
 

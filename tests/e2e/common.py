@@ -109,14 +109,20 @@ class Api:
         self.client = httpx.Client(base_url=base, timeout=30)
 
     def login(self, home: Path, deadline: float) -> None:
-        """JWT from /auth/token with the admin password the API server generated (simple auth manager)."""
+        """Send the first (admin) user's JWT with every request."""
+        self.client.headers["authorization"] = f"Bearer {self.token(home, deadline)}"
+
+    def token(self, home: Path, deadline: float, username: str | None = None) -> str:
+        """A JWT from /auth/token with the password the API server generated for ``username`` (simple auth
+        manager; None: the first user, the admin)."""
         passwords = home / "simple_auth_manager_passwords.json.generated"
         wait_for(lambda: passwords.exists() and json.loads(passwords.read_text() or "{}"), deadline, "passwords file")
-        username, password = next(iter(json.loads(passwords.read_text()).items()))
-        response = self.client.post("/auth/token", json={"username": username, "password": password})
+        known = json.loads(passwords.read_text())
+        username = username or next(iter(known))
+        response = self.client.post("/auth/token", json={"username": username, "password": known[username]})
         if response.status_code not in (200, 201):
             raise Failed(f"/auth/token answered {response.status_code}: {response.text[:300]}")
-        self.client.headers["authorization"] = f"Bearer {response.json()['access_token']}"
+        return response.json()["access_token"]
 
     def get(self, path: str, **params: Any) -> Any:
         for attempt in range(8):

@@ -90,18 +90,11 @@ class Browser:
         stop_group(self.process)
 
 
-def token(base: str, home: Path, username: str) -> str:
-    passwords = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
-    answer = httpx.post(f"{base}/auth/token", json={"username": username, "password": passwords[username]})
-    answer.raise_for_status()
-    return answer.json()["access_token"]
-
-
 IN_FRAME = "document.querySelector('iframe')?.contentDocument"
 
 
 def photograph(base: str, home: Path, run_id: str, browser: Browser) -> None:
-    browser.log_in(base, token(base, home, "admin"))
+    browser.log_in(base, Api(base).token(home, time.monotonic() + 30, "admin"))
     tab = f"{base}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/plugin/videos"
     cards = f"({IN_FRAME}?.querySelectorAll('article.card').length || 0) >= 20"
     browser.open(tab, cards, "the Videos tab")
@@ -169,10 +162,11 @@ def run(work: Path) -> None:
             base = f"http://127.0.0.1:{second_port}"
             deadline = time.monotonic() + 120
             wait_for(lambda: httpx.get(f"{base}/api/v2/monitor/health").status_code == 200, deadline, "the API")
-            browser.log_in(base, token(base, home, READER))
+            reader = Api(base).token(home, deadline, READER)
+            browser.log_in(base, reader)
             view = f"{base}/vidgen/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/videos"
             browser.open(view, "document.body && document.body.innerText.includes('403')", "the 403")
-            status = httpx.get(view, cookies={"_token": token(base, home, READER)}).status_code
+            status = httpx.get(view, cookies={"_token": reader}).status_code
             if status != 403:
                 raise Failed(f"{READER} got {status}, not 403")
             browser.shoot(DOCS / "videos-403.png")
