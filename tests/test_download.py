@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk import Asset, ObjectStoragePath
+from conftest import TOKEN, set_connection
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.emulator.app import SAMPLE_JPG, SAMPLE_MP4
@@ -30,6 +31,15 @@ LUMA_OK = ["a red fox in snow", "a paper boat on a lake"]  # tests/dags/download
 # ------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def loopback_media(monkeypatch) -> None:
+    """The lying test servers below listen on loopback, which downloads refuse unless a vendor connection
+    names it: the default connection names it here, as a deployment with an internal media gateway would.
+    (Tests that take ``emulator`` get the emulator's connection instead: its own loopback origin only.)"""
+    set_connection(monkeypatch, "acedata_default", "acedata", "https://api.acedata.cloud", TOKEN,
+                   private_media_hosts=["127.0.0.1"])  # fmt: skip
 
 
 class FakeTI:
@@ -537,8 +547,9 @@ def serve(body: bytes, content_type: str = "video/mp4"):
     ],
     ids=["html-as-mp4", "truncated", "header-only"],
 )
-def test_a_file_that_is_not_a_complete_video_fails_its_item(emulator, tmp_path, capsys, body, reason):
+def test_a_file_that_is_not_a_complete_video_fails_its_item(emulator, tmp_path, capsys, body, reason, monkeypatch):
     good = generate(emulator, ["a good one"])
+    set_connection(monkeypatch, "acedata_default", "acedata", emulator.url, TOKEN, private_media_hosts=["127.0.0.1"])
     with serve(body) as url:
         results = [*good, fake_result(f"{url}/v.mp4", "bad-1")]
         op = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path))

@@ -1,23 +1,28 @@
 """Fetch files over HTTP(S) into any object storage: streamed, bounded, retried, checked, written atomically.
 
 A reader never sees a partial file: each file is written under a hidden temporary name next to its
-target and renamed onto it only when complete (and, for a video, proven to be one).
+target and renamed onto it only when complete (and, for a video, proven to be one). Only public media are
+fetched: every connection, of the first request and of each redirect, goes to an address checked when it is
+made (``core.addresses``), and only ``http(s)`` URLs are followed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpcore
 import httpx
 from airflow.providers.common.compat.sdk import AirflowException
 from airflow.sdk import BaseHook
 
+from airflow_provider_vidgen.core.addresses import AddressPolicy, RefusedAddressError, check_web_url, connection_hosts
 from airflow_provider_vidgen.core.transport import USER_AGENT, RetryPolicy
 
 if TYPE_CHECKING:
@@ -25,6 +30,66 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB per file
 CHUNK_SIZE = 1024 * 1024
+MAX_REDIRECTS = 5  # a vendor's CDN redirects once or twice; each hop is checked anyway
+
+Resolver = Callable[[str, int], Sequence[str]]
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (the system's resolver), in its order."""
+    return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+class CheckedNetwork(httpcore.SyncBackend):
+    """httpcore's network backend, connecting only to an address the policy allows: the host is resolved
+    here, checked, and that very address is connected to (TLS still verifies the host name)."""
+
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = resolve) -> None:
+        self.policy = policy
+        self.resolver = resolver
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = list(self.resolver(host, port))
+        except OSError as err:
+            raise httpcore.ConnectError(f"{host} could not be resolved: {err}") from err
+        address = self.policy.pick(host, port, addresses)
+        return super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+
+def media_policy(conn_ids: Sequence[str]) -> AddressPolicy:
+    """The addresses downloads may connect to: public ones, and the private hosts that the vendor connections
+    ``conn_ids`` name (a connection that does not exist names none)."""
+    hosts: list[str] = []
+    for conn_id in conn_ids:
+        try:
+            conn = BaseHook.get_connection(conn_id)
+        except Exception:  # not defined (the exception's class differs between Airflow lines)
+            continue
+        hosts.extend(connection_hosts(conn.host, conn.extra_dejson))
+    return AddressPolicy.of(hosts, conn_ids)
+
+
+def checked_client(policy: AddressPolicy, resolver: Resolver, timeout: httpx.Timeout) -> httpx.Client:
+    """An httpx client whose every connection goes through :class:`CheckedNetwork`. Proxies from the
+    environment are not used: through a proxy, the address checked would be the proxy's."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx takes no network backend, so its pool is built again with ours (httpx's own defaults otherwise).
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=CheckedNetwork(policy, resolver)
+    )
+    headers = {"user-agent": USER_AGENT, "accept-encoding": "identity"}  # so Content-Length is the file size
+    return httpx.Client(
+        transport=transport, follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=timeout, headers=headers,
+        trust_env=False,
+    )  # fmt: skip
 
 
 class DownloadError(AirflowException):
@@ -51,6 +116,8 @@ class FileFetchHook(BaseHook):
         provider's backoff (``RetryPolicy``).
     :param max_bytes: largest file accepted; a bigger one is refused and leaves nothing behind.
     :param sleep: how to wait between attempts (default ``time.sleep``; tests pass their own).
+    :param policy: the addresses it may connect to (default: public ones only; ``core.addresses``).
+    :param resolver: how host names are resolved (default the system's; tests simulate DNS).
     """
 
     hook_name = "Video file download"
@@ -62,6 +129,8 @@ class FileFetchHook(BaseHook):
         retries: int = 2,
         max_bytes: int = DEFAULT_MAX_BYTES,
         sleep: Callable[[float], None] | None = None,
+        policy: AddressPolicy | None = None,
+        resolver: Resolver = resolve,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -69,8 +138,7 @@ class FileFetchHook(BaseHook):
         self.backoff = RetryPolicy(max_attempts=retries + 1, base_delay=2.0, max_delay=10.0)
         self.sleep = sleep
         timeout = httpx.Timeout(request_timeout, connect=min(request_timeout, 30.0))
-        headers = {"user-agent": USER_AGENT, "accept-encoding": "identity"}  # so Content-Length is the file size
-        self.client = httpx.Client(follow_redirects=True, timeout=timeout, headers=headers)
+        self.client = checked_client(policy or AddressPolicy(), resolver, timeout)
 
     def __enter__(self) -> FileFetchHook:
         return self
@@ -84,11 +152,22 @@ class FileFetchHook(BaseHook):
     def fetch(self, url: str, target: ObjectStoragePath, *, probe: bool) -> Fetched:
         """``url`` into ``target`` (skipped when a complete file is already there). Raises DownloadError,
         or :class:`~airflow_provider_vidgen.core.media.InvalidVideoError` for a video that is not one."""
+        try:
+            check_web_url(url)
+        except ValueError as err:
+            raise DownloadError(f"{err}; nothing was written to {target}") from None
         attempt = 0
         while True:
             attempt += 1
             try:
                 return self._fetch(url, target, probe)
+            except RefusedAddressError as err:  # not retried: the answer would be the same
+                raise DownloadError(f"GET {url}: {err}. Nothing was written to {target}") from None
+            except (httpx.UnsupportedProtocol, httpx.TooManyRedirects) as err:
+                raise DownloadError(
+                    f"GET {url} was redirected where downloads do not go ({err}); only http(s) URLs are followed, "
+                    f"at most {MAX_REDIRECTS} redirects. Nothing was written to {target}"
+                ) from None
             except _Transient as err:
                 problem = str(err)
             except httpx.HTTPError as err:

@@ -185,6 +185,9 @@ class VideoDownloadOperator(BaseOperator):
     :param gallery_name: write a self-contained HTML gallery of the folder under this name (None: don't).
     :param request_timeout: seconds without progress before a download is abandoned.
     :param download_retries: extra attempts per file on connection errors and 5xx/429 answers.
+    :param media_conn_ids: the vendor connections whose ``private_media_hosts`` (and own host, when it is
+        private: the emulator) may serve media from private addresses. Default: the default connection of
+        each vendor in ``results``. Every other URL, and every redirect, must resolve to a public address.
 
     Runs with ``trigger_rule="all_done"`` by default, so a failed mapped generation does not stop the
     others from being downloaded. Every map index of the upstream tasks in ``results`` is accounted
@@ -221,6 +224,7 @@ class VideoDownloadOperator(BaseOperator):
         gallery_name: str | None = "gallery.html",
         request_timeout: float = 60.0,
         download_retries: int = 2,
+        media_conn_ids: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
@@ -236,6 +240,7 @@ class VideoDownloadOperator(BaseOperator):
         self.gallery_name = gallery_name
         self.request_timeout = request_timeout
         self.download_retries = download_retries
+        self.media_conn_ids = media_conn_ids
         self.written: Manifest | None = None  # what this task wrote (for its lineage)
         self.result_sources = xcom_sources(results)  # before rendering replaces the XComArgs
         if not kwargs.get("_airflow_from_mapped"):
@@ -341,13 +346,17 @@ class VideoDownloadOperator(BaseOperator):
         """Download and probe every planned file, then make the posters; returns the file entries and the
         failures of videos that are not videos (their thumbnails are dropped: they are of no use)."""
         from airflow_provider_vidgen.core.media import InvalidVideoError
-        from airflow_provider_vidgen.hooks.files import FileFetchHook
+        from airflow_provider_vidgen.hooks.files import FileFetchHook, media_policy
 
         files: list[FileEntry] = []
         invalid: list[FailureEntry] = []
         bad: set[tuple[str, int]] = set()
+        policy = media_policy(self._media_conn_ids(planned))
         with FileFetchHook(
-            request_timeout=self.request_timeout, retries=self.download_retries, max_bytes=self.max_bytes
+            request_timeout=self.request_timeout,
+            retries=self.download_retries,
+            max_bytes=self.max_bytes,
+            policy=policy,
         ) as fetcher:
             for item in planned:
                 key = (item.result.task_id, item.index)
@@ -367,6 +376,23 @@ class VideoDownloadOperator(BaseOperator):
         if self.posters:
             files.extend(self._make_posters(files, destination))
         return files, invalid
+
+    def _media_conn_ids(self, planned: Sequence[PlannedFile]) -> list[str]:
+        """The connections asked which private hosts may serve media: the task's own list, else the default
+        connection of each vendor whose files are planned."""
+        if self.media_conn_ids is not None:
+            return list(self.media_conn_ids)
+        from airflow_provider_vidgen.core.vendor import get_vendor
+
+        found: list[str] = []
+        for item in planned:
+            try:
+                conn_id = get_vendor(item.result.vendor).default_conn_id
+            except InvalidInputError:  # a vendor this process does not know: no connection to ask
+                continue
+            if conn_id not in found:
+                found.append(conn_id)
+        return found
 
     def _make_posters(self, files: list[FileEntry], destination: ObjectStoragePath) -> list[FileEntry]:
         """A JPEG frame for every video without a downloaded thumbnail (kept when already there)."""
