@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
 
+from airflow_provider_vidgen.core.typed import web_url
 from airflow_provider_vidgen.xcom import VIDEO_URL as VIDEO_URL_XCOM
 
 if TYPE_CHECKING:
@@ -19,15 +20,15 @@ if TYPE_CHECKING:
 
 
 class VideoLink(BaseOperatorLink):
-    """Opens the (first) generated video; empty until a video exists."""
+    """Opens the (first) generated video; empty until a video exists, and for anything but an http(s) URL
+    (the XCom may be edited: a ``javascript:`` link must never reach the UI)."""
 
     name = "Video"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         from airflow.sdk.execution_time.xcom import XCom
 
-        url = XCom.get_value(key=VIDEO_URL_XCOM, ti_key=ti_key)
-        return url if isinstance(url, str) else ""
+        return web_url(XCom.get_value(key=VIDEO_URL_XCOM, ti_key=ti_key)) or ""
 
 
 def videos_view_url(dag_id: str, run_id: str, task_id: str | None = None) -> str:
@@ -61,6 +62,7 @@ class RunVideosLink(BaseOperatorLink):
 
 
 def push_video_url(context: Any, results: Sequence[TaskResult]) -> None:
-    """Keep the first video's URL in XCom for the link (the worker renders links from XCom); "" for none yet."""
-    url = next((video.url for result in results for video in result.videos), "")
+    """Keep the first video's URL in XCom for the link (the worker renders links from XCom); "" for none yet,
+    and for a URL that is not http(s) (a vendor's answer comes from outside)."""
+    url = next((web_url(video.url) or "" for result in results for video in result.videos), "")
     context["ti"].xcom_push(key=VIDEO_URL_XCOM, value=url)

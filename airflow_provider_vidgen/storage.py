@@ -17,7 +17,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_vidgen.core.served import Root, resolve_roots, within
+
 XCOM_LIMIT = 512 * 1024  # bytes of JSON kept in XCom at most (a tenth of a typical 5 MB column, well under 1 MB)
+MAX_STORED_BYTES = 1024**3  # a stored result larger than this is not read back (10,000 results are ~30 MB)
 STORED = "vidgen_stored"
 
 
@@ -74,18 +77,40 @@ def is_stored(value: Any) -> bool:
     return isinstance(value, Mapping) and isinstance(value.get(STORED), str)
 
 
-def load(value: Any) -> Any:
+def stored_roots() -> list[Root]:
+    """Where the provider stores results (``results_root()``), as a root that ``within`` checks against."""
+    return resolve_roots([str(results_root())])
+
+
+def read_stored(value: Mapping[str, Any], roots: list[Root] | None = None) -> bytes:
+    """The bytes a stored-result manifest names: at most the size it records, and only when their sha256 is the
+    one it records (so a manifest written by hand reads nothing its writer did not already know), and, with
+    ``roots``, only under them. ValueError otherwise."""
+    from airflow.sdk import ObjectStoragePath
+
+    uri, size, sha256 = value[STORED], value.get("bytes"), value.get("sha256")
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_STORED_BYTES:
+        raise ValueError(
+            f"{uri}: a stored result records its size (at most {MAX_STORED_BYTES} bytes), not {size!r:.40}"
+        )
+    if not isinstance(sha256, str) or len(sha256) != 64:
+        raise ValueError(f"{uri}: a stored result records its sha256")
+    if roots is not None and not within(uri, roots):
+        raise ValueError(f"{uri} is not where the provider stores results")
+    with ObjectStoragePath(uri).open("rb") as handle:
+        data = handle.read(size + 1)
+    if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"{uri} changed since the task wrote it (its size or sha256 differs)")
+    return data
+
+
+def load(value: Any, roots: list[Root] | None = None) -> Any:
     """The value a task returned, read back from object storage when XCom holds its manifest (anything
     else is returned as it is, lists of manifests included, as a mapped task's results are)."""
     if is_stored(value):
-        from airflow.sdk import ObjectStoragePath
-
-        data = ObjectStoragePath(value[STORED]).read_bytes()
-        if value.get("sha256") and hashlib.sha256(data).hexdigest() != value["sha256"]:
-            raise ValueError(f"{value[STORED]} changed since the task wrote it (sha256 differs)")
-        return json.loads(data)
+        return json.loads(read_stored(value, roots))
     if isinstance(value, list | tuple) and any(is_stored(item) for item in value):
-        return [load(item) for item in value]
+        return [load(item, roots) for item in value]
     return value
 
 
@@ -99,13 +124,14 @@ def load_all(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def load_results(value: Any) -> list[dict[str, Any]]:
+def load_results(value: Any, roots: list[Root] | None = None) -> list[dict[str, Any]]:
     """Every generation result in ``value`` (one task's, a mapped task's, chunks', stored or not), as one
-    list; batch items in the order of their ``index`` (their place in the whole run)."""
+    list; batch items in the order of their ``index`` (their place in the whole run). Stored values are read
+    only under ``roots`` when given (the Videos view: ``stored_roots()``)."""
     flat: list[dict[str, Any]] = []
 
     def walk(item: Any, depth: int) -> None:
-        item = load(item)
+        item = load(item, roots)
         if isinstance(item, Mapping):
             flat.append(dict(item))
         elif depth < 5 and isinstance(item, list | tuple):

@@ -117,3 +117,15 @@ def test_summary_line():
     failure = FailureEntry("abc", "acedata", "hailuo", "failed", TaskError("api_error", "boom"))
     assert summary_line(3, 2, [failure]) == "2 of 3 generations downloaded; 1 failed: abc (api_error: boom)"
     assert summary_line(1, 1, []) == "1 of 1 generation downloaded; none failed"
+
+
+def test_values_from_outside_are_never_printed_raw():
+    """A manifest's values come from vendors, probes and XCom: markup where a number belongs is dropped,
+    markup in text is escaped."""
+    tag = '<img src=x onerror="alert(1)">'
+    data = manifest()
+    data["files"][0]["video"] = {**data["files"][0]["video"], "width": tag, "duration": tag, "codec": tag}
+    data["files"][0]["bytes"] = tag
+    data["failures"][0]["error"]["code"] = tag
+    html = render_gallery(data)
+    assert tag not in html and 'onerror="' not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html

@@ -5,7 +5,8 @@ as the API server mounts it) served over real HTTP on loopback, real Airflow JWT
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from collections.abc import Iterator
+from html import escape as html_escape
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from conftest import TOKEN, reset_emulator, set_connection
 from dags import videos_view_dags
-from per_dag_auth import PREFIX
+from per_dag_auth import PREFIX, RUNS_ONLY
 
 from airflow_provider_vidgen.core.videos import XComRow, parse_range, run_videos
 from airflow_provider_vidgen.emulator.server import ThreadedServer
@@ -45,13 +46,15 @@ def token(username: str, role: str = "viewer") -> str:
 
 
 @pytest.fixture(scope="module")
-def run(airflow_db, emulator_server, tmp_path_factory) -> dict[str, Any]:
+def run(airflow_db, emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """The run, its downloads under a folder that the deployment lets the view serve (``[vidgen] media_roots``)."""
     root = tmp_path_factory.mktemp("videos")
     reset_emulator(emulator_server)
     with pytest.MonkeyPatch.context() as patch:
         set_connection(patch, "acedata_default", "acedata", emulator_server.url, TOKEN)
         dag_run = videos_view_dags.videos_view_dag.test(logical_date=None, run_conf={"root": f"file://{root}"})
-    return {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "root": root}
+        patch.setenv("AIRFLOW__VIDGEN__MEDIA_ROOTS", str(root))
+        yield {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "root": root}
 
 
 def get(server: ThreadedServer, path: str, who: str | None = "admin", **kwargs: Any) -> httpx.Response:
@@ -207,9 +210,109 @@ def test_unsatisfiable_ranges(header):
         parse_range(header, 100)
 
 
-def test_nothing_in_the_view_reads_a_path_from_the_request():
-    source = Path(__file__).parents[1] / "airflow_provider_vidgen" / "plugins" / "videos.py"
-    assert "ObjectStoragePath(ref.destination_uri)" in source.read_text()
+# ------------------------------------------------------------------------------------------------
+# XCom is not trusted: a DAG author's (or an XCom editor's) forged manifests and results
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile(airflow_db, emulator_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """``videos_view_hostile``: a real generation and its download under the media root, then the forged XComs."""
+    root = tmp_path_factory.mktemp("hostile") / "videos"
+    root.mkdir()
+    reset_emulator(emulator_server)
+    with pytest.MonkeyPatch.context() as patch:
+        set_connection(patch, "acedata_default", "acedata", emulator_server.url, TOKEN)
+        dag_run = videos_view_dags.hostile_dag.test(logical_date=None, run_conf={"root": f"file://{root}"})
+        patch.setenv("AIRFLOW__VIDGEN__MEDIA_ROOTS", str(root))
+        yield {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "root": root}
+
+
+def test_a_forged_manifest_serves_nothing_and_says_nothing_of_the_files(api_server, hostile):
+    answers = [view(api_server, hostile, f"media/download/-1/{n}") for n in range(5)]
+    # a secret outside the root, an HTML page, a link out of the root, a wrong size, a device: all alike
+    assert {(a.status_code, a.text) for a in answers} == {
+        (404, '{"detail":"no such file in this run\'s download manifests"}')
+    }
+    for answer in answers:
+        assert "secret" not in answer.text and "text/html" not in answer.headers["content-type"]
+    secret_size = str(len(videos_view_dags.SECRET))
+    assert all(secret_size not in a.text and "bytes" not in a.text for a in answers)
+    html = view(api_server, hostile, "media/download/-1/1", headers={"Accept": "text/html"})
+    assert html.status_code == 404 and "<script>" not in html.text
+
+
+def test_the_real_download_of_the_same_run_still_plays(api_server, hostile):
+    items = view(api_server, hostile, "videos.json").json()["items"]
+    (real,) = [item for item in items if item["airflow_task_id"] == "generate"]
+    assert real["video"].startswith("media/fetch/-1/") and real["state"] == "succeeded"
+    answer = view(api_server, hostile, real["video"])
+    assert answer.status_code == 200 and answer.headers["content-type"] == "video/mp4"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["content-disposition"].startswith('inline; filename="acedata_')
+    assert answer.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert answer.content.startswith(b"\x00\x00\x00") and answer.content[4:8] == b"ftyp"
+
+
+def test_markup_from_xcom_appears_only_escaped(api_server, hostile):
+    answer = view(api_server, hostile, "videos")
+    page = answer.text
+    assert videos_view_dags.TAG not in page and 'onerror="' not in page
+    assert html_escape(videos_view_dags.TAG) in page  # the forged result's prompt, service, error: escaped
+    assert "javascript:" not in page
+    assert "script-src" not in answer.headers["content-security-policy"]  # default-src 'none': no script at all
+    assert answer.headers["content-security-policy"].startswith("default-src 'none';")
+    items = view(api_server, hostile, "videos.json").json()["items"]
+    tagged = [item for item in items if item["width"] is not None and not isinstance(item["width"], int)]
+    assert tagged == []  # a width that is not a number is never shown
+
+
+def test_a_stored_result_is_read_only_where_the_provider_stores_it_and_only_its_size(api_server, hostile):
+    items = view(api_server, hostile, "videos.json").json()["items"]
+    zero = [item for item in items if item["vendor_task_id"] == "forged-zero"]
+    assert [item["state"] for item in zero] == ["pending"]  # the page answered; /dev/zero was not read
+
+
+def test_xcom_read_is_needed_as_well_as_run_read(api_server, run):
+    runs_only = f"{RUNS_ONLY}{run['dag_id']}"  # may read the DAG's runs, not their XComs
+    for suffix in ("videos", "videos.json", "media/download/-1/0"):
+        assert view(api_server, run, suffix, who=runs_only).status_code == 403
+    assert view(api_server, run, "videos.json", who=f"{PREFIX}{run['dag_id']}").status_code == 200
+
+
+def test_nothing_is_served_where_the_deployment_named_no_folder(api_server, run, monkeypatch):
+    monkeypatch.delenv("AIRFLOW__VIDGEN__MEDIA_ROOTS")
+    items = view(api_server, run, "videos.json").json()["items"]
+    assert all(item["video"] is None and item["poster"] is None for item in items)  # the vendor's URLs play
+    assert items[0]["video_url"].startswith("http://127.0.0.1:")
+    assert view(api_server, run, "media/download/-1/0").status_code == 404
+
+
+def test_a_link_inside_a_root_that_leads_out_of_it_is_not_served(api_server, run, tmp_path):
+    from airflow_provider_vidgen.core.served import resolve_roots, within
+
+    outside = tmp_path / "outside.mp4"
+    outside.write_bytes(b"x")
+    link = run["root"] / "inside.mp4"
+    link.symlink_to(outside)
+    roots = resolve_roots([str(run["root"])])
+    assert not within(f"file://{link}", roots) and within(f"file://{run['root']}/a.mp4", roots)
+    assert not within(f"file://{run['root']}/../x.mp4", roots) and not within("s3://bucket/x.mp4", roots)
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"\x00\x00\x00\x18ftypmp42", "video/mp4"), (b"\x00\x00\x00\x14ftypqt  ", "video/quicktime"),
+        (b"\x1a\x45\xdf\xa3\x01", "video/webm"), (b"\xff\xd8\xff\xe0", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"), (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"<!doctype html>", None), (b"<svg xmlns=", None), (b"<?xml version", None), (b"{}", None), (b"", None),
+    ],
+)  # fmt: skip
+def test_media_types_come_from_the_first_bytes(head, kind):
+    from airflow_provider_vidgen.core.served import media_type
+
+    assert media_type(head) == kind
 
 
 def test_extra_links_lead_to_the_view_a_batch_to_all_its_videos(api_server, run):
@@ -242,3 +345,17 @@ def test_a_browser_without_access_gets_a_page_that_says_what_to_do(api_server, r
     assert outsider.status_code == 403 and "can read on DAG:&lt;dag_id&gt;" in outsider.text
     api_client = view(api_server, run, "videos.json", who=None)  # not a browser: FastAPI's JSON
     assert api_client.json() == {"detail": "Not authenticated"}
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("https://cdn.example/v.mp4", True), ("HTTP://cdn.example/v.mp4", True), ("javascript:alert(1)", False),
+        ("data:text/html,<script>", False), ("//evil.example/x", False), ("file:///etc/passwd", False),
+        ("http:\\\\evil.example", False), (["https://x"], False), (None, False),
+    ],
+)  # fmt: skip
+def test_only_http_urls_from_xcom_reach_a_page_or_a_link(value, shown):
+    from airflow_provider_vidgen.core.typed import web_url
+
+    assert (web_url(value) is not None) is shown

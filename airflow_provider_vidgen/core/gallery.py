@@ -44,7 +44,19 @@ def human_bytes(size: int | None) -> str:
 
 
 def _href(name: str) -> str:
-    return escape(quote(name), quote=True)
+    return escape(quote(str(name)), quote=True)
+
+
+def _resolution(width: Any, height: Any) -> str:
+    """``WxH`` from two numbers; "-" for anything else (values may come from outside: never printed raw)."""
+    numbers = all(isinstance(value, int) and not isinstance(value, bool) for value in (width, height))
+    if numbers and width:
+        return f"{width}x{height}"
+    return "-"
+
+
+def _seconds(value: Any) -> str:
+    return f"{value:.1f} s" if isinstance(value, int | float) and not isinstance(value, bool) else "-"
 
 
 def gallery_items(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -74,20 +86,20 @@ def render_gallery(manifest: Mapping[str, Any], *, title: str = "Generated video
         video = item.get("video") or {}
         poster = item.get("poster_name")
         poster_attr = f' poster="{_href(poster)}"' if poster else ""
-        resolution = f"{video['width']}x{video['height']}" if video.get("width") else "-"
-        duration = f"{video['duration']:.1f} s" if video.get("duration") is not None else "-"
-        codec = escape(" / ".join(c for c in (video.get("codec"), video.get("audio_codec")) if c) or "-")
+        resolution = _resolution(video.get("width"), video.get("height"))
+        duration = _seconds(video.get("duration"))
+        codec = escape(" / ".join(str(c) for c in (video.get("codec"), video.get("audio_codec")) if c) or "-")
         prompt = item.get("prompt")
         cards.append(
-            f"""<article class="card" data-task-id="{escape(item["task_id"], quote=True)}">
+            f"""<article class="card" data-task-id="{escape(str(item["task_id"]), quote=True)}">
 <video controls preload="metadata"{poster_attr}><source src="{_href(item["name"])}" type="video/mp4"></video>
 <div class="meta">
 <p class="prompt">{escape(prompt) if prompt else "<i>(prompt not recorded)</i>"}</p>
 <dl>
-<dt>Service</dt><dd>{escape(item["vendor"])} {escape(item["service"])}</dd>
-<dt>Task id</dt><dd><code>{escape(item["task_id"])}</code></dd>
-<dt>File</dt><dd><a href="{_href(item["name"])}">{escape(item["name"])}</a></dd>
-<dt>Size</dt><dd>{human_bytes(item.get("bytes"))}</dd>
+<dt>Service</dt><dd>{escape(str(item["vendor"]))} {escape(str(item["service"]))}</dd>
+<dt>Task id</dt><dd><code>{escape(str(item["task_id"]))}</code></dd>
+<dt>File</dt><dd><a href="{_href(item["name"])}">{escape(str(item["name"]))}</a></dd>
+<dt>Size</dt><dd>{human_bytes(item.get("bytes") if isinstance(item.get("bytes"), int) else None)}</dd>
 <dt>Duration</dt><dd>{duration}</dd>
 <dt>Resolution</dt><dd>{resolution}</dd>
 <dt>Codec</dt><dd>{codec}</dd>
@@ -102,16 +114,16 @@ def render_gallery(manifest: Mapping[str, Any], *, title: str = "Generated video
         where = failure.get("upstream") or "-"
         rows.append(
             "<tr>"
-            f"<td><code>{escape(failure.get('task_id') or '-')}</code></td>"
-            f"<td>{escape(' '.join(x for x in (failure.get('vendor'), failure.get('service')) if x) or '-')}</td>"
-            f"<td>{escape(where)}</td>"
-            f"<td>{escape(failure.get('prompt') or '-')}</td>"
-            f"<td><code>{escape(error.get('code') or '-')}</code></td>"
-            f"<td>{escape(error.get('message') or '-')}</td>"
+            f"<td><code>{escape(str(failure.get('task_id') or '-'))}</code></td>"
+            f"<td>{escape(' '.join(str(x) for x in (failure.get('vendor'), failure.get('service')) if x) or '-')}</td>"
+            f"<td>{escape(str(where))}</td>"
+            f"<td>{escape(str(failure.get('prompt') or '-'))}</td>"
+            f"<td><code>{escape(str(error.get('code') or '-'))}</code></td>"
+            f"<td>{escape(str(error.get('message') or '-'))}</td>"
             "</tr>"
         )
     generations = manifest.get("generations", len(items) + len(failures))
-    summary = f"{manifest.get('downloaded', len(items))} of {generations} generations downloaded"
+    summary = f"{manifest.get('downloaded', len(items))} of {generations} generations downloaded"  # escaped below
     summary += f"; {len(failures)} failed" if failures else ""
     failures_html = ""
     if rows:
@@ -229,16 +241,15 @@ def _run_card(item: Mapping[str, Any]) -> str:
         player = f'<video controls preload="none"{poster_attr}><source src="{escape(source, quote=True)}"></video>'
     elif poster:
         player = f'<img loading="lazy" src="{escape(poster, quote=True)}" alt="">'
-    width, height, duration = item.get("width"), item.get("height"), item.get("duration")
-    resolution = f"{width}x{height}" if width and height else "-"
-    length = f"{duration:.1f} s" if isinstance(duration, int | float) else "-"
+    resolution = _resolution(item.get("width"), item.get("height"))
+    length = _seconds(item.get("duration"))
     usage = ", ".join(f"{key} {value:g}" for key, value in sorted((item.get("usage") or {}).items())) or "-"
     error = item.get("error") or {}
     code, message = escape(str(error.get("code") or "-")), escape(str(error.get("message") or ""))
     error_html = f'<p class="error"><code>{code}</code> {message}</p>' if error else ""
     copy = "downloaded copy" if item.get("video") else ("vendor URL" if source else "-")
     where = escape(str(item.get("airflow_task_id") or "-"))
-    if item.get("map_index", -1) >= 0:
+    if isinstance(item.get("map_index"), int) and item["map_index"] >= 0:
         where += f" [{item['map_index']}]"
     prompt = item.get("prompt")
     state = escape(str(item.get("state") or "-"))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from airflow_provider_vidgen.core import typed
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskError, TaskResult
 
@@ -20,6 +21,7 @@ NO_RESULT = "no_result"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 FileKind = Literal["video", "thumbnail", "poster"]
+FILE_KINDS: tuple[FileKind, ...] = ("video", "thumbnail", "poster")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -197,6 +199,37 @@ class FileEntry:
             data["video"] = dict(self.video)
         return data
 
+    @classmethod
+    def from_dict(cls, data: Any) -> FileEntry:
+        """What ``to_dict`` wrote, every field checked for its type (XCom is written by DAG authors and XCom
+        editors too): ValueError naming the field otherwise."""
+        from airflow_provider_vidgen.core.media import VideoInfo
+
+        if not isinstance(data, Mapping):
+            raise ValueError(f"files: expected mappings, got {type(data).__name__}")
+        kind = typed.required_text(data, "kind")
+        if kind not in FILE_KINDS:
+            raise ValueError(f"kind: expected one of {', '.join(FILE_KINDS)}, got {kind!r:.40}")
+        sha256 = typed.required_text(data, "sha256")
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise ValueError(f"sha256: expected 64 lower-case hex digits, got {sha256!r:.80}")
+        video = typed.mapping(data, "video")
+        return cls(
+            name=typed.required_text(data, "name"),
+            source_url=typed.text(data, "source_url"),
+            destination_uri=typed.required_text(data, "destination_uri"),
+            bytes=typed.integer(data, "bytes", minimum=0) or 0,
+            sha256=sha256,
+            vendor=typed.text(data, "vendor") or "",
+            service=typed.text(data, "service") or "",
+            task_id=typed.required_text(data, "task_id"),
+            kind=kind,  # type: ignore[arg-type]  # checked against FILE_KINDS above
+            index=typed.integer(data, "index", minimum=0) or 0,
+            existing=data.get("existing") is True,
+            prompt=typed.text(data, "prompt"),
+            video=VideoInfo.from_dict(video).to_dict() if video is not None else None,
+        )
+
 
 FILE_KEYS = (
     "name", "source_url", "destination_uri", "bytes", "sha256", "vendor", "service", "task_id", "kind",
@@ -233,6 +266,22 @@ class FailureEntry:
             "prompt": self.prompt,
             "upstream": self.upstream,
         }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> FailureEntry:
+        """What ``to_dict`` wrote, every field checked for its type (ValueError naming the field otherwise)."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"failures: expected mappings, got {type(data).__name__}")
+        error = typed.mapping(data, "error") or {}
+        return cls(
+            task_id=typed.text(data, "task_id"),
+            vendor=typed.text(data, "vendor"),
+            service=typed.text(data, "service"),
+            state=typed.text(data, "state") or "unknown",
+            error=TaskError(typed.text(error, "code") or NO_RESULT, typed.text(error, "message") or ""),
+            prompt=typed.text(data, "prompt"),
+            upstream=typed.text(data, "upstream"),
+        )
 
     def describe(self) -> str:
         """``<id> (<code>: <message>)``, for the summary line."""
@@ -333,6 +382,25 @@ class Manifest:
     def summary(self) -> str:
         """``2 of 3 generations downloaded; 1 failed: <id> (<code>: <message>)``."""
         return summary_line(self.generations, self.downloaded, self.failures)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Manifest:
+        """The manifest a download task returned (``to_dict``), every entry checked for its type; ValueError
+        naming the field otherwise. The one reader of the format: the Videos view and the gallery use it."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a download manifest must be a mapping, got {type(data).__name__}")
+        files, failures = data.get("files"), data.get("failures") or []
+        if not isinstance(files, list) or not isinstance(failures, list):
+            raise ValueError("files and failures: expected lists")
+        return cls(
+            destination=typed.required_text(data, "destination"),
+            run_id=typed.text(data, "run_id"),
+            generations=typed.integer(data, "generations", minimum=0) or 0,
+            files=[FileEntry.from_dict(entry) for entry in files],
+            failures=[FailureEntry.from_dict(entry) for entry in failures],
+            manifest=typed.text(data, "manifest"),
+            gallery=typed.text(data, "gallery"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

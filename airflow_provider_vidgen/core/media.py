@@ -7,8 +7,11 @@ functions: importing this module (and the download operator) stays cheap at DAG 
 from __future__ import annotations
 
 import fractions
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import IO, Any
+
+from airflow_provider_vidgen.core import typed
 
 # The demuxed packets must cover the declared duration to within this much (or this share of it).
 DURATION_TOLERANCE_S = 0.25
@@ -40,6 +43,22 @@ class VideoInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> VideoInfo:
+        """What ``to_dict`` wrote, every field checked for its type (it comes back from XCom)."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"video: expected a mapping, got {type(data).__name__}")
+        return cls(
+            container=typed.required_text(data, "container"),
+            codec=typed.required_text(data, "codec"),
+            width=typed.integer(data, "width", minimum=0) or 0,
+            height=typed.integer(data, "height", minimum=0) or 0,
+            duration=typed.number(data, "duration") or 0.0,
+            frames=typed.integer(data, "frames", minimum=0) or 0,
+            fps=typed.number(data, "fps"),
+            audio_codec=typed.text(data, "audio_codec"),
+        )
 
 
 def sniff(head: bytes) -> str:

@@ -6,9 +6,12 @@ so it holds identifiers, states and public media URLs only, never anything secre
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
+
+from airflow_provider_vidgen.core import typed
 
 State = Literal["pending", "running", "succeeded", "failed"]
 STATES: tuple[State, ...] = ("pending", "running", "succeeded", "failed")
@@ -28,6 +31,20 @@ class Video:
     height: int | None = None
     video_id: str | None = None
     watermarked_url: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Video:
+        """A video of a result, its fields checked for their type (ValueError naming the field)."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"videos: expected mappings, got {type(data).__name__}")
+        return cls(
+            url=typed.required_text(data, "url"),
+            thumbnail_url=typed.text(data, "thumbnail_url"),
+            width=typed.integer(data, "width", minimum=0),
+            height=typed.integer(data, "height", minimum=0),
+            video_id=typed.text(data, "video_id"),
+            watermarked_url=typed.text(data, "watermarked_url"),
+        )
 
 
 @dataclass(frozen=True)
@@ -77,16 +94,26 @@ class TaskResult:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TaskResult:
-        error = data.get("error")
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskResult:
+        """The result ``to_dict()`` wrote, every field checked for its type (XCom is written by DAG authors and
+        XCom editors too): ValueError naming the field otherwise."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a task result must be a mapping, got {type(data).__name__}")
+        state = typed.required_text(data, "state")
+        if state not in STATES:
+            raise ValueError(f"state: expected one of {', '.join(STATES)}, got {state!r:.40}")
+        videos = data.get("videos") or ()
+        if not isinstance(videos, list | tuple):
+            raise ValueError(f"videos: expected a list, got {type(videos).__name__}")
+        error = typed.mapping(data, "error")
         return cls(
-            task_id=data["task_id"],
-            service=data["service"],
-            vendor=data["vendor"],
-            state=data["state"],
-            progress=data.get("progress"),
-            videos=tuple(Video(**video) for video in data.get("videos") or ()),
-            error=TaskError(**error) if error else None,
+            task_id=typed.required_text(data, "task_id"),
+            service=typed.required_text(data, "service"),
+            vendor=typed.required_text(data, "vendor"),
+            state=state,  # type: ignore[arg-type]  # checked against STATES above
+            progress=typed.number(data, "progress"),
+            videos=tuple(Video.from_dict(video) for video in videos),
+            error=TaskError(typed.required_text(error, "code"), typed.text(error, "message") or "") if error else None,
             usage=clean_usage(data.get("usage")),
             prompt=data["prompt"] if isinstance(data.get("prompt"), str) else None,
             unknown=data.get("unknown") is True,
@@ -118,18 +145,19 @@ def request_prompt(body: Any) -> str | None:
     return None
 
 
-def clean_usage(value: Any) -> dict[str, float] | None:
-    """The numeric fields of a vendor's ``usage`` object (nested objects flattened as ``a.b``), or None."""
+def clean_usage(value: Any, depth: int = 0) -> dict[str, float] | None:
+    """The finite numeric fields of a vendor's ``usage`` object (nested objects, three deep at most, flattened
+    as ``a.b``), or None."""
     if not isinstance(value, Mapping):
         return None
     found: dict[str, float] = {}
     for key, item in value.items():
         if isinstance(item, bool):
             continue
-        if isinstance(item, int | float):
+        if isinstance(item, int | float) and math.isfinite(item):
             found[str(key)] = item
-        elif isinstance(item, Mapping):
-            for inner, number in (clean_usage(item) or {}).items():
+        elif isinstance(item, Mapping) and depth < 3:
+            for inner, number in (clean_usage(item, depth + 1) or {}).items():
                 found[f"{key}.{inner}"] = number
     return found or None
 

@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_vidgen import xcom
-from airflow_provider_vidgen.core.results import TERMINAL_STATES, clean_usage, total_usage
+from airflow_provider_vidgen.core.manifest import Manifest
+from airflow_provider_vidgen.core.media import VideoInfo
+from airflow_provider_vidgen.core.results import TERMINAL_STATES, TaskResult, total_usage
+from airflow_provider_vidgen.core.typed import web_url
 
 RESULT_KEYS = ("return_value", xcom.FAILURE)
 VIEW_STATES = ("succeeded", "failed", "pending")  # the view's state filter: finished well, finished badly, not yet
@@ -112,62 +115,86 @@ class RunVideos:
         ]
 
 
-def run_videos(rows: Iterable[XComRow], load: Callable[[Any], list[dict[str, Any]]]) -> RunVideos:
-    """The run's generations from its XCom rows; ``load`` flattens a stored value into result dicts."""
+def run_videos(rows: Iterable[XComRow], load: Callable[[Any], list[Any]]) -> RunVideos:
+    """The run's generations from its XCom rows; ``load`` flattens a stored value into result dicts. Every
+    value is read by the class that wrote it (``TaskResult``, ``Manifest``); one that does not read is left
+    out (XCom is written by DAG authors and XCom editors too, so nothing in it is trusted)."""
     by_ti: dict[tuple[str, int], dict[str, Any]] = {}
     for row in rows:
         by_ti.setdefault((row.task_id, row.map_index), {})[row.key] = row.value
     found = RunVideos()
     seen: dict[str, Generation] = {}
-    manifests: list[tuple[str, int, Mapping[str, Any]]] = []
+    manifests: list[tuple[str, int, Manifest]] = []
     for (task_id, map_index), values in sorted(by_ti.items()):
         if xcom.VIDEO_URL not in values and xcom.VENDOR_TASK_ID not in values:
-            if _is_manifest(values.get("return_value")):
-                manifests.append((task_id, map_index, values["return_value"]))
+            manifest = read_manifest(values.get("return_value"))
+            if manifest is not None:
+                manifests.append((task_id, map_index, manifest))
             continue
-        for data in _results(values, load):
-            _keep(seen, found, _generation(data, task_id, map_index))
+        for result in _results(values, load):
+            _keep(seen, found, _generation(result, task_id, map_index))
     for task_id, map_index, manifest in manifests:
         _attach_files(seen, task_id, map_index, manifest)
     return found
 
 
-def _results(values: Mapping[str, Any], load: Callable[[Any], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def read_manifest(value: Any) -> Manifest | None:
+    """A download task's manifest, typed; None for anything else (or a manifest that does not read)."""
+    if not isinstance(value, Mapping) or "files" not in value or "destination" not in value:
+        return None
+    try:
+        return Manifest.from_dict(value)
+    except ValueError:
+        return None
+
+
+def _results(values: Mapping[str, Any], load: Callable[[Any], list[Any]]) -> list[TaskResult]:
     for key in RESULT_KEYS:
         if values.get(key) is not None:
-            results = [item for item in load(values[key]) if isinstance(item, Mapping)]
+            results = [result for result in map(_read_result, _loaded(load, values[key])) if result is not None]
             if results:
-                return [dict(item) for item in results]
+                return results
     # Still waiting (deferred): only the vendor task ids are known.
     ids = values.get(xcom.VENDOR_TASK_ID)
     ids = ids if isinstance(ids, list) else [ids]
-    return [{"task_id": task_id, "state": "pending"} for task_id in ids if isinstance(task_id, str) and task_id]
+    return [_waiting(task_id) for task_id in ids if isinstance(task_id, str) and task_id]
 
 
-def _generation(data: Mapping[str, Any], task_id: str, map_index: int) -> Generation:
-    videos = [video for video in data.get("videos") or [] if isinstance(video, Mapping)]
-    first = videos[0] if videos else {}
-    error = data.get("error") if isinstance(data.get("error"), Mapping) else None
+def _loaded(load: Callable[[Any], list[Any]], value: Any) -> list[Any]:
+    try:
+        return load(value)
+    except ValueError:  # a stored value that is not where, or what, the provider stored
+        return []
+
+
+def _read_result(data: Any) -> TaskResult | None:
+    try:
+        return TaskResult.from_dict(data)
+    except ValueError:
+        return None
+
+
+def _waiting(task_id: str) -> TaskResult:
+    return TaskResult(task_id=task_id, service="", vendor="", state="pending")
+
+
+def _generation(result: TaskResult, task_id: str, map_index: int) -> Generation:
+    first = result.videos[0] if result.videos else None
     return Generation(
-        vendor_task_id=str(data.get("task_id") or ""),
-        vendor=str(data.get("vendor") or ""),
-        service=str(data.get("service") or ""),
-        state=str(data.get("state") or "pending"),
+        vendor_task_id=result.task_id,
+        vendor=result.vendor,
+        service=result.service,
+        state=result.state,
         airflow_task_id=task_id,
         map_index=map_index,
-        prompt=data.get("prompt") if isinstance(data.get("prompt"), str) else None,
-        error=dict(error) if error else None,
-        usage=clean_usage(data.get("usage")),
-        video_url=_web_url(first.get("url")),
-        thumbnail_url=_web_url(first.get("thumbnail_url")),
-        width=first.get("width") if isinstance(first.get("width"), int) else None,
-        height=first.get("height") if isinstance(first.get("height"), int) else None,
+        prompt=result.prompt,
+        error={"code": result.error.code, "message": result.error.message} if result.error else None,
+        usage=result.usage,
+        video_url=web_url(first.url) if first else None,
+        thumbnail_url=web_url(first.thumbnail_url) if first else None,
+        width=first.width if first else None,
+        height=first.height if first else None,
     )
-
-
-def _web_url(value: Any) -> str | None:
-    """A vendor's media URL, if it is one a browser may load (it comes from outside: no other scheme)."""
-    return value if isinstance(value, str) and value.lower().startswith(("https://", "http://")) else None
 
 
 def _keep(seen: dict[str, Generation], found: RunVideos, generation: Generation) -> None:
@@ -188,38 +215,28 @@ def _keep(seen: dict[str, Generation], found: RunVideos, generation: Generation)
         seen[key] = generation
 
 
-def _is_manifest(value: Any) -> bool:
-    return isinstance(value, Mapping) and isinstance(value.get("files"), list) and "destination" in value
-
-
 def media_ref(task_id: str, map_index: int, position: int, manifest: Any) -> MediaRef | None:
     """The file at ``position`` of a download task instance's manifest (None: not a manifest, no such file)."""
-    if not _is_manifest(manifest) or not 0 <= position < len(manifest["files"]):
+    typed_manifest = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    if typed_manifest is None or not 0 <= position < len(typed_manifest.files):
         return None
-    entry = manifest["files"][position]
-    if not isinstance(entry, Mapping) or not isinstance(entry.get("destination_uri"), str):
-        return None
-    return MediaRef(
-        task_id, map_index, position, str(entry.get("name") or ""), int(entry.get("bytes") or 0),
-        str(entry.get("sha256") or ""), entry["destination_uri"],
-    )  # fmt: skip
+    entry = typed_manifest.files[position]
+    return MediaRef(task_id, map_index, position, entry.name, entry.bytes, entry.sha256, entry.destination_uri)
 
 
-def _attach_files(seen: Mapping[str, Generation], task_id: str, map_index: int, manifest: Mapping[str, Any]) -> None:
-    for position, entry in enumerate(manifest["files"]):
+def _attach_files(seen: Mapping[str, Generation], task_id: str, map_index: int, manifest: Manifest) -> None:
+    for position, entry in enumerate(manifest.files):
+        generation = seen.get(entry.task_id)
+        if generation is None or entry.index != 0:  # the view shows a generation's first video
+            continue
         ref = media_ref(task_id, map_index, position, manifest)
-        if ref is None:
-            continue
-        generation = seen.get(str(entry.get("task_id") or ""))
-        if generation is None or entry.get("index", 0) != 0:  # the view shows a generation's first video
-            continue
-        if entry.get("kind") == "video":
+        if entry.kind == "video":
             generation.video = ref
-            probe = entry.get("video") if isinstance(entry.get("video"), Mapping) else {}
-            generation.duration = probe.get("duration") if isinstance(probe.get("duration"), int | float) else None
-            generation.width = generation.width or probe.get("width")
-            generation.height = generation.height or probe.get("height")
-        elif entry.get("kind") == "thumbnail" or (entry.get("kind") == "poster" and generation.poster is None):
+            probe = VideoInfo.from_dict(entry.video) if entry.video is not None else None
+            generation.duration = probe.duration if probe else None
+            generation.width = generation.width or (probe.width if probe else None)
+            generation.height = generation.height or (probe.height if probe else None)
+        elif entry.kind == "thumbnail" or (entry.kind == "poster" and generation.poster is None):
             generation.poster = ref
 
 

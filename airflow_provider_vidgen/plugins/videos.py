@@ -1,18 +1,19 @@
 """The Videos view of a DAG run, served by Airflow's API server (``/vidgen/dags/<dag>/runs/<run>/...``).
 
-Every route needs Airflow's own permission to read that DAG's runs (``requires_access_dag``: 401 without
-credentials, 403 without the permission; it reads ``dag_id`` from the path, so a per-DAG user is checked
-against that DAG). The page and its JSON are built from the run's XComs (``core.videos``). Media is served
-only as a place in a download manifest of the same run; nothing from the request becomes a path.
+Every route needs Airflow's own permissions to read that DAG's runs and its XComs, as Airflow's XCom API
+does (``requires_access_dag``: 401 without credentials, 403 without either; it reads ``dag_id`` from the
+path, so a per-DAG user is checked against that DAG). The page and its JSON are built from the run's XComs
+(``core.videos``), every value typed and every string escaped. Media is served only as a place in a
+download manifest of the same run, and only a file that verifies (``plugins.media``): under
+``[vidgen] media_roots``, of the manifest's size and sha256, a video or an image by its first bytes.
 """
 
 from __future__ import annotations
 
 import math
-import mimetypes
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import requires_access_dag
@@ -29,7 +30,30 @@ VIEW_KEYS = ("return_value", xcom.FAILURE, xcom.VENDOR_TASK_ID, xcom.VIDEO_URL)
 PER_PAGE = 48
 CHUNK = 256 * 1024
 
-router = APIRouter(dependencies=[Depends(requires_access_dag("GET", DagAccessEntity.RUN))])
+router = APIRouter(
+    dependencies=[
+        Depends(requires_access_dag("GET", DagAccessEntity.RUN)),
+        Depends(requires_access_dag("GET", DagAccessEntity.XCOM)),  # the view shows XCom content
+    ]
+)
+NOT_SERVED = "no such file in this run's download manifests"  # every refusal alike: nothing about the file
+# The page has no script; whatever a value might smuggle past escaping cannot run. Media load from this
+# origin and from the vendors' http(s) URLs; the page may be framed by Airflow's UI only.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' http: https:; media-src 'self' http: https:; "
+        "style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # the vendors' media hosts learn nothing of Airflow's URLs
+}
+MEDIA_HEADERS = {
+    "Accept-Ranges": "bytes",
+    "Cache-Control": "private, max-age=300",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
 
 def read_xcoms(dag_id: str, run_id: str, *conditions: Any) -> list[XComRow]:
@@ -51,10 +75,20 @@ def read_xcoms(dag_id: str, run_id: str, *conditions: Any) -> list[XComRow]:
 
 
 def read_run(dag_id: str, run_id: str) -> RunVideos:
-    """The run's generations from the metadata DB."""
-    from airflow_provider_vidgen.storage import load_results
+    """The run's generations from the metadata DB; downloaded copies only where the view may serve them."""
+    from airflow_provider_vidgen.core.served import within
+    from airflow_provider_vidgen.plugins.media import media_roots
+    from airflow_provider_vidgen.storage import load_results, stored_roots
 
-    return run_videos(read_xcoms(dag_id, run_id), load_results)
+    roots = media_roots()
+    readable = stored_roots() + roots  # stored results, and manifests stored beside their downloads
+    videos = run_videos(read_xcoms(dag_id, run_id), lambda value: load_results(value, roots=readable))
+    for generation in videos.generations:
+        if generation.video is not None and not within(generation.video.destination_uri, roots):
+            generation.video = None
+        if generation.poster is not None and not within(generation.poster.destination_uri, roots):
+            generation.poster = None
+    return videos
 
 
 @dataclass(frozen=True)
@@ -94,7 +128,7 @@ def run_page(
 
 @router.get("/dags/{dag_id}/runs/{run_id}/videos", response_class=HTMLResponse)
 def videos_page(view: Annotated[RunPage, Depends(run_page)]) -> HTMLResponse:
-    return HTMLResponse(render_run_view(**vars(view)))
+    return HTMLResponse(render_run_view(**vars(view)), headers=PAGE_HEADERS)
 
 
 @router.get("/dags/{dag_id}/runs/{run_id}/videos.json")
@@ -106,24 +140,19 @@ def videos_json(view: Annotated[RunPage, Depends(run_page)]) -> JSONResponse:
 def media(dag_id: str, run_id: str, task_id: str, map_index: int, position: int, request: Request) -> Response:
     """A file that a download task of this run fetched, with HTTP Range support so a player can seek."""
     from airflow.models.xcom import XComModel
-    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_vidgen.plugins.media import verified
 
     # Only that task instance's return value is read (a player asks for many ranges of one file).
     rows = read_xcoms(
         dag_id, run_id, XComModel.task_id == task_id, XComModel.map_index == map_index, XComModel.key == "return_value"
     )
     ref = media_ref(task_id, map_index, position, rows[0].value) if rows else None
-    if ref is None:
-        raise HTTPException(404, "no such file in this run's download manifests")
-    path = ObjectStoragePath(ref.destination_uri)
-    try:
-        size = path.stat().st_size
-    except (FileNotFoundError, OSError):
-        raise HTTPException(404, f"{ref.name} is no longer at its destination") from None
-    if size != ref.bytes:
-        raise HTTPException(409, f"{ref.name} changed since it was downloaded ({size} bytes, manifest {ref.bytes})")
-    kind = mimetypes.guess_type(ref.name)[0] or "application/octet-stream"
-    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
+    served = verified(ref) if ref is not None else None
+    if served is None:
+        raise HTTPException(404, NOT_SERVED)
+    size = served.size
+    headers = {**MEDIA_HEADERS, "Content-Disposition": served.disposition}
     try:
         wanted = parse_range(request.headers.get("range"), size)
     except ValueError:
@@ -133,14 +162,17 @@ def media(dag_id: str, run_id: str, task_id: str, map_index: int, position: int,
     if wanted is not None:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     status = 206 if wanted is not None else 200
-    return StreamingResponse(_read(path, start, end), status_code=status, headers=headers, media_type=kind)
+    return StreamingResponse(
+        _read(served.open, start, end), status_code=status, headers=headers, media_type=served.media_type
+    )
 
 
 ACCESS_HINT = {
     401: "Log in to Airflow, then open this page again from the run's Videos tab.",
     403: (
-        "Your Airflow user may not read this DAG's runs. Ask an admin for read access to the DAG and its runs "
-        "(with the FAB auth manager: can read on DAG:<dag_id>, on DAG Runs, and on Plugins for the tab)."
+        "Your Airflow user may not read this DAG's runs or their XComs. Ask an admin for read access to the DAG, "
+        "its runs and its XComs (with the FAB auth manager: can read on DAG:<dag_id>, on DAG Runs, on XComs, "
+        "and on Plugins for the tab)."
     ),
 }
 
@@ -153,9 +185,9 @@ async def browser_error(request: Request, error: StarletteHTTPException) -> Resp
     return HTMLResponse(render_error_page(error.status_code, str(error.detail), hint), status_code=error.status_code)
 
 
-def _read(path: Any, start: int, end: int) -> Iterator[bytes]:
+def _read(opener: Callable[[], IO[bytes]], start: int, end: int) -> Iterator[bytes]:
     left = end - start + 1
-    with path.open("rb") as handle:
+    with opener() as handle:
         handle.seek(start)
         while left > 0:
             data = handle.read(min(CHUNK, left))
