@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from conftest import TOKEN, reset_emulator, set_connection
-from dags import videos_view_dags
+from dags import hostile_dags, videos_view_dags
 from per_dag_auth import PREFIX, RUNS_ONLY
 
 from airflow_provider_vidgen.core.videos import XComRow, parse_range, run_videos
@@ -223,7 +223,7 @@ def hostile(airflow_db, emulator_server, tmp_path_factory) -> Iterator[dict[str,
     reset_emulator(emulator_server)
     with pytest.MonkeyPatch.context() as patch:
         set_connection(patch, "acedata_default", "acedata", emulator_server.url, TOKEN)
-        dag_run = videos_view_dags.hostile_dag.test(logical_date=None, run_conf={"root": f"file://{root}"})
+        dag_run = hostile_dags.hostile_dag.test(logical_date=None, run_conf={"root": f"file://{root}"})
         patch.setenv("AIRFLOW__VIDGEN__MEDIA_ROOTS", str(root))
         yield {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "root": root}
 
@@ -236,7 +236,7 @@ def test_a_forged_manifest_serves_nothing_and_says_nothing_of_the_files(api_serv
     }
     for answer in answers:
         assert "secret" not in answer.text and "text/html" not in answer.headers["content-type"]
-    secret_size = str(len(videos_view_dags.SECRET))
+    secret_size = str(len(hostile_dags.SECRET))
     assert all(secret_size not in a.text and "bytes" not in a.text for a in answers)
     html = view(api_server, hostile, "media/download/-1/1", headers={"Accept": "text/html"})
     assert html.status_code == 404 and "<script>" not in html.text
@@ -257,8 +257,8 @@ def test_the_real_download_of_the_same_run_still_plays(api_server, hostile):
 def test_markup_from_xcom_appears_only_escaped(api_server, hostile):
     answer = view(api_server, hostile, "videos")
     page = answer.text
-    assert videos_view_dags.TAG not in page and 'onerror="' not in page
-    assert html_escape(videos_view_dags.TAG) in page  # the forged result's prompt, service, error: escaped
+    assert hostile_dags.TAG not in page and 'onerror="' not in page
+    assert html_escape(hostile_dags.TAG) in page  # the forged result's prompt, service, error: escaped
     assert "javascript:" not in page
     assert "script-src" not in answer.headers["content-security-policy"]  # default-src 'none': no script at all
     assert answer.headers["content-security-policy"].startswith("default-src 'none';")

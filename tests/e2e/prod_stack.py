@@ -346,6 +346,7 @@ class ProdStack:
                 },
                 "AIRFLOW_VAR_VIDGEN_PROMPTS": json.dumps(["e2e-prod: a paper boat", "e2e-prod: a red fox"]),
                 "AIRFLOW_VAR_VIDGEN_VIDEO_ROOT": f"file://{self.work / 'videos'}",
+                "AIRFLOW__VIDGEN__MEDIA_ROOTS": str(self.work / "videos"),
                 "VIDGEN_POLL_INTERVAL": "1",
             }
         )

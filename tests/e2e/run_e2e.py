@@ -72,6 +72,9 @@ CALLBACKS = "vidgen_callbacks"  # tests/e2e/dags: finished by the vendor's callb
 CALLBACKS_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_callbacks.py"
 CANCEL = "vidgen_cancel"  # tests/e2e/dags: waiting generations marked failed (on_kill)
 CANCEL_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_cancel.py"
+# Forged manifests and results beside a real download (the Videos view's hostile-XCom tests use it too).
+HOSTILE_DAG = REPO / "tests" / "dags" / "hostile_dags.py"
+HOSTILE = "videos_view_hostile"
 FINISHED = ("success", "failed")
 CLOCK_HOLD_LIMIT = 90.0  # seconds the emulator's clock may stand still while the pipeline's tasks defer
 
@@ -118,6 +121,8 @@ def airflow_env(work: Path, emulator_url: str, api_port: int, log_ports: tuple[i
             ),
             "AIRFLOW_VAR_VIDGEN_PROMPTS": json.dumps(PROMPTS),
             "AIRFLOW_VAR_VIDGEN_VIDEO_ROOT": f"file://{work / 'videos'}",
+            # The deployment's choice of what the Videos view may serve: the downloads' folder.
+            "AIRFLOW__VIDGEN__MEDIA_ROOTS": str(work / "videos"),
             "VIDGEN_POLL_INTERVAL": "1",
         }
     )
@@ -144,6 +149,7 @@ def run(work: Path, report: Report, budget: float) -> None:
     shutil.copy(FIRST_HOUR_DAG, work / "dags" / FIRST_HOUR_DAG.name)
     shutil.copy(CALLBACKS_DAG, work / "dags" / CALLBACKS_DAG.name)
     shutil.copy(CANCEL_DAG, work / "dags" / CANCEL_DAG.name)
+    shutil.copy(HOSTILE_DAG, work / "dags" / HOSTILE_DAG.name)
     api_port, worker_log_port, trigger_log_port = free_ports(3)
     log_path = work / "standalone.log"
     print(f"Work folder: {work}\nStandalone log: {log_path}", flush=True)
@@ -363,6 +369,7 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
         f"{links}",
     )
     _videos_view(api, run_id, report)
+    _hostile_xcom(api, work, report, deadline)
     _first_hour(api, emulator, report, deadline)
     _callbacks(api, emulator, report, deadline)
     _cancel(api, emulator, report, deadline)
@@ -402,6 +409,49 @@ def _videos_view(api: Api, run_id: str, report: Report) -> None:
     except Failed as err:
         ok, detail = False, str(err)
     report.check("the run's Videos view, served by the API server, plays the downloaded files", ok, detail)
+
+
+def _hostile_xcom(api: Api, work: Path, report: Report, deadline: float) -> None:
+    """A run whose plain tasks return forged manifests (a secret outside the downloads with its true size, an
+    HTML page, a link out, markup in a probe's width) beside a real download: nothing forged is served or
+    printed raw, and the real video still plays in the tab."""
+    run_id = f"e2e_hostile__{int(time.time())}"
+    body = {"dag_run_id": run_id, "logical_date": None, "conf": {"root": f"file://{work / 'videos'}"}}
+    try:
+        api.send("POST", f"/api/v2/dags/{HOSTILE}/dagRuns", body)
+        api.send("PATCH", f"/api/v2/dags/{HOSTILE}", {"is_paused": False})
+
+        def ended() -> str | None:
+            state = api.get(f"/api/v2/dags/{HOSTILE}/dagRuns/{run_id}")["state"]
+            return state if state in FINISHED else None
+
+        state = wait_for(ended, deadline, f"the {HOSTILE} run to end")
+        base = f"/vidgen/dags/{HOSTILE}/runs/{quote(run_id, safe='')}"
+        forged = [api.client.get(f"{base}/media/download/-1/{n}") for n in range(5)]
+        page = api.client.get(f"{base}/videos")
+        items = api.get(f"{base}/videos.json", per_page=500)["items"]
+        real = [item for item in items if item["airflow_task_id"] == "generate"]
+        played = api.client.get(f"{base}/{real[0]['video']}") if real and real[0]["video"] else None
+        secret_size = str(len((work / "videos").parent.joinpath("secret.txt").read_text()))
+        ok = (
+            state == "success"
+            and all(answer.status_code == 404 and "secret" not in answer.text for answer in forged)
+            and all(
+                secret_size not in answer.text and "html" not in answer.headers["content-type"] for answer in forged
+            )
+            and '<img src=x onerror="alert(1)">' not in page.text
+            and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page.text
+            and played is not None
+            and played.status_code == 200
+            and played.headers["content-type"] == "video/mp4"
+        )
+        detail = (
+            f"run {state}; forged media {[answer.status_code for answer in forged]}; "
+            f"real video {played.status_code if played is not None else 'not offered'}"
+        )
+    except (Failed, KeyError, OSError) as err:
+        ok, detail = False, f"{type(err).__name__}: {err}"
+    report.check("forged manifests serve nothing and print no markup; the real download plays", ok, detail)
 
 
 def _first_hour(api: Api, emulator, report: Report, deadline: float) -> None:
