@@ -130,7 +130,7 @@ class FileFetchHook(BaseHook):
         max_bytes: int = DEFAULT_MAX_BYTES,
         sleep: Callable[[float], None] | None = None,
         policy: AddressPolicy | None = None,
-        resolver: Resolver = resolve,
+        resolver: Resolver | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -138,7 +138,7 @@ class FileFetchHook(BaseHook):
         self.backoff = RetryPolicy(max_attempts=retries + 1, base_delay=2.0, max_delay=10.0)
         self.sleep = sleep
         timeout = httpx.Timeout(request_timeout, connect=min(request_timeout, 30.0))
-        self.client = checked_client(policy or AddressPolicy(), resolver, timeout)
+        self.client = checked_client(policy or AddressPolicy(), resolver or resolve, timeout)
 
     def __enter__(self) -> FileFetchHook:
         return self
