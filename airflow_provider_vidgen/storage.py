@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_vidgen.core.served import Root, resolve_roots, within
+from airflow_provider_vidgen.core.served import Root, resolve_roots, split_location, within
 
 XCOM_LIMIT = 512 * 1024  # bytes of JSON kept in XCom at most (a tenth of a typical 5 MB column, well under 1 MB)
-MAX_STORED_BYTES = 1024**3  # a stored result larger than this is not read back (10,000 results are ~30 MB)
+MAX_STORED_BYTES = 256 * 1024**2  # a stored result larger than this is not read (10,000 results are ~30 MB)
 STORED = "vidgen_stored"
 
 
@@ -83,25 +84,40 @@ def stored_roots() -> list[Root]:
 
 
 def read_stored(value: Mapping[str, Any], roots: list[Root] | None = None) -> bytes:
-    """The bytes a stored-result manifest names: at most the size it records, and only when their sha256 is the
-    one it records (so a manifest written by hand reads nothing its writer did not already know), and, with
-    ``roots``, only under them. ValueError otherwise."""
-    from airflow.sdk import ObjectStoragePath
-
+    """The bytes a stored-result manifest names: a regular file of exactly the size it records, and only when
+    their sha256 is the one it records (so a manifest written by hand reads nothing its writer did not already
+    know), and, with ``roots``, only under them. ValueError otherwise."""
     uri, size, sha256 = value[STORED], value.get("bytes"), value.get("sha256")
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_STORED_BYTES:
-        raise ValueError(
-            f"{uri}: a stored result records its size (at most {MAX_STORED_BYTES} bytes), not {size!r:.40}"
-        )
+        raise ValueError(f"{uri}: a stored result records its size, at most {MAX_STORED_BYTES} bytes: {size!r:.40}")
     if not isinstance(sha256, str) or len(sha256) != 64:
         raise ValueError(f"{uri}: a stored result records its sha256")
     if roots is not None and not within(uri, roots):
         raise ValueError(f"{uri} is not where the provider stores results")
-    with ObjectStoragePath(uri).open("rb") as handle:
-        data = handle.read(size + 1)
+    try:
+        data = _read_exactly(uri, size)
+    except OSError as err:
+        raise ValueError(f"{uri} cannot be read ({type(err).__name__}: {err})") from None
     if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
         raise ValueError(f"{uri} changed since the task wrote it (its size or sha256 differs)")
     return data
+
+
+def _read_exactly(uri: str, size: int) -> bytes:
+    """At most ``size + 1`` bytes of ``uri``; a local one only when it is a regular file of ``size`` bytes (never
+    a device, a pipe or a folder), opened where it leads."""
+    from airflow.sdk import ObjectStoragePath
+
+    protocol, path = split_location(uri)
+    if protocol != "file":
+        with ObjectStoragePath(uri).open("rb") as handle:
+            return handle.read(size + 1)
+    descriptor = os.open(os.path.realpath(path), os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+            raise ValueError(f"{uri} is not a file of {size} bytes")
+        return handle.read(size + 1)
 
 
 def load(value: Any, roots: list[Root] | None = None) -> Any:

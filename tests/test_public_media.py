@@ -130,6 +130,8 @@ def test_a_host_that_resolves_to_a_public_and_a_private_address_is_refused():
         ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False), ("169.254.169.254", False),
         ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.1", False), ("::1", False), ("fe80::1", False),
         ("fd00:ec2::254", False), ("::ffff:10.0.0.1", False), ("::", False), ("255.255.255.255", False),
+        ("2002:a9fe:a9fe::", False), ("2002:7f00:1::", False), ("2002:5db8:d70e::1", True), ("fec0::1", False),
+        ("64:ff9b::7f00:1", False), ("100.100.100.200", False), ("198.18.0.1", False),
     ],
 )  # fmt: skip
 def test_public_addresses(address, public):

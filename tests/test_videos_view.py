@@ -5,8 +5,10 @@ as the API server mounts it) served over real HTTP on loopback, real Airflow JWT
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from html import escape as html_escape
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -359,3 +361,101 @@ def test_only_http_urls_from_xcom_reach_a_page_or_a_link(value, shown):
     from airflow_provider_vidgen.core.typed import web_url
 
     assert (web_url(value) is not None) is shown
+
+
+# ------------------------------------------------------------------------------------------------
+# What a security review found: the file checked is the file served; malformed values never break the page
+# ------------------------------------------------------------------------------------------------
+
+
+def served_ref(path: Path, data: bytes) -> Any:
+    from airflow_provider_vidgen.core.videos import MediaRef
+
+    return MediaRef("download", -1, 0, path.name, len(data), hashlib.sha256(data).hexdigest(), f"file://{path}")
+
+
+def test_the_file_checked_is_the_file_served_even_if_it_is_swapped_for_a_link(tmp_path, monkeypatch):
+    from airflow_provider_vidgen.plugins.media import verified
+
+    root, outside = tmp_path / "videos", tmp_path / "secret.txt"
+    root.mkdir()
+    outside.write_text("secret")
+    video = root / "v.mp4"
+    data = b"\x00\x00\x00\x18ftypmp42" + b"v" * 100
+    video.write_bytes(data)
+    monkeypatch.setenv("AIRFLOW__VIDGEN__MEDIA_ROOTS", str(root))
+    served = verified(served_ref(video, data))
+    assert served is not None and served.media_type == "video/mp4"
+    video.unlink()
+    video.symlink_to(outside)  # swapped after the checks
+    with served.handle:
+        served.handle.seek(0)
+        assert served.handle.read() == data
+    assert verified(served_ref(video, data)) is None  # and asked again, it is refused
+
+
+def test_stored_results_are_read_only_as_regular_files_of_their_recorded_size(tmp_path):
+    from airflow_provider_vidgen.core.served import resolve_roots
+    from airflow_provider_vidgen.storage import read_stored
+
+    root = tmp_path / "results"
+    (root / "d#").mkdir(parents=True)
+    fifo = root / "pipe.json"
+    os.mkfifo(fifo)
+    good = root / "r.json"
+    good.write_bytes(b"[]")
+    roots = resolve_roots([str(root)])
+    sha = hashlib.sha256(b"[]").hexdigest()
+    for uri, size in (
+        (f"file://{root}/d#/../../../../dev/zero", 2),  # a fragment that the check and the open read apart
+        (f"file://{fifo}", 2),  # a pipe: reading it would block a server thread
+        ("file:///dev/zero", 2),
+        (f"file://{root}/missing.json", 2),
+        (f"file://{good}", 3),  # not its recorded size
+        (f"file://elsewhere{good}", 2),  # a host in a file URI
+    ):
+        with pytest.raises(ValueError):
+            read_stored({"vidgen_stored": uri, "bytes": size, "sha256": sha}, roots)
+    assert read_stored({"vidgen_stored": f"file://{good}", "bytes": 2, "sha256": sha}, roots) == b"[]"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"progress": 10**400}, {"videos": [{"url": "https://x", "width": "<b>"}]},
+        {"state": "<b>"}, {"task_id": ["x"]}, {"videos": "https://x"}, {"error": {"code": 1}},
+    ],
+)  # fmt: skip
+def test_a_result_that_does_not_read_is_left_out_and_never_breaks_the_page(bad):
+    good = {"task_id": "t1", "vendor": "acedata", "service": "hailuo", "state": "succeeded", "usage": {"c": 1e308}}
+    rows = [
+        XComRow("a", -1, "vendor_task_id", "t1"), XComRow("a", -1, "return_value", good),
+        XComRow("b", -1, "vendor_task_id", "t2"), XComRow("b", -1, "return_value", {**good, "task_id": "t2"}),
+        XComRow("c", -1, "vendor_task_id", "t3"), XComRow("c", -1, "return_value", {**good, "task_id": "t3", **bad}),
+    ]  # fmt: skip
+    found = run_videos(rows, lambda value: [value])
+    shown = [(g.vendor_task_id, g.state) for g in found.generations]
+    assert shown[:2] == [("t1", "succeeded"), ("t2", "succeeded")] and ("t3", "succeeded") not in shown[2:]
+    assert found.usage() == {}  # 2e308 is no number JSON can carry
+
+
+def test_usage_that_is_no_finite_number_is_dropped():
+    from airflow_provider_vidgen.core.results import clean_usage
+
+    assert clean_usage(
+        {"credits": 10**400, "seconds": float("nan"), "tokens": 3, "deep": {"a": {"b": {"c": {"d": 1}}}}}
+    ) == {"tokens": 3}
+
+
+@pytest.mark.parametrize(
+    "uri", ["file://[::1/x", "file:///tmp/a\x00b", "file:///tmp/x?y", "file:///tmp/x#y", "s3://b/../x"]
+)
+def test_what_is_not_a_plain_location_is_never_within_a_root(uri):
+    from airflow_provider_vidgen.core.served import resolve_roots, within
+
+    assert not within(uri, resolve_roots(["/tmp", "s3://b"]))
+
+
+def test_the_browser_error_page_has_the_pages_headers(api_server, run):
+    answer = view(api_server, run, "media/download/-1/999", headers={"Accept": "text/html"})
+    assert answer.status_code == 404 and answer.headers["content-security-policy"].startswith("default-src 'none'")

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 PRIVATE_MEDIA_HOSTS = "private_media_hosts"  # the connection extra naming hosts that may be private
 WEB_SCHEMES = ("http", "https")
+SITE_LOCAL = ipaddress.ip_network("fec0::/10")
 
 
 class RefusedAddressError(ValueError):
@@ -28,8 +29,12 @@ def is_public(address: str) -> bool:
     """Whether ``address`` is a public unicast address (not private, loopback, link-local, metadata,
     shared, reserved, multicast or unspecified; an IPv4-mapped IPv6 address is judged as its IPv4)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in SITE_LOCAL:  # deprecated, but routed inside some networks; not judged alike by every Python
+            return False
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is not None:  # an IPv4 address wrapped in IPv6 is judged as itself
+            return is_public(str(inner))
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_link_local)
 
 

@@ -6,7 +6,6 @@ so it holds identifiers, states and public media URLs only, never anything secre
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
@@ -154,7 +153,7 @@ def clean_usage(value: Any, depth: int = 0) -> dict[str, float] | None:
     for key, item in value.items():
         if isinstance(item, bool):
             continue
-        if isinstance(item, int | float) and math.isfinite(item):
+        if isinstance(item, int | float) and typed.finite(item):
             found[str(key)] = item
         elif isinstance(item, Mapping) and depth < 3:
             for inner, number in (clean_usage(item, depth + 1) or {}).items():
@@ -173,4 +172,4 @@ def total_usage(results: Iterable[HasUsage]) -> dict[str, float]:
     for result in results:
         for key, number in (result.usage or {}).items():
             totals[key] = totals.get(key, 0) + number
-    return totals
+    return {key: number for key, number in totals.items() if typed.finite(number)}  # JSON has no infinity

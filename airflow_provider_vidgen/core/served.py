@@ -41,11 +41,17 @@ def parse_roots(value: str | None) -> list[str]:
 
 
 def split_location(uri: str) -> tuple[str, str]:
-    """``(protocol, path)`` of a URI or a plain path (``file`` for both ``file://`` URIs and plain paths)."""
+    """``(protocol, path)`` of a URI or a plain path (``file`` for both ``file://`` URIs and plain paths).
+    ValueError for a URI whose path is not all of it (a query, a fragment, a host of a file URI): what is
+    checked must be what is opened."""
     parts = urlsplit(uri)
     if not parts.scheme or len(parts.scheme) == 1:  # a plain path (or a Windows drive letter)
         return "file", uri
+    if parts.query or parts.fragment or "?" in uri or "#" in uri:
+        raise ValueError(f"a stored file's URI has no query or fragment: {uri[:200]!r}")
     if parts.scheme in ("file", "local"):
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError(f"a file URI names no host: {uri[:200]!r}")
         return "file", parts.path
     return parts.scheme, f"{parts.netloc}{parts.path}"
 
@@ -63,10 +69,14 @@ def resolve_roots(texts: list[str]) -> list[Root]:
 
 
 def within(uri: str, roots: list[Root]) -> bool:
-    """Whether ``uri`` lies under one of ``roots``: for a local file, where it leads (symlinks resolved)."""
-    protocol, path = split_location(uri)
-    if protocol == "file":
-        path = os.path.realpath(path)
+    """Whether ``uri`` lies under one of ``roots``: for a local file, where it leads (symlinks resolved).
+    False for anything that is not a plain location (a malformed URI, a NUL byte)."""
+    try:
+        protocol, path = split_location(uri)
+        if protocol == "file":
+            path = os.path.realpath(path)
+    except (ValueError, OSError):
+        return False
     return any(protocol == root_protocol and is_under(path, root) for root_protocol, root in roots)
 
 

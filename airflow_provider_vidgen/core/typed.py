@@ -37,9 +37,17 @@ def number(data: Mapping[str, Any], key: str) -> float | None:
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{key}: expected a number, got {_shown(value)}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not finite(value):
+        raise ValueError(f"{key}: expected a finite number, got {_shown(value)}")
     return float(value)
+
+
+def finite(value: int | float) -> bool:
+    """Whether ``value`` is a finite float (an int too large for a float is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:

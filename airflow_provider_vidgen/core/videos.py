@@ -144,7 +144,7 @@ def read_manifest(value: Any) -> Manifest | None:
         return None
     try:
         return Manifest.from_dict(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -163,14 +163,14 @@ def _results(values: Mapping[str, Any], load: Callable[[Any], list[Any]]) -> lis
 def _loaded(load: Callable[[Any], list[Any]], value: Any) -> list[Any]:
     try:
         return load(value)
-    except ValueError:  # a stored value that is not where, or what, the provider stored
+    except (ValueError, OverflowError, OSError):  # a stored value that is not where, or what, the provider stored
         return []
 
 
 def _read_result(data: Any) -> TaskResult | None:
     try:
         return TaskResult.from_dict(data)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

@@ -2,8 +2,10 @@
 
 A file is served when it lies under a folder of ``[vidgen] media_roots`` (resolved with its symlinks), its
 size and sha256 are the manifest's, and its first bytes show a video or an image (``core.served``). The
-deployment decides the folders; XCom decides nothing alone. Every refusal is the same 404 to the reader
-(no size, no "exists"); the reason goes to the API server's log.
+deployment decides the folders; XCom decides nothing alone. The file is opened once: the handle that is
+checked, hashed and sniffed is the one served, so swapping the file or a folder for a link after the checks
+changes nothing. Every refusal is the same 404 to the reader (no size, no "exists"); the reason goes to the
+API server's log.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -39,9 +40,10 @@ _HASHES_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class ServedFile:
-    """A verified file: how to open it, its size, and the type and name it is served under."""
+    """A verified file: its open handle (the caller closes it), its size, and the type and name it is
+    served under."""
 
-    open: Callable[[], IO[bytes]]
+    handle: IO[bytes]
     size: int
     media_type: str
     disposition: str
@@ -55,55 +57,77 @@ def media_roots() -> list[Root]:
 
 
 def verified(ref: MediaRef) -> ServedFile | None:
-    """The file ``ref`` names, when it verifies; None (and a log line saying why) otherwise."""
+    """The file ``ref`` names, open, when it verifies; None (and a log line saying why) otherwise."""
     roots = media_roots()
     if not within(ref.destination_uri, roots):
         return _refused(ref, "not under [vidgen] media_roots" if roots else "[vidgen] media_roots is not set")
-    protocol, path = split_location(ref.destination_uri)
+    handle: IO[bytes] | None = None
     try:
-        opener, size, version = _local(path) if protocol == "file" else _remote(ref.destination_uri)
-    except OSError as err:
-        return _refused(ref, f"cannot be read ({type(err).__name__})")
+        protocol, path = split_location(ref.destination_uri)
+        handle, size, version = _open_local(path, roots) if protocol == "file" else _open_remote(ref.destination_uri)
+        problem = _problem(ref, handle, size, version)
+        if problem is None:
+            handle.seek(0)
+            kind = media_type(handle.read(SNIFF_BYTES))
+            if kind is not None:
+                served, handle = ServedFile(handle, size, kind, disposition(ref.name, kind)), None
+                return served
+            problem = "not a video or an image"
+    except Exception as err:  # whatever the manifest names, the reader sees the same 404
+        problem = f"cannot be read ({type(err).__name__})"
+    finally:
+        if handle is not None:
+            handle.close()
+    return _refused(ref, problem)
+
+
+def _problem(ref: MediaRef, handle: IO[bytes], size: int, version: Any) -> str | None:
     if size != ref.bytes:
-        return _refused(ref, f"{size} bytes, the manifest says {ref.bytes}")
-    if _sha256(opener, ref.destination_uri, size, version) != ref.sha256:
-        return _refused(ref, "its sha256 is not the manifest's")
-    with opener() as handle:
-        kind = media_type(handle.read(SNIFF_BYTES))
-    if kind is None:
-        return _refused(ref, "not a video or an image")
-    return ServedFile(opener, size, kind, disposition(ref.name, kind))
+        return f"{size} bytes, the manifest says {ref.bytes}"
+    if _sha256(handle, version) != ref.sha256:
+        return "its sha256 is not the manifest's"
+    return None
 
 
-def _local(path: str) -> tuple[Callable[[], IO[bytes]], int, Any]:
-    real = os.path.realpath(path)  # the file itself is opened, never a link that might change
-    info = os.stat(real)
-    if not stat.S_ISREG(info.st_mode):
-        raise IsADirectoryError(real)
-    return (lambda: open(real, "rb")), info.st_size, (real, info.st_mtime_ns)
+def _open_local(path: str, roots: list[Root]) -> tuple[IO[bytes], int, Any]:
+    """The regular file at ``path``, opened without following a last link, and still under ``roots`` as the
+    kernel sees the open file (a folder swapped for a link after ``within`` is caught here)."""
+    real = os.path.realpath(path)
+    descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    handle = os.fdopen(descriptor, "rb")
+    try:
+        info = os.fstat(descriptor)
+        opened = f"/proc/self/fd/{descriptor}"
+        where = os.readlink(opened) if os.path.islink(opened) else real
+        if not stat.S_ISREG(info.st_mode) or not within(f"file://{where}", roots):
+            raise PermissionError(real)
+        # ctime too: a writer can set mtime back, not ctime
+        return handle, info.st_size, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    except BaseException:
+        handle.close()
+        raise
 
 
-def _remote(uri: str) -> tuple[Callable[[], IO[bytes]], int, Any]:
+def _open_remote(uri: str) -> tuple[IO[bytes], int, Any]:
     from airflow.sdk import ObjectStoragePath
 
     path = ObjectStoragePath(uri)
     info = path.stat()
-    return (lambda: path.open("rb")), info.st_size, (uri, getattr(info, "st_mtime", None))
+    return path.open("rb"), info.st_size, (uri, info.st_size, getattr(info, "st_mtime", None))
 
 
-def _sha256(opener: Callable[[], IO[bytes]], uri: str, size: int, version: Any) -> str:
-    """The file's sha256, computed once per version of it (a player asks for many ranges of one file)."""
-    key = (uri, size, version)
+def _sha256(handle: IO[bytes], version: Any) -> str:
+    """The open file's sha256, computed once per version of it (a player asks for many ranges of one file)."""
     with _HASHES_LOCK:
-        if key in _HASHES:
-            _HASHES.move_to_end(key)
-            return _HASHES[key]
+        if version in _HASHES:
+            _HASHES.move_to_end(version)
+            return _HASHES[version]
     digest = hashlib.sha256()
-    with opener() as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
+    handle.seek(0)
+    while chunk := handle.read(HASH_CHUNK):
+        digest.update(chunk)
     with _HASHES_LOCK:
-        _HASHES[key] = digest.hexdigest()
+        _HASHES[version] = digest.hexdigest()
         while len(_HASHES) > HASHES_KEPT:
             _HASHES.popitem(last=False)
     return digest.hexdigest()

@@ -11,7 +11,7 @@ download manifest of the same run, and only a file that verifies (``plugins.medi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Annotated, Any
 
@@ -156,6 +156,7 @@ def media(dag_id: str, run_id: str, task_id: str, map_index: int, position: int,
     try:
         wanted = parse_range(request.headers.get("range"), size)
     except ValueError:
+        served.handle.close()
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
     start, end = wanted if wanted is not None else (0, size - 1)
     headers["Content-Length"] = str(end - start + 1)
@@ -163,7 +164,7 @@ def media(dag_id: str, run_id: str, task_id: str, map_index: int, position: int,
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     status = 206 if wanted is not None else 200
     return StreamingResponse(
-        _read(served.open, start, end), status_code=status, headers=headers, media_type=served.media_type
+        _read(served.handle, start, end), status_code=status, headers=headers, media_type=served.media_type
     )
 
 
@@ -182,12 +183,14 @@ async def browser_error(request: Request, error: StarletteHTTPException) -> Resp
     if "/dags/" not in request.url.path or "text/html" not in request.headers.get("accept", ""):
         return await http_exception_handler(request, error)
     hint = ACCESS_HINT.get(error.status_code, "")
-    return HTMLResponse(render_error_page(error.status_code, str(error.detail), hint), status_code=error.status_code)
+    page = render_error_page(error.status_code, str(error.detail), hint)
+    return HTMLResponse(page, status_code=error.status_code, headers=PAGE_HEADERS)
 
 
-def _read(opener: Callable[[], IO[bytes]], start: int, end: int) -> Iterator[bytes]:
+def _read(handle: IO[bytes], start: int, end: int) -> Iterator[bytes]:
+    """The bytes ``start``..``end`` of the verified file's own handle (closed when done or abandoned)."""
     left = end - start + 1
-    with opener() as handle:
+    with handle:
         handle.seek(start)
         while left > 0:
             data = handle.read(min(CHUNK, left))
