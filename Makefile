@@ -24,9 +24,11 @@ $(UV): requirements/uv.txt
 		--target $(VENV)/.uv -r requirements/uv.txt
 	touch $(UV)
 
-$(STAMP): $(UV) $(LOCK) pyproject.toml
+$(STAMP): $(UV) $(LOCK) pyproject.toml $(wildcard tests/toy_vendor/pyproject.toml tests/toy_vendor/toyvendor/*.py)
 	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(LOCK)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	# A third-party vendor as its own distribution (found through its entry point: tests, make e2e).
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation --reinstall-package vidgen-toy-vendor tests/toy_vendor
 	$(BIN)/python requirements/lockcheck.py installed $(LOCK)
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)

@@ -24,6 +24,12 @@ def _vendors() -> list[Any]:
     return [get_vendor(name) for name in BUILT_IN]
 
 
+def _exists(module: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(module) is not None
+
+
 def service_families(vendor: Any) -> list[str]:
     """A vendor's service families in table order (a family is the tasks endpoint services share)."""
     if len({spec.poll_path.split("/")[1] for spec in vendor.services.values()}) <= 1:
@@ -73,14 +79,16 @@ def get_provider_info() -> dict[str, Any]:
             for vendor in vendors
         ],
         "operators": [
-            {"integration-name": vendor.label, "python-modules": [f"airflow_provider_vidgen.operators.{vendor.name}"]}
+            {"integration-name": vendor.label, "python-modules": [module]}
             for vendor in vendors
+            if _exists(module := f"airflow_provider_vidgen.operators.{vendor.name}")  # typed operators: optional
         ]
         + [{"integration-name": acedata, "python-modules": ["airflow_provider_vidgen.operators.generic"]}],
         "sensors": [{"integration-name": acedata, "python-modules": ["airflow_provider_vidgen.sensors.video"]}],
         "hooks": [
-            {"integration-name": vendor.label, "python-modules": [vendor.hook_class_name.rpartition(".")[0]]}
+            {"integration-name": vendor.label, "python-modules": [vendor.hook_class.partition(":")[0]]}
             for vendor in vendors
+            if vendor.hook_class  # else a hook class is derived from the vendor
         ],
         "triggers": [{"integration-name": acedata, "python-modules": ["airflow_provider_vidgen.triggers.video"]}],
         "connection-types": [connection_type(vendor) for vendor in vendors],

@@ -37,8 +37,8 @@ except ImportError:  # before the lock is installed: pip's vendored copy
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = "airflow-provider-vidgen"
 SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
-# What ``pip freeze`` leaves out unless asked (--all): the venv's own seed packages.
-FREEZE_SKIPS = ("pip", "setuptools", "wheel", "distribute")
+# Not pinned: the venv's own seed packages, and the toy vendor of the tests (a local distribution, tests/toy_vendor).
+FREEZE_SKIPS = ("pip", "setuptools", "wheel", "distribute", "vidgen-toy-vendor")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
 
 

@@ -3,7 +3,9 @@ and its pure protocol (the requests to send, how to read the answers). Hooks, pr
 connection form, the operators and the emulator's face of the vendor are all derived from it.
 
 Vendors are found through a lazy registry (name -> ``module:attribute``), so a DAG that uses one vendor
-never imports another's tables, and a new vendor is one registry line (or a :func:`register_vendor` call).
+never imports another's tables. A vendor of another distribution declares an entry point in the group
+``airflow_provider_vidgen.vendors`` (``toy = "toyvendor.vendor:TOY"``) and is found the same way in every
+process: worker, triggerer, API server. :func:`register_vendor` adds one to this process only (tests).
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ class Vendor(ABC):
     services: ClassVar[Mapping[str, ServiceSpec]]
     connection_fields: ClassVar[tuple[ConnectionField, ...]] = ()  # the vendor's own extras
     service_word: ClassVar[str] = "service"  # what the vendor calls a service (HiDream: "module")
-    # The hook class registered with Airflow for the connection type (None: one is derived when needed).
-    hook_class_name: ClassVar[str | None] = None
+    # "module:Class" of the hook registered with Airflow for the connection type (None: one is derived).
+    hook_class: ClassVar[str | None] = None
     # "module:Class" of the emulator's face of this vendor (emulator.face.VendorFace), loaded on demand.
     emulated_by: ClassVar[str]
     # The request field that takes a callback URL (None: the vendor calls nothing back).
@@ -55,6 +57,11 @@ class Vendor(ABC):
     @property
     def default_conn_id(self) -> str:
         return f"{self.conn_type}_default"
+
+    @property
+    def hook_class_name(self) -> str | None:
+        """The hook's dotted path, as Airflow's provider info names a hook class."""
+        return self.hook_class.replace(":", ".") if self.hook_class else None
 
     @property
     def conn_id_param(self) -> str:
@@ -150,16 +157,43 @@ class Vendor(ABC):
 # The registry
 # ------------------------------------------------------------------------------------------------
 
+ENTRY_POINT_GROUP = "airflow_provider_vidgen.vendors"
 # name -> "module:attribute" of the vendor instance, imported on first use.
 _REGISTRY: dict[str, str | Vendor] = {
     "acedata": "airflow_provider_vidgen.vendors.acedata:ACEDATA",
     "hidream": "airflow_provider_vidgen.vendors.hidream:HIDREAM",
 }
-BUILT_IN = tuple(_REGISTRY)  # the vendors this package ships (provider info lists them)
+BUILT_IN = tuple(_REGISTRY)  # the vendors this package ships
+_discovered = False
+
+
+def import_string(path: str) -> Any:
+    """The object at ``"module:attribute"``: the one string-import form of the package (as entry points write it)."""
+    module, colon, attribute = path.partition(":")
+    if not colon or not module or not attribute:
+        raise ValueError(f"expected 'module:attribute', got {path!r}")
+    found: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        found = getattr(found, part)
+    return found
+
+
+def discover_vendors() -> None:
+    """Add the vendors that installed distributions declare (entry point group ``airflow_provider_vidgen.
+    vendors``), once per process and without importing them; a built-in or registered name is kept."""
+    global _discovered
+    if _discovered:
+        return
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        _REGISTRY.setdefault(entry.name, entry.value)
+    _discovered = True
 
 
 def register_vendor(vendor: Vendor | str, name: str | None = None) -> None:
-    """Add a vendor: an instance, or ``"module:attribute"`` (then ``name`` is required) loaded on first use."""
+    """Add a vendor to this process only: an instance, or ``"module:attribute"`` (then ``name`` is required)
+    loaded on first use. A vendor for every process (the triggerer, the API server) declares an entry point."""
     if isinstance(vendor, str):
         if not name:
             raise ValueError("a vendor given by path needs its name")
@@ -171,14 +205,21 @@ def register_vendor(vendor: Vendor | str, name: str | None = None) -> None:
 def get_vendor(name: str) -> Vendor:
     entry = _REGISTRY.get(name)
     if entry is None:
-        raise InvalidInputError("vendor", f"unknown video vendor {name!r}; known: {', '.join(_REGISTRY)}")
+        discover_vendors()
+        entry = _REGISTRY.get(name)
+    if entry is None:
+        raise InvalidInputError(
+            "vendor",
+            f"unknown video vendor {name!r}; known: {', '.join(_REGISTRY)}. A vendor of another package is found "
+            f"once that package is installed here and declares an entry point in the group {ENTRY_POINT_GROUP!r}",
+        )
     if isinstance(entry, str):
-        module, _, attribute = entry.partition(":")
-        entry = _REGISTRY[name] = getattr(importlib.import_module(module), attribute)
+        entry = _REGISTRY[name] = import_string(entry)
     return entry
 
 
 def all_vendors() -> list[Vendor]:
+    discover_vendors()
     return [get_vendor(name) for name in list(_REGISTRY)]
 
 

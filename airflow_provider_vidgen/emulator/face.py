@@ -9,7 +9,6 @@ from the vendor's rows, so the emulator and the provider agree by construction.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import uuid
 from abc import ABC, abstractmethod
@@ -168,5 +167,6 @@ class VendorFace(ABC):
 
 
 def face_of(vendor: Vendor) -> VendorFace:
-    module, _, name = vendor.emulated_by.partition(":")
-    return getattr(importlib.import_module(module), name)(vendor)
+    from airflow_provider_vidgen.core.vendor import import_string
+
+    return import_string(vendor.emulated_by)(vendor)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -49,7 +48,7 @@ from airflow_provider_vidgen.core.transport import (
     run_async,
     run_sync,
 )
-from airflow_provider_vidgen.core.vendor import Vendor, all_vendors, vendor_for_conn_type
+from airflow_provider_vidgen.core.vendor import Vendor, all_vendors, import_string, vendor_for_conn_type
 from airflow_provider_vidgen.hooks.pace import TokenPace, pace_for, pace_key
 
 # Requests that only read a task's state: they also take the connection's poll pace (max_polls_per_second).
@@ -412,9 +411,8 @@ def _hook_for(conn: Connection, conn_id: str, **kwargs: Any) -> VideoApiHook:
 @functools.cache
 def hook_class(vendor: Vendor) -> type[VideoApiHook]:
     """The vendor's registered hook class, or one derived from the vendor (a vendor needs no hook code)."""
-    if vendor.hook_class_name:
-        module, _, name = vendor.hook_class_name.rpartition(".")
-        return getattr(importlib.import_module(module), name)
+    if vendor.hook_class:
+        return import_string(vendor.hook_class)
     return type(f"{type(vendor).__name__}Hook", (VideoApiHook,), {"__module__": __name__}, vendor=vendor)
 
 

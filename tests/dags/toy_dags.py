@@ -1,16 +1,14 @@
-"""A DAG on the toy vendor (tests/toyvendor), through the generic operators, the sensor and the download."""
+"""A DAG on the toy vendor (tests/toy_vendor, installed as its own distribution), through the generic operators,
+the sensor and the download. Nothing registers the vendor here: the provider finds it by its entry point."""
 
 from __future__ import annotations
 
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_provider_vidgen.core.vendor import register_vendor
 from airflow_provider_vidgen.operators.download import VideoDownloadOperator
 from airflow_provider_vidgen.operators.generic import BatchVideoGenerationOperator, VideoGenerationOperator
 from airflow_provider_vidgen.sensors.video import VideoTaskSensor
-
-register_vendor("toyvendor.vendor:TOY", name="toy")  # the registry line: the vendor is its two files
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 WAIT = {"deferrable": True, "poll_interval": 0.2, "timeout": 60}

@@ -74,6 +74,9 @@ CANCEL = "vidgen_cancel"  # tests/e2e/dags: waiting generations marked failed (o
 CANCEL_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_cancel.py"
 # Forged manifests and results beside a real download (the Videos view's hostile-XCom tests use it too).
 HOSTILE_DAG = REPO / "tests" / "dags" / "hostile_dags.py"
+# A third-party vendor (tests/toy_vendor, installed in the venv as its own distribution) with callbacks.
+TOY_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_toy.py"
+TOY = "vidgen_toy"
 HOSTILE = "videos_view_hostile"
 FINISHED = ("success", "failed")
 CLOCK_HOLD_LIMIT = 90.0  # seconds the emulator's clock may stand still while the pipeline's tasks defer
@@ -150,6 +153,7 @@ def run(work: Path, report: Report, budget: float) -> None:
     shutil.copy(CALLBACKS_DAG, work / "dags" / CALLBACKS_DAG.name)
     shutil.copy(CANCEL_DAG, work / "dags" / CANCEL_DAG.name)
     shutil.copy(HOSTILE_DAG, work / "dags" / HOSTILE_DAG.name)
+    shutil.copy(TOY_DAG, work / "dags" / TOY_DAG.name)
     api_port, worker_log_port, trigger_log_port = free_ports(3)
     log_path = work / "standalone.log"
     print(f"Work folder: {work}\nStandalone log: {log_path}", flush=True)
@@ -372,6 +376,7 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     _hostile_xcom(api, work, report, deadline)
     _first_hour(api, emulator, report, deadline)
     _callbacks(api, emulator, report, deadline)
+    _toy_vendor(api, emulator, report, deadline)
     _cancel(api, emulator, report, deadline)
 
 
@@ -561,6 +566,54 @@ def _callbacks(api: Api, emulator, report: Report, deadline: float) -> None:
     ended = [epoch_seconds(tis[task]["end_date"]) for task in waiting]
     lag = max(ended) - max(delivered[task_id] for task_id in ids)
     print(f"Last final callback to last waiting task's end: {lag:.1f} s", flush=True)
+
+
+def _toy_vendor(api: Api, emulator, report: Report, deadline: float) -> None:
+    """A vendor of another distribution, found by its entry point in the worker, the triggerer and the API
+    server (its DAG file registers nothing): deferred, polled by the triggerer, resumed by its callbacks
+    through the API server's receiver, downloaded."""
+    api.send(
+        "POST",
+        "/api/v2/connections",
+        {
+            "connection_id": "toyvideo_default",
+            "conn_type": "toyvideo",
+            "host": emulator.url,
+            "password": TOKEN,
+            "extra": json.dumps({"callback_base_url": api.base}),
+        },
+    )
+    before = emulator.stats()["by_vendor"].get("toy", {})
+    run_id = f"e2e_toy__{int(time.time())}"
+    try:
+        api.send("POST", f"/api/v2/dags/{TOY}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
+        api.send("PATCH", f"/api/v2/dags/{TOY}", {"is_paused": False})
+
+        def ended() -> str | None:
+            state = api.get(f"/api/v2/dags/{TOY}/dagRuns/{run_id}")["state"]
+            return state if state in FINISHED else None
+
+        state = wait_for(ended, deadline, f"the {TOY} run to end")
+        tis = {ti["task_id"]: ti for ti in api.task_instances(TOY, run_id)}
+        logs = {task: task_log(api, TOY, run_id, task, -1, tis[task]["try_number"]) for task in ("one", "batch")}
+        after = emulator.stats()["by_vendor"].get("toy", {})
+        polls = sum(after.get(kind, 0) - before.get(kind, 0) for kind in ("retrieve", "retrieve_batch"))
+        manifest = api.xcom(TOY, run_id, "download")
+        registers = "register_vendor" in TOY_DAG.read_text()
+        ok = (
+            state == "success"
+            and all("Resumed by the vendor's callback" in log for log in logs.values())
+            and polls >= 1
+            and manifest["downloaded"] == 3
+            and not registers
+        )
+        detail = (
+            f"run {state}; resumed by callback: {[t for t, log in logs.items() if 'Resumed by' in log]}; "
+            f"toy status requests {polls}; downloaded {manifest.get('downloaded')}; DAG registers: {registers}"
+        )
+    except (Failed, KeyError) as err:
+        ok, detail = False, f"{type(err).__name__}: {err}"
+    report.check("a vendor of another distribution runs under standalone, resumed by its callbacks", ok, detail)
 
 
 def _cancel(api: Api, emulator, report: Report, deadline: float) -> None:

@@ -46,7 +46,7 @@ class AceData(Vendor):
     default_host = "https://api.acedata.cloud"
     docs_url = "https://platform.acedata.cloud"
     services = SERVICES
-    hook_class_name = "airflow_provider_vidgen.hooks.acedata.AceDataHook"
+    hook_class = "airflow_provider_vidgen.hooks.acedata:AceDataHook"
     callback_field = "callback_url"
     # Docs en/concepts/async-tasks.mdx: "Stay under 1 req/s" when polling (its FAQ says 60 QPS for /tasks:
     # the stricter figure wins, as the one a 429 is promised at).

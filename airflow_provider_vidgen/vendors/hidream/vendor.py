@@ -46,7 +46,7 @@ class HiDream(Vendor):
     connection_fields = (
         ConnectionField("user_id", "User ID", "Optional end-user id, sent as the API-User-ID header."),
     )
-    hook_class_name = "airflow_provider_vidgen.hooks.hidream.HiDreamHook"
+    hook_class = "airflow_provider_vidgen.hooks.hidream:HiDreamHook"
     callback_field = "notify_url"
     emulated_by = "airflow_provider_vidgen.vendors.hidream.emulated:HiDreamFace"
 

@@ -37,7 +37,7 @@ class ToyFace(VendorFace):
                 problem = api.check(spec, body) if isinstance(body, dict) else "send a JSON object"
                 if problem:
                     return self.error(422, "invalid", problem)
-                task = await api.accept(self.name, spec, body, token, request, None)
+                task = await api.accept(self.name, spec, body, token, request, body.get("notify_url"))
                 if isinstance(task, Response):
                     return task
                 return JSONResponse({"clip": {"id": task.id}}, status_code=202)

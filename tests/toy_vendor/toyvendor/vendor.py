@@ -1,6 +1,7 @@
-"""A third, toy vendor, defined only here: its one service row and its protocol. With ``emulated.py``
-and one registry call, it runs through the generic operators, the sensor, the trigger and the download
-(``tests/test_toy_vendor.py``): the proof that adding a vendor is two files and a registry line.
+"""A third, toy vendor, defined only here: its one service row and its protocol. With ``emulated.py`` and
+the entry point of its own distribution (``../pyproject.toml``), it runs through the generic operators, the
+sensor, the trigger, the callback receiver and the download (``tests/test_toy_vendor.py``, ``make e2e``):
+the proof that a vendor is two files and an entry point, installed like a provider.
 
 Its API differs from both real vendors on purpose: an ``X-Toy-Key`` header, a path parameter for the
 task id, ``{"clip": {...}}`` records with their own state words, and ``{"problem": {...}}`` errors.
@@ -22,7 +23,11 @@ CLIP = ServiceSpec(
     name="clip",
     submit_path="/toy/v1/clips",
     poll_path="/toy/v1/clips",
-    fields=(FieldSpec("prompt", required=True), FieldSpec("seconds", "int", minimum=1, maximum=10)),
+    fields=(
+        FieldSpec("prompt", required=True),
+        FieldSpec("seconds", "int", minimum=1, maximum=10),
+        FieldSpec("notify_url", "url"),
+    ),
     shape=Shape.FLAT,
     words=RecordWords(success="ready", running="rendering", failure="broken", state_key="status"),
 )
@@ -36,6 +41,7 @@ class Toy(Vendor):
     default_host = "https://toy.example"
     services = {CLIP.name: CLIP}
     emulated_by = "toyvendor.emulated:ToyFace"
+    callback_field = "notify_url"
 
     def auth_headers(self, token: str, extras: Mapping[str, Any]) -> dict[str, str]:
         return {"x-toy-key": token}
@@ -79,6 +85,13 @@ class Toy(Vendor):
     def parse_batch(self, spec: ServiceSpec, task_ids: Iterable[str], body: Any) -> dict[str, TaskResult]:
         clips = {clip["id"]: {"clip": clip} for clip in body.get("clips") or [] if isinstance(clip, dict)}
         return {task_id: self.interpret_record(spec, task_id, clips.get(task_id, {})) for task_id in task_ids}
+
+    def read_callback(self, spec: ServiceSpec, body: Any) -> tuple[str | None, bool]:
+        """A callback is the clip's record, as a poll reads it."""
+        clip = body.get("clip") if isinstance(body, dict) else None
+        if not isinstance(clip, dict) or not isinstance(clip.get("id"), str):
+            return None, False
+        return clip["id"], self.interpret_record(spec, clip["id"], body).terminal
 
     def interpret_record(self, spec: ServiceSpec, task_id: str, record: Any) -> TaskResult:
         clip = record.get("clip") if isinstance(record, dict) else None
