@@ -41,3 +41,39 @@ def test_the_tables_are_data_only():
     for path in PACKAGE.rglob("services.py"):
         functions = [node.name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)]
         assert all(name.startswith("_") for name in functions), (path, functions)  # row builders only
+
+
+def test_only_the_triggers_build_or_read_a_trigger_event_as_a_dict():
+    """The wait's event is typed (``triggers.event.WaitEvent``): outside ``triggers/`` nothing builds a
+    ``TriggerEvent`` or reads an event's keys, and nothing names the trigger by a string classpath."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.parent.name == "triggers":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            place = f"{path.relative_to(PACKAGE.parent)}:{getattr(node, 'lineno', 0)}"
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", "")) == "TriggerEvent"
+            ):
+                found.append(f"{place} builds a TriggerEvent")
+            if isinstance(node, ast.Subscript) and getattr(node.value, "id", "") == "event":
+                found.append(f"{place} reads an event's key")
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", "") == "get"
+                and getattr(node.func.value, "id", "") == "event"
+            ):
+                found.append(f"{place} reads an event's key")
+            if (
+                isinstance(node, ast.Constant)
+                and node.value == "airflow_provider_vidgen.triggers.video.VideoTaskTrigger"
+            ):
+                found.append(f"{place} names the trigger by a string")
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "kwargs"
+                and getattr(node.value, "attr", "") == "trigger"
+            ):
+                found.append(f"{place} reads a trigger's kwargs")
+    assert not found, found

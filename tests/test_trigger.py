@@ -174,3 +174,49 @@ def test_bad_arguments_fail_when_the_trigger_is_built():
     with pytest.raises(InvalidInputError, match="task_ids"):
         VideoTaskTrigger("acedata_default", "hailuo", ["ok", ""])
     assert VideoTaskTrigger("acedata_default", "hailuo", ["a", "b", "a"]).task_ids == ["a", "b"]
+
+
+def test_the_wait_event_is_typed_and_round_trips():
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    from airflow_provider_vidgen.core.results import TaskResult
+    from airflow_provider_vidgen.triggers.event import CALLBACK, WaitEvent, received
+
+    result = TaskResult("t1", "hailuo", "acedata", "failed")
+    event = WaitEvent("timeout", "acedata_default", "hailuo", ("t1",), (result,), "deadline passed", CALLBACK)
+    assert WaitEvent.from_payload(event.to_payload()) == event
+    with pytest.raises(AirflowException, match=r"timeout: deadline passed \[acedata hailuo task t1: failed\]"):
+        received(event.to_payload()).results_or_raise()
+    for bad in (None, {"status": "weird"}, {"status": "success", "results": [{"task_id": "x"}]}, ["success"]):
+        with pytest.raises(AirflowException, match="unexpected trigger event"):
+            WaitEvent.from_payload(bad)
+
+
+def test_a_trigger_is_rebuilt_from_its_stored_kwargs():
+    trigger = VideoTaskTrigger(conn_id="c", service="hailuo", task_ids=["a", "b"], poll_interval=3, callbacks=True)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == VideoTaskTrigger.classpath() == "airflow_provider_vidgen.triggers.video.VideoTaskTrigger"
+    again = VideoTaskTrigger.from_kwargs(kwargs)
+    assert again.serialize() == (classpath, kwargs) and again.task_ids == ["a", "b"]
+
+
+def test_the_sensors_unknown_grace_is_a_parameter_bounded_by_its_timeout():
+    """A sensor whose timeout is shorter than the grace would time out instead of failing as not found."""
+    from types import SimpleNamespace
+
+    import pendulum
+
+    from airflow_provider_vidgen.core.errors import InvalidInputError
+    from airflow_provider_vidgen.core.results import TaskResult
+    from airflow_provider_vidgen.sensors.video import VideoTaskSensor
+
+    sensor = VideoTaskSensor(task_id="wait", task_ids=["x"], service="kling", timeout=20)
+    assert sensor.unknown_grace == 10.0
+    assert VideoTaskSensor(task_id="w2", task_ids=["x"], service="kling", unknown_grace=60).unknown_grace == 60.0
+    unknown = TaskResult("x", "kling", "hidream", "pending", unknown=True)
+    started = SimpleNamespace(start_date=pendulum.now("UTC").subtract(seconds=11))
+    assert sensor._past_grace(unknown, {"ti": started}).error.code == "not_found"
+    fresh = SimpleNamespace(start_date=pendulum.now("UTC").subtract(seconds=5))
+    assert sensor._past_grace(unknown, {"ti": fresh}).state == "pending"
+    with pytest.raises(InvalidInputError, match="unknown_grace: must be a number of seconds >= 0"):
+        VideoTaskSensor(task_id="w3", task_ids=["x"], service="kling", unknown_grace=-1)

@@ -122,11 +122,13 @@ GIVEN = _Given()
 Condition = Mapping[str, Collection[Any]]  # field -> values for which a rule applies; {} = always
 
 
-def _applies(when: Condition, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
+def applies(when: Condition, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
+    """Whether a rule's condition holds for ``body`` (a field missing from it takes its default)."""
     return all(body.get(key, defaults.get(key)) in values for key, values in when.items())
 
 
-def _describe(when: Condition) -> str:
+def when_text(when: Condition) -> str:
+    """A rule's condition in words, for its error message (" when model is ...")."""
     if not when:
         return ""
     matched = [
@@ -150,11 +152,11 @@ class Requires:
     when: Condition = field(default_factory=dict)
 
     def check(self, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
-        if not _applies(self.when, body, defaults):
+        if not applies(self.when, body, defaults):
             return
         for name in self.fields:
             if body.get(name) in (None, "", [], ()):
-                raise InvalidInputError(name, f"is required{_describe(self.when)}")
+                raise InvalidInputError(name, f"is required{when_text(self.when)}")
 
 
 @dataclass(frozen=True)
@@ -166,14 +168,14 @@ class OneOf:
     exactly: bool = False
 
     def check(self, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
-        if not _applies(self.when, body, defaults):
+        if not applies(self.when, body, defaults):
             return
         given = [name for name in self.fields if body.get(name) not in (None, "", [], ())]
         names = " or ".join(self.fields)
         if not given:
-            raise InvalidInputError(names, f"one of them is required{_describe(self.when)}")
+            raise InvalidInputError(names, f"one of them is required{when_text(self.when)}")
         if self.exactly and len(given) > 1:
-            raise InvalidInputError(names, f"give exactly one of them{_describe(self.when)}, got {given}")
+            raise InvalidInputError(names, f"give exactly one of them{when_text(self.when)}, got {given}")
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,11 @@ class Forbids:
     when: Condition
 
     def check(self, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
-        if not _applies(self.when, body, defaults):
+        if not applies(self.when, body, defaults):
             return
         for name in self.fields:
             if body.get(name) not in (None, "", [], ()):
-                raise InvalidInputError(name, f"is not allowed{_describe(self.when)}")
+                raise InvalidInputError(name, f"is not allowed{when_text(self.when)}")
 
 
 @dataclass(frozen=True)
@@ -207,17 +209,17 @@ class Allows:
 
     def check(self, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
         value = body.get(self.field)
-        if value is None or not _applies(self.when, body, defaults):
+        if value is None or not applies(self.when, body, defaults):
             return
         if self.choices is not None and value not in self.choices:
             raise InvalidInputError(
-                self.field, f"must be one of {_allowed(self.choices)}{_describe(self.when)}; got {_show(value)}"
+                self.field, f"must be one of {_allowed(self.choices)}{when_text(self.when)}; got {_show(value)}"
             )
         low = self.minimum if self.minimum is not None else -math.inf
         high = self.maximum if self.maximum is not None else math.inf
         if isinstance(value, int | float) and not low <= value <= high:
             raise InvalidInputError(
-                self.field, f"must be between {self.minimum} and {self.maximum}{_describe(self.when)}, got {value}"
+                self.field, f"must be between {self.minimum} and {self.maximum}{when_text(self.when)}, got {value}"
             )
 
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
@@ -25,7 +23,6 @@ from airflow_provider_vidgen import xcom
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.submission import Submission, check_literal_fields, is_literal, prepare
-from airflow_provider_vidgen.events import check_event, raise_for_event
 from airflow_provider_vidgen.links import TaskVideosLink, VideoLink, push_video_url
 
 if TYPE_CHECKING:
@@ -276,27 +273,16 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
     def wait(self, context: Context, service: str, task_ids: list[str], *, called_back: bool = False) -> Any:
         """Defer to the trigger with every id (or wait for it inline), then ``execute_complete``. When every
         id will be called back, the trigger only keeps the slow safety poll: the receiver resumes the task."""
-        from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, wait_inline
+        from airflow_provider_vidgen.triggers.video import Wait, wait_inline
 
-        trigger = VideoTaskTrigger(
-            conn_id=self.conn_id,
-            service=service,
-            task_ids=task_ids,
-            poll_interval=self.safety_poll_interval if called_back else self.poll_interval,
-            callbacks=called_back,
-            unknown_deadline=time.time() + UNKNOWN_GRACE_SECONDS,
-            end_time=time.time() + self.timeout,
-            max_poll_failures=self.max_poll_failures,
-            shared_polling=self.deferrable,
-        )
+        wait = Wait(
+            conn_id=self.conn_id, service=service, task_ids=task_ids, poll_interval=self.poll_interval,
+            safety_poll_interval=self.safety_poll_interval, called_back=called_back, timeout=self.timeout,
+            max_poll_failures=self.max_poll_failures, unknown_grace=UNKNOWN_GRACE_SECONDS,
+        )  # fmt: skip
+        trigger = wait.trigger(shared_polling=self.deferrable)
         if self.deferrable:
-            # The trigger owns the deadline; the framework timeout is only a backstop behind it,
-            # because a framework deferral timeout skips execute_complete.
-            self.defer(
-                trigger=trigger,
-                method_name="execute_complete",
-                timeout=timedelta(seconds=self.timeout + self.poll_interval + 60),
-            )
+            self.defer(trigger=trigger, method_name="execute_complete", timeout=wait.backstop)
         return self.execute_complete(context, wait_inline(trigger))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
@@ -408,7 +394,9 @@ class BaseVideoOperator(BaseGenerationOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         # Everything needed is in the event: dag.test() drops defer(kwargs=...) (Airflow 3.3.2).
-        (result,) = raise_for_event(check_event(event))
+        from airflow_provider_vidgen.triggers.event import received  # the triggers load when a task runs
+
+        (result,) = received(event).results_or_raise()
         if result.state == "failed":
             # Kept in XCom (key "failure") so a downstream all_done task can report it.
             context["ti"].xcom_push(key=xcom.FAILURE, value=self.returned(result))

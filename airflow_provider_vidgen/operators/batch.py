@@ -24,7 +24,6 @@ from airflow_provider_vidgen.core.budget import BUDGET_REACHED, Budget
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import TaskError, TaskResult, request_prompt, total_usage
 from airflow_provider_vidgen.core.submission import Submission, is_literal
-from airflow_provider_vidgen.events import check_event
 from airflow_provider_vidgen.links import push_video_url
 from airflow_provider_vidgen.operators.base import CALLED_BACK, BaseGenerationOperator, check_seconds
 from airflow_provider_vidgen.storage import keep_small
@@ -243,19 +242,19 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
     # ------------------------------------------------------------------ results
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        event = check_event(event)
-        results = {item["task_id"]: TaskResult.from_dict(item) for item in event.get("results") or []}
-        if event["status"] != "success":
+        from airflow_provider_vidgen.triggers.event import received  # the triggers load when a task runs
+
+        wait = received(event)
+        results = {result.task_id: result for result in wait.results}
+        if not wait.succeeded:
             counts = count(results.values(), len(results))
-            raise AirflowException(
-                f"{event['status']}: {event.get('message')} [{progress_line(counts, 'at the end of the wait')}]"
-            )
+            raise AirflowException(f"{wait.status}: {wait.message} [{progress_line(counts, 'at the end of the wait')}]")
         service = self.service_name()
         bodies = self.item_bodies()
         ti = context["ti"]
         ids = ti.xcom_pull(task_ids=self.task_id, key=xcom.VENDOR_TASK_ID, map_indexes=ti.map_index)
         if not isinstance(ids, list) or len(ids) != len(bodies):
-            ids = list(event.get("task_ids") or [])  # every item was submitted: the event's order is the input's
+            ids = list(wait.task_ids)  # every item was submitted: the event's order is the input's
         unsubmitted = ti.xcom_pull(task_ids=self.task_id, key=xcom.UNSUBMITTED, map_indexes=ti.map_index) or {}
         ordered = []
         for index, task_id in enumerate(ids):

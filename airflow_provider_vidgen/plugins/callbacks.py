@@ -35,12 +35,12 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_vidgen import xcom
 from airflow_provider_vidgen.core.tickets import Ticket, callback_key, read_ticket
+from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024  # callbacks are small JSON documents; anything larger is not one
 CLAIMED_PREFIX = "vidgen_callback:"  # XCom key, on a waiting task instance, of a vendor task claimed final
-TRIGGER_CLASSPATH = "airflow_provider_vidgen.triggers.video.VideoTaskTrigger"
 # Callbacks handled at once per API server process: each holds a metadata-DB connection, and the API
 # server's pool (5 + 10 by default) also serves the tasks' execution API, which a burst must not starve.
 MAX_CONCURRENT_CALLBACKS = 4
@@ -49,14 +49,14 @@ router = APIRouter()
 
 
 @dataclass(frozen=True)
-class Outcome:
+class CallbackAnswer:
     """What became of one callback (the status code and a word for the vendor; details only in debug logs)."""
 
     status: int
     effect: str
 
 
-IGNORED = Outcome(202, "ignored")  # accepted, no effect: a vendor has nothing to retry
+IGNORED = CallbackAnswer(202, "ignored")  # accepted, no effect: a vendor has nothing to retry
 
 
 @router.post("/callbacks/{conn_id}/{ticket}")
@@ -94,16 +94,16 @@ async def read_capped(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def handle(conn_id: str, ticket_text: str, body: bytes) -> Outcome:
+def handle(conn_id: str, ticket_text: str, body: bytes) -> CallbackAnswer:
     """Verify, note the claim, and confirm and resume once a waiting task's every id is claimed."""
     found = verified(conn_id, ticket_text)
     if found is None:
-        return Outcome(404, "unknown")
+        return CallbackAnswer(404, "unknown")
     ticket, vendor, conn = found
     try:
         payload = json.loads(body)
     except ValueError:
-        return Outcome(400, "not json")
+        return CallbackAnswer(400, "not json")
     task_id, claims_final = vendor.read_callback(vendor.service(ticket.service), payload)
     if not task_id or not claims_final:
         return IGNORED  # an intermediate state (Luma calls at every change): the final callback will come
@@ -115,20 +115,20 @@ def handle(conn_id: str, ticket_text: str, body: bytes) -> Outcome:
             # Its task has not deferred yet (a large batch can take longer to submit than a video to
             # render): keep the claim for when it waits, checked against the ids it records by then.
             waiting.note_early_claim()
-            return Outcome(200, "recorded")
+            return CallbackAnswer(200, "recorded")
         if not waiting.owner_submitted_it():
             return IGNORED
         complete = waiting.claim()
     if not waiting.tis:
         return IGNORED
     resumed = False
-    for ti_key, kwargs in complete:
-        results = confirm(conn, vendor, kwargs["service"], kwargs["task_ids"])
+    for ti_key, trigger in complete:
+        results = confirm(conn, vendor, trigger.service, trigger.task_ids)
         with create_session() as session:
-            resumed |= Waiting(session, ticket, task_id).settle(ti_key, kwargs, results)
+            resumed |= Waiting(session, ticket, task_id).settle(ti_key, trigger, results)
     effect = "resumed" if resumed else "unconfirmed" if complete else "recorded"
     log.debug("vendor callback for %s %s task %s: %s", vendor.name, ticket.service, task_id, effect)
-    return Outcome(200, effect)
+    return CallbackAnswer(200, effect)
 
 
 def verified(conn_id: str, ticket_text: str) -> tuple[Ticket, Any, Any] | None:
@@ -182,6 +182,17 @@ def recorded_id(recorded: Any, item: int) -> str | None:
 
 # (dag_id, run_id, task_id, map_index, trigger_id): one deferral of one task instance
 TiKey = tuple[str, str, str, int, int]
+
+
+def waiting_trigger(ti: Any) -> VideoTaskTrigger | None:
+    """The provider's trigger a task instance waits on, read from its stored kwargs (None: another trigger)."""
+    stored = ti.trigger
+    if stored is None or stored.classpath != VideoTaskTrigger.classpath():
+        return None
+    try:
+        return VideoTaskTrigger.from_kwargs(stored.kwargs)
+    except (TypeError, ValueError):  # a trigger of another version of the provider
+        return None
 
 
 class Waiting:
@@ -262,16 +273,12 @@ class Waiting:
         return []
 
     def _waits(self, ti: Any) -> bool:
-        trigger = ti.trigger
-        return (
-            trigger is not None
-            and trigger.classpath == TRIGGER_CLASSPATH
-            and self.task_id in trigger.kwargs.get("task_ids", ())
-        )
+        trigger = waiting_trigger(ti)
+        return trigger is not None and self.task_id in trigger.task_ids
 
-    def claim(self) -> list[tuple[TiKey, dict[str, Any]]]:
+    def claim(self) -> list[tuple[TiKey, VideoTaskTrigger]]:
         """Note the claim on every waiting task instance; those whose every id is now claimed, with their
-        trigger's kwargs (to confirm them all at once)."""
+        trigger (to confirm them all at once)."""
         from airflow.models.xcom import XComModel
 
         complete = []
@@ -285,9 +292,9 @@ class Waiting:
                 map_index=ti.map_index,
                 session=self.session,
             )
-            kwargs = dict(ti.trigger.kwargs)
-            if set(kwargs["task_ids"]) <= self._claimed(ti) | {self.task_id}:
-                complete.append(((ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.trigger_id), kwargs))
+            trigger = waiting_trigger(ti)
+            if trigger is not None and set(trigger.task_ids) <= self._claimed(ti) | {self.task_id}:
+                complete.append(((ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.trigger_id), trigger))
         return complete
 
     def _claimed(self, ti: Any) -> set[str]:
@@ -318,7 +325,7 @@ class Waiting:
                     claimed.add(task_id)
         return claimed
 
-    def settle(self, key: TiKey, kwargs: dict[str, Any], results: dict[str, Any]) -> bool:
+    def settle(self, key: TiKey, trigger: VideoTaskTrigger, results: dict[str, Any]) -> bool:
         """Resume the task instance if the API confirmed every id final and it still waits in the same
         deferral; otherwise drop the claims the API did not confirm."""
         from airflow.models.taskinstance import TaskInstance as TI
@@ -327,8 +334,7 @@ class Waiting:
         from airflow.utils.state import TaskInstanceState
         from sqlalchemy import delete, select
 
-        from airflow_provider_vidgen.events import CALLBACK, SUCCESS
-        from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
+        from airflow_provider_vidgen.triggers.event import CALLBACK, SUCCESS
 
         dag_id, run_id, task_id, map_index, trigger_id = key
         ti = self.session.scalars(
@@ -338,7 +344,7 @@ class Waiting:
         ).first()
         if ti is None or ti.state != TaskInstanceState.DEFERRED or ti.trigger_id != trigger_id:
             return False  # resumed meanwhile (by another callback or its trigger), cleared or failed
-        unconfirmed = [i for i in kwargs["task_ids"] if i not in results or not results[i].terminal]
+        unconfirmed = [i for i in trigger.task_ids if i not in results or not results[i].terminal]
         if unconfirmed:
             self.session.execute(
                 delete(XComModel).where(
@@ -359,7 +365,6 @@ class Waiting:
                 XComModel.key.startswith(CLAIMED_PREFIX),
             )
         )  # done with: the event carries every result
-        trigger = VideoTaskTrigger(**kwargs)
         vendor = results[trigger.task_ids[0]].vendor
         message = "every task reached a final state (confirmed after the vendor's callbacks)"
         Trigger.submit_event(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import time
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
@@ -14,7 +13,6 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.flows import check_task_ids
 from airflow_provider_vidgen.core.results import TaskResult
-from airflow_provider_vidgen.events import check_event, raise_for_event
 from airflow_provider_vidgen.links import TaskVideosLink, VideoLink, push_video_url
 from airflow_provider_vidgen.operators.base import CALLED_BACK, default_deferrable
 from airflow_provider_vidgen.storage import keep_small, load
@@ -81,7 +79,7 @@ def _items(value: Any) -> list[Any]:
 
 # An id given to the sensor that the vendor still says nothing about after this long (HiDream answers an
 # id it does not know with an empty record) fails as not found, naming the id, instead of waiting for ever.
-SENSOR_UNKNOWN_GRACE_SECONDS = 300.0
+DEFAULT_UNKNOWN_GRACE_SECONDS = 300.0
 
 
 class VideoTaskSensor(BaseSensorOperator):
@@ -98,6 +96,9 @@ class VideoTaskSensor(BaseSensorOperator):
     :param safety_poll_interval: seconds between polls when every upstream result will be called back by
         the vendor (their connection has a ``callback_base_url``): the callback resumes this sensor, and
         these polls are for a callback that never comes. Default 300.
+    :param unknown_grace: seconds an id the vendor says nothing about (HiDream's empty record) may stay so
+        before it fails as not found. Default 300, and never more than half of ``timeout``, so a short
+        sensor fails as not found instead of timing out.
 
     ``timeout`` is the deadline, as for every sensor.
     """
@@ -117,9 +118,13 @@ class VideoTaskSensor(BaseSensorOperator):
         max_poll_failures: int = 5,
         poke_interval: float = 15.0,
         safety_poll_interval: float = 300.0,
+        unknown_grace: float = DEFAULT_UNKNOWN_GRACE_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
+        if isinstance(unknown_grace, bool) or not isinstance(unknown_grace, int | float) or unknown_grace < 0:
+            raise InvalidInputError("unknown_grace", f"must be a number of seconds >= 0, got {unknown_grace!r}")
+        self.unknown_grace = min(float(unknown_grace), float(self.timeout) / 2)
         self.task_ids = task_ids
         self.service = service
         self.conn_id = conn_id
@@ -152,15 +157,14 @@ class VideoTaskSensor(BaseSensorOperator):
         push_video_url(context, ordered)  # the link is rendered whenever the task stops, deferral included
         return PokeReturnValue(is_done=done, xcom_value=self._finish(ordered, context) if done else None)
 
-    @staticmethod
-    def _past_grace(result: TaskResult, context: Context) -> TaskResult:
+    def _past_grace(self, result: TaskResult, context: Context) -> TaskResult:
         """In poke mode: an id still unknown to the vendor this long after the sensor started is not found."""
         started = getattr(context.get("ti"), "start_date", None)
         if not result.unknown or started is None:
             return result
         from airflow_provider_vidgen.triggers.video import not_found
 
-        return not_found(result) if time.time() - started.timestamp() > SENSOR_UNKNOWN_GRACE_SECONDS else result
+        return not_found(result) if time.time() - started.timestamp() > self.unknown_grace else result
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -168,26 +172,19 @@ class VideoTaskSensor(BaseSensorOperator):
         first = self.poke(context)  # already finished tasks need no deferral
         if first.is_done:
             return first.xcom_value
-        from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
+        from airflow_provider_vidgen.triggers.video import Wait
 
-        called_back = all_called_back(self.task_ids)
-        self.defer(
-            trigger=VideoTaskTrigger(
-                conn_id=self.conn_id,
-                service=self.service,
-                task_ids=self._ids(),
-                poll_interval=self.safety_poll_interval if called_back else self.poke_interval,
-                callbacks=called_back,
-                end_time=time.time() + self.timeout,
-                max_poll_failures=self.max_poll_failures,
-                unknown_deadline=time.time() + SENSOR_UNKNOWN_GRACE_SECONDS,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + max(self.poke_interval, self.safety_poll_interval) + 60),
-        )
+        wait = Wait(
+            conn_id=self.conn_id, service=self.service, task_ids=self._ids(), poll_interval=self.poke_interval,
+            safety_poll_interval=self.safety_poll_interval, called_back=all_called_back(self.task_ids),
+            timeout=self.timeout, max_poll_failures=self.max_poll_failures, unknown_grace=self.unknown_grace,
+        )  # fmt: skip
+        self.defer(trigger=wait.trigger(), method_name="execute_complete", timeout=wait.backstop)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        results = raise_for_event(check_event(event))
+        from airflow_provider_vidgen.triggers.event import received  # the triggers load when a task runs
+
+        results = received(event).results_or_raise()
         push_video_url(context, results)
         return self._finish(results, context)
 

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -14,8 +15,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_vidgen.core.batch import count, progress_line
 from airflow_provider_vidgen.core.flows import check_task_ids
 from airflow_provider_vidgen.core.results import NOT_FOUND, TaskError, TaskResult
-from airflow_provider_vidgen.events import ERROR, POLL, SUCCESS, TIMEOUT
 from airflow_provider_vidgen.triggers import poller as poller_module
+from airflow_provider_vidgen.triggers.event import ERROR, POLL, SUCCESS, TIMEOUT, WaitEvent
 from airflow_provider_vidgen.triggers.poller import (
     DeadlinePassed,
     PollFailure,
@@ -32,13 +33,50 @@ _KILLING: set[asyncio.Future[None]] = set()  # on_kill work in flight (a referen
 DEFAULT_HEARTBEAT_SECONDS = 30.0
 
 
+@dataclass(frozen=True)
+class Wait:
+    """How a task waits for its vendor tasks: the one place the operators and the sensor build their trigger.
+    Called back, the trigger keeps only the slow safety poll (the receiver resumes the task)."""
+
+    conn_id: str
+    service: str
+    task_ids: Sequence[str]
+    poll_interval: float
+    safety_poll_interval: float
+    called_back: bool
+    timeout: float
+    max_poll_failures: int
+    unknown_grace: float  # seconds an id the vendor says nothing about stays pending
+
+    def trigger(self, *, shared_polling: bool = True) -> VideoTaskTrigger:
+        now = time.time()
+        return VideoTaskTrigger(
+            conn_id=self.conn_id,
+            service=self.service,
+            task_ids=self.task_ids,
+            poll_interval=self.safety_poll_interval if self.called_back else self.poll_interval,
+            callbacks=self.called_back,
+            unknown_deadline=now + self.unknown_grace,
+            end_time=now + self.timeout,
+            max_poll_failures=self.max_poll_failures,
+            shared_polling=shared_polling,
+        )
+
+    @property
+    def backstop(self) -> timedelta:
+        """The framework's deferral timeout, behind the trigger's own deadline: a framework timeout skips
+        ``execute_complete``, so the trigger must always end first."""
+        interval = self.safety_poll_interval if self.called_back else self.poll_interval
+        return timedelta(seconds=self.timeout + interval + 60)
+
+
 class VideoTaskTrigger(BaseTrigger):
     """Poll vendor tasks until every one is terminal, the deadline passes, or polling keeps failing.
 
-    Fires exactly one event: ``{"status": "success" | "timeout" | "error", "conn_id", "service",
-    "task_ids", "results": [result dicts, in task_ids order], "message", "via": "poll"}`` (the callback
-    receiver resumes a task with the same event, ``"via": "callback"``). Results are the last known
-    state of each task (``pending`` where none is known yet), so a timeout names what still runs.
+    Fires exactly one event, a :class:`~airflow_provider_vidgen.triggers.event.WaitEvent` (status
+    ``success``, ``timeout`` or ``error``; the results in ``task_ids`` order; ``via`` ``poll``), which the
+    callback receiver also resumes a task with (``via`` ``callback``). Results are the last known state of
+    each task (``pending`` where none is known yet), so a timeout names what still runs.
 
     Triggers of the same connection in one triggerer share their polls (``retrieve_batch`` in chunks
     of the connection's batch size); ``shared_polling=False`` gives one poll per trigger instead.
@@ -84,9 +122,19 @@ class VideoTaskTrigger(BaseTrigger):
         self.shared_polling = bool(shared_polling)
         self.heartbeat_interval = float(heartbeat_interval)
 
+    @classmethod
+    def classpath(cls) -> str:
+        """How Airflow names this trigger in its ``trigger`` table."""
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any]) -> VideoTaskTrigger:
+        """The trigger its serialized kwargs describe (as Airflow stores them); TypeError for what is not."""
+        return cls(**dict(kwargs))
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
+            self.classpath(),
             {
                 "conn_id": self.conn_id,
                 "service": self.service,
@@ -199,27 +247,18 @@ class VideoTaskTrigger(BaseTrigger):
             f"{'/'.join(states)}{average} ({timing})"
         )
 
-    def _results(self, last: Mapping[str, TaskResult], vendor: str) -> list[dict[str, Any]]:
-        return [
-            (last.get(task_id) or TaskResult(task_id, self.service, vendor, "pending")).to_dict()
-            for task_id in self.task_ids
-        ]
+    def _results(self, last: Mapping[str, TaskResult], vendor: str) -> tuple[TaskResult, ...]:
+        return tuple(
+            last.get(task_id) or TaskResult(task_id, self.service, vendor, "pending") for task_id in self.task_ids
+        )
 
     def event(
         self, status: str, last: Mapping[str, TaskResult], vendor: str, message: str, *, via: str = POLL
     ) -> TriggerEvent:
         """This trigger's one event; ``via`` says what found the final states (a poll, or a callback)."""
-        return TriggerEvent(
-            {
-                "status": status,
-                "conn_id": self.conn_id,
-                "service": self.service,
-                "task_ids": list(self.task_ids),
-                "results": self._results(last, vendor),
-                "message": message,
-                "via": via,
-            }
-        )
+        event = WaitEvent(status, self.conn_id, self.service, tuple(self.task_ids), self._results(last, vendor),
+                          message, via)  # fmt: skip
+        return TriggerEvent(event.to_payload())
 
     def _timeout_message(self, last: dict[str, TaskResult], vendor: str) -> str:
         running = [task_id for task_id in self.task_ids if not (task_id in last and last[task_id].terminal)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
-from airflow_provider_vidgen.core.schema import Condition, FieldSpec, _applies, _describe, check_url
+from airflow_provider_vidgen.core.schema import Condition, FieldSpec, applies, check_url, when_text
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,11 @@ class MaxItems:
 
     def check(self, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
         value = body.get(self.field)
-        if not isinstance(value, list | tuple) or not _applies(self.when, body, defaults):
+        if not isinstance(value, list | tuple) or not applies(self.when, body, defaults):
             return
         if len(value) > self.maximum:
             raise InvalidInputError(
-                self.field, f"takes at most {self.maximum} item(s){_describe(self.when)}, got {len(value)}"
+                self.field, f"takes at most {self.maximum} item(s){when_text(self.when)}, got {len(value)}"
             )
 
 
