@@ -357,3 +357,129 @@ class PushedXComs:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
+
+
+# ------------------------------------------------------------------------------------------------
+# Bounded by construction (issue 29, item 3)
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fresh_signers():
+    """Each test's connections are looked up again (the receiver caches a connection's key for a minute)."""
+    from airflow_provider_vidgen.plugins.callbacks import forget_signers
+
+    forget_signers()
+    yield
+    forget_signers()
+
+
+def test_a_ticket_is_good_only_for_its_connection_and_until_it_expires(owner, emulator, monkeypatch):
+    dag_run, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    defer(dag_run, "single", [task_id], "hailuo")
+    emulator.advance(5)
+    url, body = vendor_callback(emulator, task_id)
+    base = emulator_free(url)
+    # The same token under another connection id: its key is the same, the ticket names the other one.
+    set_connection(monkeypatch, "acedata_twin", "acedata", emulator.url, TOKEN, callback_base_url=base)
+    assert post(url.replace("/acedata_default/", "/acedata_twin/"), body).status_code == 404
+    expired = Ticket("acedata", "hailuo", dag_run.dag_id, dag_run.run_id, "single", -1, 0, "acedata_default", 1)
+    assert post(callback_url(base, "acedata_default", callback_key(TOKEN), expired), body).status_code == 404
+    assert ti_now(dag_run, "single").state == "deferred"
+    assert post(url, body).json()["effect"] == "resumed"  # the ticket the submission carried is good
+
+
+def test_a_flood_of_bad_urls_looks_nothing_up_after_the_first(owner, emulator, monkeypatch):
+    from airflow_provider_vidgen.plugins import callbacks
+
+    _, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    url, body = vendor_callback(emulator, task_id)
+    base, ticket = url.rsplit("/", 1)
+    lookups: list[str] = []
+    real = callbacks._connection
+    monkeypatch.setattr(callbacks, "_connection", lambda conn_id: lookups.append(conn_id) or real(conn_id))
+    statuses = {post(f"{base}/{ticket[:-4]}{n:04d}", body).status_code for n in range(200)}
+    statuses |= {post(url.replace("/acedata_default/", f"/nope{n % 3}/"), body).status_code for n in range(60)}
+    statuses.add(post(url.replace("/acedata_default/", "/bad%20id/"), body).status_code)
+    assert statuses == {404}
+    assert sorted(lookups) == ["acedata_default", "nope0", "nope1", "nope2"]  # one each, misses cached too
+
+
+def test_bodies_too_deep_or_too_slow_are_refused_without_an_error(owner, emulator, receiver, monkeypatch, caplog):
+    import socket
+
+    from airflow_provider_vidgen.plugins import callbacks
+
+    _, xcoms = owner
+    url, _ = vendor_callback(emulator, xcoms[("single", -1, "vendor_task_id")])
+    deep = b"[" * 100_000 + b"]" * 100_000  # 200 KB, under the size cap
+    assert httpx.post(url, content=deep, trust_env=False, timeout=30).status_code == 400
+    monkeypatch.setattr(callbacks, "BODY_DEADLINE_SECONDS", 0.5)
+    path = url.split(receiver.url, 1)[1]
+    host, port = receiver.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as slow:
+        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100\r\nContent-Type: application/json\r\n\r\n"
+        slow.sendall(head.encode() + b"{")  # then nothing more: a client that never finishes its body
+        answer = slow.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 408")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_early_claims_are_one_per_item_however_many_callbacks_come(owner, emulator):
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    dag_run, xcoms = owner
+    first = xcoms[("batch", -1, "vendor_task_id")][0]
+    with create_session() as session:  # the batch is still submitting
+        ti = session.scalars(select(TI).where(TI.run_id == dag_run.run_id, TI.task_id == "batch")).one()
+        ti.state = TaskInstanceState.RUNNING
+    emulator.advance(5)
+    url, body = vendor_callback(emulator, first)
+    for n in range(30):  # a valid ticket, bodies naming 30 different tasks
+        assert post(url, {**body, "task_id": f"made-up-{n}"}).status_code in (200, 202)
+    claims = [key for task, _, key in all_xcoms(dag_run) if task == "batch" and key.startswith("vidgen_callback:")]
+    assert claims == ["vidgen_callback:#0"]
+
+
+def test_the_ticket_never_reaches_the_access_log(owner, emulator, monkeypatch, capsys, caplog):
+    """Through Airflow's own API server app (its access-log middleware), as the API server serves it."""
+    from airflow.api_fastapi import app as api_app
+
+    _, xcoms = owner
+    url, body = vendor_callback(emulator, xcoms[("single", -1, "vendor_task_id")])
+    ticket = url.rsplit("/", 1)[1]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "callbacks-tests-" + "k" * 64)
+        api_app.purge_cached_app()
+        try:
+            with ThreadedServer(api_app.create_app("core")).start() as server:
+                answer = post(f"{server.url}{PATH}/acedata_default/{ticket}", body)
+        finally:
+            api_app.purge_cached_app()
+    assert answer.status_code in (200, 202)
+    logged = capsys.readouterr().out + capsys.readouterr().err + caplog.text
+    assert ticket not in logged
+    try:  # Airflow >= 3.2 logs every request itself; older lines leave it to uvicorn, which reads the same scope
+        import airflow.api_fastapi.common.http_access_log  # noqa: F401
+    except ImportError:
+        return
+    assert "/vidgen/callbacks/acedata_default/***" in logged
+
+
+def test_the_path_is_redacted_in_the_requests_scope():
+    from airflow_provider_vidgen.plugins.callbacks import redact_path
+
+    scope = {
+        "path": "/vidgen/callbacks/acedata_default/eyJ.sig",
+        "raw_path": b"/vidgen/callbacks/acedata_default/eyJ.sig",
+    }
+    redact_path(scope)
+    assert scope == {
+        "path": "/vidgen/callbacks/acedata_default/***",
+        "raw_path": b"/vidgen/callbacks/acedata_default/***",
+    }

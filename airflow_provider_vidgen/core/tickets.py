@@ -1,7 +1,8 @@
 """Callback tickets: who may post a vendor callback is decided by the URL alone (pure, no I/O).
 
 The vendors sign nothing, so each submission's callback URL carries a ticket: the submission it belongs
-to (vendor, service, DAG run, task, map index, item) and an HMAC over it. The key is derived from the
+to (vendor, service, DAG run, task, map index, item), the connection it was made for, when it expires, and
+an HMAC over all of it. The key is derived from the
 connection's API token, which both the worker that submits and the API server that receives can read,
 so no other secret needs sharing and nothing is stored. A ticket is checked in constant time; anything
 that fails the check is answered the same way as an unknown URL. A valid ticket is still only a hint:
@@ -17,7 +18,7 @@ import hmac
 import json
 from dataclasses import asdict, dataclass
 
-VERSION = 1
+VERSION = 2  # 2: bound to its connection, with an expiry (a version-1 ticket no longer verifies)
 PATH = "/vidgen/callbacks"  # under the API server: the plugin's prefix and the receiver's route
 
 
@@ -32,6 +33,11 @@ class Ticket:
     task_id: str
     map_index: int
     item: int  # the item's index in its task (0 for a single generation)
+    conn_id: str = ""  # the connection whose key signed it: a ticket is good for that URL only
+    expires: int = 0  # epoch seconds; 0: never (only in tests)
+
+    def valid_for(self, conn_id: str, now: float) -> bool:
+        return self.conn_id == conn_id and (self.expires == 0 or now < self.expires)
 
 
 def callback_key(token: str) -> bytes:
@@ -65,6 +71,16 @@ def read_ticket(key: bytes, text: str) -> Ticket | None:
         return Ticket(**data)
     except (ValueError, TypeError, KeyError, binascii.Error):
         return None
+
+
+TICKET_LIFETIME_FLOOR = 7 * 24 * 3600  # a sensor may collect a submit-only task's videos days later
+
+
+def ticket_expiry(timeout: float, now: float | None = None) -> int:
+    """When a submission's ticket expires: after the task's own timeout, and never within a week."""
+    import time
+
+    return int((time.time() if now is None else now) + max(float(timeout), TICKET_LIFETIME_FLOOR))
 
 
 def callback_url(base_url: str, conn_id: str, key: bytes, ticket: Ticket) -> str:

@@ -395,14 +395,16 @@ def vendor_of_connection(conn_id: str, conn_type: str | None) -> Vendor:
 
 def hook_for_connection(conn_id: str, **kwargs: Any) -> VideoApiHook:
     """The vendor hook for ``conn_id``, chosen by the connection's type."""
-    return _hook_for(defined_connection(conn_id, BaseHook.get_connection), conn_id, **kwargs)
+    return hook_from_connection(defined_connection(conn_id, BaseHook.get_connection), conn_id, **kwargs)
 
 
 async def ahook_for_connection(conn_id: str, **kwargs: Any) -> VideoApiHook:
-    return _hook_for(await adefined_connection(conn_id, BaseHook.aget_connection), conn_id, **kwargs)
+    return hook_from_connection(await adefined_connection(conn_id, BaseHook.aget_connection), conn_id, **kwargs)
 
 
-def _hook_for(conn: Connection, conn_id: str, **kwargs: Any) -> VideoApiHook:
+def hook_from_connection(conn: Connection, conn_id: str, **kwargs: Any) -> VideoApiHook:
+    """The vendor hook for a connection already read (the API server reads it from its own secrets backends
+    and metadata DB, where a task's way of asking for it is not available), chosen by its type."""
     hook = hook_class(vendor_of_connection(conn_id, conn.conn_type))(conn_id, **kwargs)
     hook._connection = conn  # the hook reads its settings from it instead of looking it up again
     return hook
@@ -416,4 +418,6 @@ def hook_class(vendor: Vendor) -> type[VideoApiHook]:
     return type(f"{type(vendor).__name__}Hook", (VideoApiHook,), {"__module__": __name__}, vendor=vendor)
 
 
-__all__ = ["NO_RETRY", "VideoApiHook", "ahook_for_connection", "hook_class", "hook_for_connection"]
+__all__ = [
+    "NO_RETRY", "VideoApiHook", "ahook_for_connection", "hook_class", "hook_for_connection", "hook_from_connection",
+]  # fmt: skip

@@ -250,14 +250,17 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
         self._called_back = set()
         if not (self.callbacks and base and key and self.vendor.callback_field):
             return list(submissions)
-        from airflow_provider_vidgen.core.tickets import Ticket, callback_url
+        from airflow_provider_vidgen.core.tickets import Ticket, callback_url, ticket_expiry
 
         ti, out = context["ti"], []
         for index, submission in enumerate(submissions):
             if submission.calls_back:
                 out.append(submission)
                 continue
-            ticket = Ticket(self.vendor.name, submission.service, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, index)
+            ticket = Ticket(
+                self.vendor.name, submission.service, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, index,
+                conn_id=hook.conn_id, expires=ticket_expiry(self.timeout),
+            )  # fmt: skip
             out.append(submission.with_callback(callback_url(base, hook.conn_id, key, ticket)))
             self._called_back.add(index)
         return out

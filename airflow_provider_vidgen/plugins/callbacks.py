@@ -25,7 +25,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import threading
+import time
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,11 +39,17 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_vidgen import xcom
 from airflow_provider_vidgen.core.tickets import Ticket, callback_key, read_ticket
+from airflow_provider_vidgen.core.vendor import vendor_for_conn_type
 from airflow_provider_vidgen.triggers.video import VideoTaskTrigger
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024  # callbacks are small JSON documents; anything larger is not one
+BODY_DEADLINE_SECONDS = 10.0  # a body that trickles in slower than this is no vendor's callback
+MAX_JSON_DEPTH = 32  # the vendors' callbacks nest 3 or 4 deep
+KEY_TTL_SECONDS = 60.0  # a connection's ticket key (or its absence) is looked up at most this often
+KEYS_KEPT = 1024
+CONN_ID = re.compile(r"[\w.-]{1,250}")  # what Airflow allows in a connection id
 CLAIMED_PREFIX = "vidgen_callback:"  # XCom key, on a waiting task instance, of a vendor task claimed final
 # Callbacks handled at once per API server process: each holds a metadata-DB connection, and the API
 # server's pool (5 + 10 by default) also serves the tasks' execution API, which a burst must not starve.
@@ -61,12 +71,55 @@ IGNORED = CallbackAnswer(202, "ignored")  # accepted, no effect: a vendor has no
 
 @router.post("/callbacks/{conn_id}/{ticket}")
 async def receive(conn_id: str, ticket: str, request: Request) -> Response:
-    body = await read_capped(request)
+    redact_path(request.scope)  # before anything can fail: the access log reads the path when it ends
+    try:
+        body = await asyncio.wait_for(read_capped(request), BODY_DEADLINE_SECONDS)
+    except asyncio.TimeoutError:
+        return answer(CallbackAnswer(408, "too slow"))
     if body is None:
-        return JSONResponse({"accepted": False}, status_code=413)
+        return answer(CallbackAnswer(413, "too large"))
+    # What needs no database comes first (the key is cached per connection, misses too), and outside the
+    # bound on callbacks handled at once: a flood of bad URLs neither touches the DB nor delays real ones.
+    found = await run_in_threadpool(verified, conn_id, ticket)
+    if found is None:
+        return answer(CallbackAnswer(404, "unknown"))
+    payload = parsed(body)
+    if payload is None:
+        return answer(CallbackAnswer(400, "not json"))
     async with _handling():
-        outcome = await run_in_threadpool(handle, conn_id, ticket, body)
+        return answer(await run_in_threadpool(handle, found, payload))
+
+
+def answer(outcome: CallbackAnswer) -> JSONResponse:
     return JSONResponse({"accepted": outcome.status < 300, "effect": outcome.effect}, status_code=outcome.status)
+
+
+def redact_path(scope: Any) -> None:
+    """The request's path without its ticket, for every access log that reads it afterwards (Airflow's, and
+    uvicorn's on older lines): a ticket is a credential for its submission's callbacks."""
+    path = scope.get("path", "")
+    head, marker, rest = path.partition("/callbacks/")
+    if marker:
+        conn_id = rest.split("/", 1)[0]
+        scope["path"] = f"{head}{marker}{conn_id}/***"
+        scope["raw_path"] = scope["path"].encode()
+
+
+def parsed(body: bytes) -> Any:
+    """The JSON body, or None: not JSON, or nested deeper than any vendor's callback (checked before parsing,
+    so a body 200,000 levels deep costs a scan, not a RecursionError)."""
+    depth = 0
+    for byte in body:
+        if byte in b"[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return None
+        elif byte in b"]}":
+            depth -= 1
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 _semaphores: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
@@ -94,16 +147,9 @@ async def read_capped(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def handle(conn_id: str, ticket_text: str, body: bytes) -> CallbackAnswer:
-    """Verify, note the claim, and confirm and resume once a waiting task's every id is claimed."""
-    found = verified(conn_id, ticket_text)
-    if found is None:
-        return CallbackAnswer(404, "unknown")
-    ticket, vendor, conn = found
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return CallbackAnswer(400, "not json")
+def handle(found: tuple[Ticket, Any, str], payload: Any) -> CallbackAnswer:
+    """Note the claim of a verified callback, and confirm and resume once a waiting task's every id is claimed."""
+    ticket, vendor, conn_id = found
     task_id, claims_final = vendor.read_callback(vendor.service(ticket.service), payload)
     if not task_id or not claims_final:
         return IGNORED  # an intermediate state (Luma calls at every change): the final callback will come
@@ -123,7 +169,7 @@ def handle(conn_id: str, ticket_text: str, body: bytes) -> CallbackAnswer:
         return IGNORED
     resumed = False
     for ti_key, trigger in complete:
-        results = confirm(conn, vendor, trigger.service, trigger.task_ids)
+        results = confirm(conn_id, trigger.service, trigger.task_ids)
         with create_session() as session:
             resumed |= Waiting(session, ticket, task_id).settle(ti_key, trigger, results)
     effect = "resumed" if resumed else "unconfirmed" if complete else "recorded"
@@ -132,29 +178,76 @@ def handle(conn_id: str, ticket_text: str, body: bytes) -> CallbackAnswer:
 
 
 def verified(conn_id: str, ticket_text: str) -> tuple[Ticket, Any, Any] | None:
-    """The ticket, the connection's vendor and the connection, if the ticket was made with its key."""
-    from airflow.models.connection import Connection
+    """The ticket, the connection's vendor and the connection, if the ticket was made with its key for this
+    connection and has not expired."""
+    signer = connection_signer(conn_id)
+    if signer is None:
+        return None
+    vendor, key = signer
+    ticket = read_ticket(key, ticket_text)
+    if ticket is None or not ticket.valid_for(conn_id, time.time()):
+        return None
+    if ticket.vendor != vendor.name or ticket.service not in vendor.services:
+        return None
+    return ticket, vendor, conn_id
 
-    from airflow_provider_vidgen.core.vendor import vendor_for_conn_type
 
+_signers: OrderedDict[str, tuple[float, tuple[Any, bytes] | None]] = OrderedDict()
+_signers_lock = threading.Lock()
+
+
+def forget_signers() -> None:
+    """Look every connection up again at its next callback (tests that change a connection's token)."""
+    with _signers_lock:
+        _signers.clear()
+
+
+def connection_signer(conn_id: str) -> tuple[Any, bytes] | None:
+    """The connection's vendor and its ticket key; None for what is not a video vendor's connection with a
+    token. Looked up at most once per KEY_TTL_SECONDS per id, absences included (a rotated token's tickets
+    verify within that time; until then their tasks wait for the safety poll), and only for a well-formed id."""
+    if not CONN_ID.fullmatch(conn_id):
+        return None
+    now = time.monotonic()
+    with _signers_lock:
+        cached = _signers.get(conn_id)
+        if cached is not None and cached[0] > now:
+            _signers.move_to_end(conn_id)
+            return cached[1]
+    signer = _look_up_signer(conn_id)
+    with _signers_lock:
+        _signers[conn_id] = (now + KEY_TTL_SECONDS, signer)
+        _signers.move_to_end(conn_id)
+        while len(_signers) > KEYS_KEPT:
+            _signers.popitem(last=False)
+    return signer
+
+
+def _look_up_signer(conn_id: str) -> tuple[Any, bytes] | None:
     try:
-        conn = Connection.get_connection_from_secrets(conn_id)
+        conn = _connection(conn_id)
         vendor = vendor_for_conn_type(conn.conn_type)
     except Exception:  # no such connection, or not a video vendor's: an unknown URL
         return None
-    ticket = read_ticket(callback_key(conn.password), ticket_text) if conn.password else None
-    if ticket is None or ticket.vendor != vendor.name or ticket.service not in vendor.services:
-        return None
-    return ticket, vendor, conn
+    return (vendor, callback_key(conn.password)) if conn.password else None
 
 
-def confirm(conn: Any, vendor: Any, service: str, task_ids: list[str]) -> dict[str, Any]:
+def _connection(conn_id: str) -> Any:
+    from airflow.models.connection import Connection
+
+    return Connection.get_connection_from_secrets(conn_id)
+
+
+def confirm(conn_id: str, service: str, task_ids: list[str]) -> dict[str, Any]:
     """The tasks' results from the vendor's own API (one batch request per ``batch_size`` ids); empty when
     the vendor cannot answer now (the next callback or the safety poll will ask again)."""
-    from airflow_provider_vidgen.hooks.base import hook_class
+    from airflow_provider_vidgen.hooks.base import hook_from_connection
 
-    hook = hook_class(vendor)(conn.conn_id)
-    hook._connection = conn  # read here, in the API server, from the metadata DB or a secrets backend
+    try:
+        hook = hook_from_connection(_connection(conn_id), conn_id)  # read here, in the API server, as it is now
+    except Exception as err:
+        log.info("could not confirm vendor callbacks: connection %r: %s", conn_id, type(err).__name__)
+        return {}
     try:
         return (
             hook.retrieve_many(service, task_ids)
@@ -238,13 +331,14 @@ class Waiting:
         return state == TaskInstanceState.RUNNING
 
     def note_early_claim(self) -> None:
-        """A claim made before the task deferred: kept with its item, bound to the id only once recorded."""
+        """A claim made before the task deferred: kept under its item (so a task holds at most one per item),
+        bound to the id only once the task records it."""
         from airflow.models.xcom import XComModel
 
         t = self.ticket
         XComModel.set(
-            f"{CLAIMED_PREFIX}{self.task_id}",
-            t.item,
+            f"{CLAIMED_PREFIX}#{t.item}",  # one per item of the task, however many callbacks come
+            self.task_id,
             dag_id=t.dag_id,
             task_id=t.task_id,
             run_id=t.run_id,
@@ -315,14 +409,15 @@ class Waiting:
         claimed: set[str] = set()
         recorded: Any = _UNREAD
         for row in rows:
-            task_id, value = row.key.removeprefix(CLAIMED_PREFIX), XComModel.deserialize_value(row)
+            name, value = row.key.removeprefix(CLAIMED_PREFIX), XComModel.deserialize_value(row)
             if value is True:
-                claimed.add(task_id)
-            elif isinstance(value, int):  # an early claim: read what the task recorded once, for all of them
+                claimed.add(name)
+            elif name.startswith("#") and name[1:].isdigit() and isinstance(value, str):
+                # An early claim (its item, the id claimed): read what the task recorded once, for all of them.
                 if recorded is _UNREAD:
                     recorded = self._recorded(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
-                if recorded_id(recorded, value) == task_id:
-                    claimed.add(task_id)
+                if recorded_id(recorded, int(name[1:])) == value:
+                    claimed.add(value)
         return claimed
 
     def settle(self, key: TiKey, trigger: VideoTaskTrigger, results: dict[str, Any]) -> bool:
