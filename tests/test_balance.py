@@ -28,7 +28,7 @@ from test_reliability import FakeStore, logs, needs_task_state_store, read_run, 
 
 from airflow_provider_vidgen.core.errors import ApiError
 from airflow_provider_vidgen.hooks.acedata import AceDataHook
-from airflow_provider_vidgen.hooks.pace import USED_UP, FileSlots
+from airflow_provider_vidgen.hooks.pace import USED_UP, FileSlots, ProcessSlots, RedisSlots
 from airflow_provider_vidgen.operators.acedata import HailuoVideoOperator
 
 RATE = 5  # submissions/s on the balance tests' connection: 0.2 s between slots, the emulator answers in ms
@@ -190,10 +190,18 @@ def test_one_chunks_used_up_stops_the_other_chunks_submissions(emu, monkeypatch,
     assert emu.stats()["tasks_created"] == 2
 
 
-def test_the_used_up_count_is_shared_by_the_file_store_and_only_grows(tmp_path):
-    one, other = FileSlots(tmp_path), FileSlots(tmp_path)
+@pytest.mark.parametrize("kind", ["process", "file", "redis"])
+def test_the_used_up_count_is_shared_by_every_store_and_only_grows(tmp_path, request, kind):
+    if kind == "redis":
+        url = request.getfixturevalue("redis_url")
+        one, other = RedisSlots(url), RedisSlots(url)
+    elif kind == "file":
+        one, other = FileSlots(tmp_path), FileSlots(tmp_path)  # two processes' views of one machine's files
+    else:
+        one = other = ProcessSlots()  # the threads of one process
     assert one.counted("k", USED_UP) == 0
     one.count("k", USED_UP)
     other.count("k", USED_UP)
     assert one.counted("k", USED_UP) == other.counted("k", USED_UP) == 2
-    assert one.reserve("k", 0.1) == 0.0 and one.counted("k", USED_UP) == 2  # slots keep the count
+    assert one.reserve("k", 0.1) == 0.0 and one.counted("k", USED_UP) == 2  # taking slots keeps the count
+    assert other.counted("another token", USED_UP) == 0

@@ -103,14 +103,16 @@ class FileSlots:
         self.clock = clock
 
     @contextlib.contextmanager
-    def _locked(self, key: str) -> Any:
+    def _locked(self, key: str, write: bool = True) -> Any:
         with (self.folder / f"{key}.json").open("a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
             try:
                 handle.seek(0)
                 text = handle.read()
                 state = json.loads(text) if text.strip() else {}
                 yield state
+                if not write:
+                    return
                 handle.seek(0)
                 handle.truncate()
                 handle.write(json.dumps(state))
@@ -134,7 +136,7 @@ class FileSlots:
             events[event] = events.get(event, 0) + 1
 
     def counted(self, key: str, event: str) -> int:
-        with self._locked(key) as state:
+        with self._locked(key, write=False) as state:  # read before every submission: never rewritten
             return int(state.get("events", {}).get(event, 0))
 
 

@@ -238,6 +238,8 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
             f"retry or a clear reattaches to them, nothing is paid twice), {stopped.refused} refused with this "
             f"error and {stopped.never_sent} never sent (nothing created for either: the next try submits them)"
         )
+        if stopped.in_doubt:
+            left += f", {stopped.in_doubt} in doubt (not resent: the next try looks them up first)"
         left += f", {other} settled otherwise (see the log)." if other else "."
         return type(error)(stopped.error.told(left))
 

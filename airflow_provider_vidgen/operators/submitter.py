@@ -77,15 +77,19 @@ Outcome = Accepted | Refused | Held | OverBudget
 
 
 class SubmissionStopped(Exception):
-    """An error no item can get past (a bad token, an used-up balance, an outage): nothing more was handed out.
+    """An error no item can get past (a bad token, a used-up balance, an outage): nothing more was handed out.
 
-    ``outcomes`` holds what was settled before it (accepted ids are recorded); ``refused`` counts the items
-    the API answered with an error (sent, nothing created); the other items without an outcome were never
-    sent. Neither kind has a record, so the next try submits them."""
+    ``outcomes`` holds what was settled before it (accepted ids are recorded). Of the other items,
+    ``refused`` were answered with an error (sent, nothing created), ``in_doubt`` failed without an answer
+    that proves nothing was created (their intent stays: the next try looks them up), and the rest were
+    never sent. Refused and never-sent items have no record, so the next try submits them."""
 
-    def __init__(self, error: ApiError, outcomes: Mapping[int, Outcome], total: int, refused: int = 0) -> None:
+    def __init__(
+        self, error: ApiError, outcomes: Mapping[int, Outcome], total: int, refused: int = 0, in_doubt: int = 0
+    ) -> None:
         super().__init__(str(error))
-        self.error, self.outcomes, self.total, self.refused = error, dict(outcomes), total, refused
+        self.error, self.outcomes, self.total = error, dict(outcomes), total
+        self.refused, self.in_doubt = refused, in_doubt
 
     @property
     def recorded(self) -> int:
@@ -93,7 +97,7 @@ class SubmissionStopped(Exception):
 
     @property
     def never_sent(self) -> int:
-        return self.total - len(self.outcomes) - self.refused
+        return self.total - len(self.outcomes) - self.refused - self.in_doubt
 
 
 def after_submission_answer(task_id: str) -> None:
@@ -197,8 +201,9 @@ class Submitter:
         service = submissions[0].service
         try:
             found = self.hook.retrieve_many(service, list(recorded.values()))
-        except ApiError as err:
-            raise SubmissionStopped(err, {}, len(submissions)) from None
+        except ApiError as err:  # the recorded items stay accepted: the next try reads them again
+            accepted: dict[int, Outcome] = {index: Accepted(task_id) for index, task_id in recorded.items()}
+            raise SubmissionStopped(err, accepted, len(submissions)) from None
         self.note_reported(found)
         good = {
             index: Accepted(task_id, found[task_id])
@@ -257,7 +262,7 @@ class Submitter:
         waiting = iter(todo)
         pending: dict[Future[str], int] = {}
         stop: ApiError | None = None
-        refused = 0  # items the API answered with the error that stops the rest (nothing created)
+        refused = in_doubt = 0  # items settled by an error that stops the rest (see SubmissionStopped)
         pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="vidgen-submit")
 
         def hand_out() -> None:
@@ -281,7 +286,9 @@ class Submitter:
                 for future in finished:
                     index = pending.pop(future)
                     error = self.settle(index, submissions[index], future, outcomes)
-                    refused += error is not None and error.status is not None
+                    if error is not None:
+                        refused += error.status is not None
+                        in_doubt += error.status is None and not error.nothing_created
                     stop = first_answer(stop, error)
                     progress.one_done()
                 hand_out()
@@ -294,7 +301,7 @@ class Submitter:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         if stop is not None:
-            raise SubmissionStopped(stop, outcomes, len(submissions), refused)
+            raise SubmissionStopped(stop, outcomes, len(submissions), refused, in_doubt)
 
     def over_budget(self, index: int, submissions: Sequence[Submission], outcomes: Mapping[int, Outcome]) -> str | None:
         """Why ``index`` may not be submitted under the task's budget (None: it may). With a usage limit,
