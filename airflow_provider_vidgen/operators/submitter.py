@@ -379,7 +379,7 @@ class Submitter:
 
 def first_answer(stop: ApiError | None, error: ApiError | None) -> ApiError | None:
     """The error that stops a try: the first one the API answered, rather than this process's own "not
-    sent" (which only follows an answer: an used-up balance, a passed deadline)."""
+    sent" (which only follows an answer: a used-up balance, a passed deadline)."""
     if stop is None or (stop.status is None and error is not None and error.status is not None):
         return error or stop
     return stop
