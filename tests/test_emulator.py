@@ -42,6 +42,7 @@ BASELINE = dict(
     fail_502_rate=0.0,
     drop_rate=0.0,
     ambiguous_submit_rate=0.0,
+    balance_submissions=None,
     latency=0.0,
     submit_hold_seconds=0.0,
     unknown_404=False,
@@ -233,6 +234,30 @@ def error_of(answer: httpx.Response) -> dict[str, Any]:
     body = answer.json()
     assert body["success"] is False and isinstance(body["trace_id"], str), body
     return body["error"]
+
+
+# ------------------------------------------------------------------------------------------------
+# The balance (balance_submissions)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_the_emulator_refuses_past_the_balance_with_the_vendors_body_and_tops_up(emu, client):
+    emu.configure(balance_submissions=2)
+    answers = [client.post("/hailuo/videos", json={"prompt": f"a kite {n}", "async": True}) for n in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 403]
+    body = answers[2].json()
+    assert body["success"] is False and body["error"]["code"] == "used_up" and body["trace_id"]
+    assert body["error"]["message"].startswith("Your balance is not sufficient for current request")
+    stats = emu.stats()
+    assert stats["tasks_created"] == 2 and stats["counts"]["used_up"] == 1  # the refusal created nothing
+    assert stats["balance_left"] == {"token-0": 0}
+    emu.configure(balance_submissions=1)  # a top-up: one more submission from now on
+    again = client.post("/hailuo/videos", json={"prompt": "a kite 2", "async": True})
+    assert again.status_code == 200 and emu.stats()["balance_left"] == {"token-0": 0}
+    poll = client.post("/hailuo/tasks", json={"id": again.json()["task_id"]})
+    assert poll.status_code == 200  # polls cost nothing: an empty balance still reads its tasks
+    emu.configure(balance_submissions=None)
+    assert emu.stats()["balance_left"] == {}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -20,14 +20,17 @@ from test_reliability import (
 )
 
 from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
+from airflow_provider_vidgen.core.settings import api_settings, next_step
 from airflow_provider_vidgen.core.transport import RetryPolicy
 from airflow_provider_vidgen.hooks.acedata import AceDataHook
 from airflow_provider_vidgen.operators.acedata import AceDataVideoOperator, HailuoVideoOperator
 from airflow_provider_vidgen.operators.hidream import HiDreamVideoOperator
 from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, format_duration, next_event
+from airflow_provider_vidgen.vendors.acedata.vendor import ACEDATA
 
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
 WRONG = "wrong-token-0b9d"
+TOP_UP_STEP = "top it up in the Ace Data Cloud console, then clear this task"
 
 
 @pytest.fixture
@@ -100,6 +103,39 @@ def test_the_operator_ends_the_task_with_the_message_alone(emulator, monkeypatch
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     assert "check the API token of connection 'acedata_wrong'" in str(caught.value)
     assert emulator.stats()["tasks_created"] == 0
+
+
+# ------------------------------------------------------------------------------------------------
+# Each error code's next step (issue 28: a used-up balance is not a bad token)
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"),
+    [
+        (403, "used_up", TOP_UP_STEP),
+        (402, None, TOP_UP_STEP),
+        (403, "forbidden", "may not use this service or operation: ask Ace Data Cloud to enable it"),
+        (401, "token_mismatched", "does not belong to this service or account: check which token"),
+        (400, "token_mismatched", "does not belong to this service or account"),
+        (400, "disabled", "is disabled: enable it in the Ace Data Cloud console"),
+        (401, "invalid_token", "check the API token of connection 'acedata_x'"),
+        (401, "token_expired", "check the API token of connection 'acedata_x'"),
+        (400, "no_token", "check the API token of connection 'acedata_x'"),
+        (401, "authorization_missing", "check the API token of connection 'acedata_x'"),
+        (429, "too_many_requests", "rate limiting this token"),
+        (500, "api_error", "the vendor API is failing"),
+        (400, "bad_request", "fix the request fields named above"),
+    ],
+)
+def test_every_error_code_gets_its_own_next_step(status, code, words):
+    settings = api_settings(ACEDATA, "https://api.acedata.cloud", {})
+    step = next_step(ApiError("Ace Data Cloud", "m", status=status, code=code), ACEDATA, "acedata_x", settings)
+    assert words in step
+    if code not in ("invalid_token", "token_expired", "no_token", "authorization_missing"):
+        assert "check the API token" not in step  # the wrong fix for a balance, a permission, a mismatch
+    if words == TOP_UP_STEP:
+        assert "connection 'acedata_x'" in step and "not billed" in step
 
 
 # ------------------------------------------------------------------------------------------------

@@ -75,13 +75,20 @@ def total_requests(emulator) -> int:
 
 def run_dag(dag, **kwargs):
     dag_run = dag.test(**kwargs)
+    return (dag_run, *read_run(dag_run))
+
+
+def read_run(dag_run):
+    """(task instance states, XComs) of a DAG run, from the metadata DB."""
     with create_session() as session:
         states = {(ti.task_id, ti.map_index): ti.state for ti in dag_run.get_task_instances(session=session)}
         xcoms = {
             (x.task_id, x.map_index, x.key): XComModel.deserialize_value(x)
-            for x in session.query(XComModel).filter(XComModel.run_id == dag_run.run_id, XComModel.dag_id == dag.dag_id)
+            for x in session.query(XComModel).filter(
+                XComModel.run_id == dag_run.run_id, XComModel.dag_id == dag_run.dag_id
+            )
         }
-    return dag_run, states, xcoms
+    return states, xcoms
 
 
 def logs(caplog, capfd) -> str:

@@ -72,5 +72,5 @@ def test_a_batch_stops_only_at_the_deadline_the_user_set_and_says_how_far_it_got
     with pytest.raises(AirflowFailException) as caught:
         batch(submit_timeout=2).execute({"ti": FakeTI(), "task_state_store": FakeStore()})
     text = str(caught.value)
-    assert "the submission deadline passed" in text and f"0 of {len(PROMPTS)} item(s) have a recorded" in text
+    assert "the submission deadline passed" in text and f"0 of {len(PROMPTS)} item(s) accepted" in text
     assert emulator.stats()["tasks_created"] == 0 and time.monotonic() - started >= 2

@@ -73,14 +73,21 @@ class ApiError(VidgenError):
         return self
 
     def __str__(self) -> str:
+        return self.told()
+
+    def told(self, more: str = "") -> str:
+        """The message: what failed and where, then ``more`` (what the caller knows beside it), then the
+        next step, which stays the last sentence."""
         text = self.summary
         if self.conn_id is not None:
             text += f" [connection {self.conn_id!r}, {self.url}"
             if self.task_ids:
-                more = len(self.task_ids) - 5
-                shown = ", ".join(self.task_ids[:5]) + (f" and {more} more" if more > 0 else "")
+                hidden = len(self.task_ids) - 5
+                shown = ", ".join(self.task_ids[:5]) + (f" and {hidden} more" if hidden > 0 else "")
                 text += f", vendor task id(s) {shown}"
             text += "]"
+        if more:
+            text += f" {more}"
         if self.next_step:
             text += f" Next step: {self.next_step}"
         return text

@@ -115,23 +115,56 @@ def _positive(extras: Mapping[str, Any], key: str, default: float, kind: type) -
     return number
 
 
-TOKEN_CODES = frozenset({"invalid_token", "token_expired", "no_token", "unauthorized", "1001"})
-CREDIT_CODES = frozenset({"insufficient_balance", "insufficient_credits", "no_balance", "quota_exceeded", "1003"})
+TOKEN_CODES = frozenset({"invalid_token", "token_expired", "no_token", "authorization_missing", "unauthorized", "1001"})
+# The balance cannot pay for the request (Ace Data Cloud: HTTP 403 used_up; not billed). "used_up" is the
+# documented code (API_CONTRACT §1.3, Docs en/faq/billing.mdx); the others are other vendors' words for it.
+BALANCE_CODES = frozenset(
+    {"used_up", "insufficient_balance", "insufficient_credits", "no_balance", "quota_exceeded", "1003"}
+)
+# Codes of a 401/403 that are not about the token being wrong, each with its own next step below.
+NOT_TOKEN_CODES = BALANCE_CODES | {"forbidden", "token_mismatched", "disabled"}
 UNREACHED = frozenset({"connect", "timeout_before_send"})
 
 
 def is_token_error(err: ApiError) -> bool:
-    """The API refused the token (HTTP 401/403, or a vendor's own code for it, e.g. HiDream's 1001)."""
+    """The API refused the token (HTTP 401/403, or a vendor's own code for it, e.g. HiDream's 1001), not
+    what the token may do (its balance, a service it may not use: see :func:`next_step`)."""
+    if err.code in NOT_TOKEN_CODES:
+        return False
     return err.status in (401, 403) or err.code in TOKEN_CODES
+
+
+def is_balance_error(err: ApiError) -> bool:
+    """The token's balance is used up: every paid request on the token is refused until a top-up."""
+    return err.status == 402 or err.code in BALANCE_CODES
 
 
 def next_step(err: ApiError, vendor: Vendor, conn_id: str, settings: ApiSettings) -> str:
     """What a person should do about ``err``: the one sentence every failure ends with."""
     where = f"connection {conn_id!r} (Admin -> Connections)"
+    if is_balance_error(err):
+        return (
+            f"the balance of the token of {where} is used up (a refused request is not billed): top it up in "
+            f"the {vendor.label} console, then clear this task; the cleared task reattaches to what was accepted "
+            "and submits only what was not."
+        )
+    if err.code == "forbidden":
+        return (
+            f"the token of {where} may not use this service or operation: ask {vendor.label} to enable it "
+            "for your account, or use a token that may."
+        )
+    if err.code == "token_mismatched":
+        return (
+            f"the token of {where} does not belong to this service or account: check which token the "
+            f"connection's password holds (the {vendor.label} console lists each application's tokens)."
+        )
+    if err.code == "disabled":
+        return (
+            f"the token of {where}, or this service for it, is disabled: enable it in the {vendor.label} "
+            "console, or ask the vendor why it was disabled."
+        )
     if is_token_error(err):
         return f"check the API token of {where}: it is the connection's password field."
-    if err.status == 402 or err.code in CREDIT_CODES:
-        return f"top up the credits of this token in the {vendor.label} console, then clear the task."
     if err.code in UNREACHED or err.code == "timeout_after_send":
         return _unreachable_step(err, where, settings)
     if err.rate_limited:

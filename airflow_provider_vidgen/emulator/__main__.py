@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         text = f"{spec.metadata['help']} (default {default})"
         if isinstance(default, bool):
             parser.add_argument(_flag(spec.name), action="store_true", default=default, help=text)
+        elif spec.metadata.get("kind") is not None:
+            parser.add_argument(_flag(spec.name), type=spec.metadata["kind"], default=default, help=text)
         elif isinstance(default, str) or default is None:
             parser.add_argument(_flag(spec.name), default=default, help=text)
         else:

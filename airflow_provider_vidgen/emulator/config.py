@@ -10,9 +10,10 @@ from typing import Any
 DEFAULT_TOKEN = "emulator-token"
 
 
-def _setting(default: Any, help: str) -> Any:
-    """A setting with the one-line description the CLI's ``--help`` prints."""
-    return dataclasses.field(default=default, metadata={"help": help})
+def _setting(default: Any, help: str, kind: type | None = None) -> Any:
+    """A setting with the one-line description the CLI's ``--help`` prints (``kind``: the flag's type where
+    the default, None, does not tell)."""
+    return dataclasses.field(default=default, metadata={"help": help, "kind": kind})
 
 
 RATE_FIELDS = (
@@ -60,9 +61,15 @@ class EmulatorConfig:
     )
     sync_timeout: float = _setting(600.0, "blocking-mode submissions give up after this long (504 timeout)")
     retry_after: float | None = _setting(
-        None, "Retry-After on 429; default: time until the rate window frees up (>= 1)"
+        None, "Retry-After on 429; default: time until the rate window frees up (>= 1)", float
     )
     send_retry_after: bool = _setting(True, "send a Retry-After header with a 429 at all")
+    balance_submissions: int | None = _setting(
+        None,
+        "Ace Data: submissions each token's balance pays for from when this is set (set it again to top up); "
+        "past it, 403 used_up and nothing created. None: unlimited",
+        int,
+    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -112,6 +119,9 @@ class EmulatorConfig:
             )
         if self.retry_after is not None and _number(self.retry_after) < 0:
             raise ValueError(f"retry_after must be >= 0, got {self.retry_after!r}")
+        balance = self.balance_submissions
+        if balance is not None and (isinstance(balance, bool) or not isinstance(balance, int) or balance < 0):
+            raise ValueError(f"balance_submissions must be None or an integer >= 0, got {balance!r}")
 
     def updated(self, changes: Mapping[str, Any]) -> EmulatorConfig:
         """A validated copy with ``changes`` applied; unknown names raise ValueError."""

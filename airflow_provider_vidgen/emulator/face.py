@@ -99,7 +99,12 @@ class Emulated:
         self, vendor: str, spec: ServiceSpec, body: dict[str, Any], token: str, request: Request, callback: str | None
     ) -> Task | Response:
         """Create the task of an accepted submission, then answer like the vendor would: or drop the
-        connection (``ambiguous_submit_rate``), or hold the answer (``submit_hold_seconds``)."""
+        connection (``ambiguous_submit_rate``), or hold the answer (``submit_hold_seconds``). A token whose
+        balance is used up (``balance_submissions``) gets the vendor's refusal and nothing is created."""
+        refusal = self.state.faces[vendor].used_up()
+        if refusal is not None and not self.state.pay(token):
+            self.state.count("used_up", vendor)
+            return refusal
         task = self.state.create(spec, body, token=token, base_url=self.base_url(request), callback_url=callback)
         if self.state.roll_ambiguous():
             return self.dropped(vendor)
@@ -139,6 +144,11 @@ class VendorFace(ABC):
 
     def server_error(self) -> Response:
         return self.error(500, "api_error", "Internal server error.")
+
+    def used_up(self) -> Response | None:
+        """The vendor's answer to a submission its balance cannot pay for; None: the vendor documents none
+        (its submissions are not counted against ``balance_submissions``)."""
+        return None
 
     def not_found(self, path: str, status: int) -> Response:
         return self.error(status, "no_api", f"No API at {path}.")

@@ -37,6 +37,7 @@ KINDS = (
     "callback_refused",
     "rejected_auth",
     "rate_limited",
+    "used_up",
     "fault",
 )
 MAX_SINK = 10_000  # callbacks kept by the built-in receiver
@@ -91,6 +92,7 @@ class EmulatorState:
         self.sink: list[dict[str, Any]] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
+        self.spent: dict[str, int] = {}  # token -> submissions paid since balance_submissions was set
         self._reset_counts()
 
     # ---------------------------------------------------------------- counters
@@ -133,6 +135,13 @@ class EmulatorState:
             "ids_polled": self.ids_polled,
             "tasks": len(self.tasks),
             "tasks_created": self.tasks_created,
+            # Submissions each token's balance can still pay for (balance_submissions; absent: unlimited).
+            "balance_left": {
+                f"token-{index}": max(self.config.balance_submissions - self.spent.get(token, 0), 0)
+                for index, token in enumerate(sorted(self.config.tokens))
+            }
+            if self.config.balance_submissions is not None
+            else {},
             # The most requests of one kind answered at once: shows whether a client overlaps its calls.
             "peak_concurrent": {kind: peak for kind, peak in self.peak_open_requests.items() if peak},
             "by_vendor": {vendor: dict(counts) for vendor, counts in self.by_vendor.items()},
@@ -147,6 +156,7 @@ class EmulatorState:
         for pending in list(self.inflight):
             pending.cancel()
         self.tasks.clear()
+        self.spent.clear()
         self.windows.clear()
         self.per_second.clear()
         self.sink.clear()
@@ -158,6 +168,8 @@ class EmulatorState:
         new = self.config.updated(changes)
         if new.seed != self.config.seed:
             self.rng = random.Random(new.seed)
+        if "balance_submissions" in changes:  # a new balance (a top-up): counted from now
+            self.spent.clear()
         self.config = new
         return new.public_dict()
 
@@ -196,6 +208,16 @@ class EmulatorState:
             if draw < edge:
                 return fault
         return None
+
+    def pay(self, token: str) -> bool:
+        """Take one submission off the token's balance; False (nothing taken) when it is used up."""
+        balance = self.config.balance_submissions
+        if balance is None:
+            return True
+        if self.spent.get(token, 0) >= balance:
+            return False
+        self.spent[token] = self.spent.get(token, 0) + 1
+        return True
 
     def roll_ambiguous(self) -> bool:
         rate = self.config.ambiguous_submit_rate

@@ -33,7 +33,13 @@ from airflow_provider_vidgen.core.flows import (
     submit_flow,
 )
 from airflow_provider_vidgen.core.results import TaskResult
-from airflow_provider_vidgen.core.settings import ApiSettings, api_settings, is_token_error, next_step
+from airflow_provider_vidgen.core.settings import (
+    ApiSettings,
+    api_settings,
+    is_balance_error,
+    is_token_error,
+    next_step,
+)
 from airflow_provider_vidgen.core.submission import Submission, prepare
 from airflow_provider_vidgen.core.tickets import callback_key
 from airflow_provider_vidgen.core.transport import (
@@ -121,6 +127,7 @@ class VideoApiHook(BaseHook):
         self.callback_key: bytes | None = None  # the key of this connection's callback tickets (core.tickets)
         # Monotonic time after which no request is sent (a batch's submit_timeout); None: no deadline.
         self.deadline: float | None = None
+        self.balance_marks: int | None = None  # the token's used-up marks when watch_balance() was called
 
     # ---------------------------------------------------------------- connection
 
@@ -217,6 +224,7 @@ class VideoApiHook(BaseHook):
         try:
             return run_sync(flow, send, time.sleep)
         except ApiError as err:
+            self.note_refusal(err)
             raise self.locate(err, sent[-1] if sent else None, task_ids) from None
 
     def before_request(self, request: ApiRequest | None = None) -> None:
@@ -227,6 +235,26 @@ class VideoApiHook(BaseHook):
                 raise ApiError(
                     self.vendor.label, "the submission deadline passed", code="deadline", nothing_created=True
                 )
+        if request is not None and request.kind == "submit":
+            self.check_balance()
+
+    def watch_balance(self) -> None:
+        """From now on, no submission is sent once any process on the token was refused for its balance (a
+        mark set earlier stops nothing: a try started after a top-up submits)."""
+        self.settings  # noqa: B018 - resolving the connection makes the token's pace
+        self.balance_marks = self.pace.used_up_marks() if self.pace else None
+
+    def check_balance(self) -> None:
+        """Called after the pace's wait, so a submission that waited for its slot is not sent into a refusal."""
+        if self.balance_marks is not None and self.pace and self.pace.used_up_marks() > self.balance_marks:
+            message = "not sent: a request on this token was refused for its used-up balance during this try"
+            raise ApiError(self.vendor.label, message, code="used_up", nothing_created=True)
+
+    def note_refusal(self, err: ApiError) -> None:
+        """A refusal for the token's balance marks it for every process on the token (our own "not sent",
+        without an HTTP status, marks nothing)."""
+        if err.status is not None and is_balance_error(err) and self.pace is not None:
+            self.pace.note_used_up()
 
     def _paces(self, request: ApiRequest | None) -> list[TokenPace]:
         assert self.pace is not None
@@ -238,6 +266,8 @@ class VideoApiHook(BaseHook):
         """One request from the event loop, after the token's next slot (waited without blocking the loop)."""
         for pace in self._paces(request):
             await pace.await_slot()
+        if request.kind == "submit":
+            self.check_balance()
         try:
             response = await client.request(request.method, request.path, json=request.json, params=request.params)
             outcome: Outcome = http_response(response)
@@ -258,6 +288,7 @@ class VideoApiHook(BaseHook):
         try:
             return await run_async(flow, sending, asyncio.sleep)
         except ApiError as err:
+            self.note_refusal(err)
             raise self.locate(err, sent[-1] if sent else None, task_ids) from None
         finally:
             await client.aclose()

@@ -12,6 +12,10 @@ first takes a slot of its token's pace (``core.pace``). Where the slots are kept
 The connection extra ``shared_pace`` chooses: ``auto`` (default: the Celery broker's Redis when the
 deployment has one, else ``file``), ``file``, ``process``, or a ``redis://`` URL. No secret is kept:
 slots are keyed by a hash of the host and the token.
+
+The same stores count events every process on a token must hear of at once: an exhausted balance
+(``USED_UP``). A count only ever grows; a try compares it with the count it saw when it started, so a mark
+stops the tries that were submitting when it was set and no later one (a clear after a top-up submits).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from airflow_provider_vidgen.core.transport import HttpResponse, Outcome, parse_
 log = logging.getLogger(__name__)
 
 SLOT_TTL_SECONDS = 3600  # a token's state is dropped after an hour without requests
+USED_UP = "used_up"  # the event counted when the vendor refuses a request for the token's exhausted balance
 
 
 class SlotStore(Protocol):
@@ -48,6 +53,12 @@ class SlotStore(Protocol):
     def pause(self, key: str, seconds: float) -> None:
         """Nobody sends on the key for ``seconds`` (a ``Retry-After``)."""
 
+    def count(self, key: str, event: str) -> None:
+        """Count one ``event`` on the key, for every process that shares the store."""
+
+    def counted(self, key: str, event: str) -> int:
+        """How often ``event`` was counted on the key (0: never, or the key expired)."""
+
 
 class ProcessSlots:
     """Slots of this process only."""
@@ -57,6 +68,7 @@ class ProcessSlots:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._state: dict[str, tuple[float | None, float]] = {}
+        self._events: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
     def reserve(self, key: str, interval: float) -> float:
@@ -71,6 +83,14 @@ class ProcessSlots:
             tat, paused = self._state.get(key, (None, 0.0))
             self._state[key] = (tat, max(paused, self.clock() + seconds))
 
+    def count(self, key: str, event: str) -> None:
+        with self._lock:
+            self._events[key, event] = self._events.get((key, event), 0) + 1
+
+    def counted(self, key: str, event: str) -> int:
+        with self._lock:
+            return self._events.get((key, event), 0)
+
 
 class FileSlots:
     """Slots of every process of this machine: one small JSON file per token, updated under ``flock``."""
@@ -83,14 +103,16 @@ class FileSlots:
         self.clock = clock
 
     @contextlib.contextmanager
-    def _locked(self, key: str) -> Any:
+    def _locked(self, key: str, write: bool = True) -> Any:
         with (self.folder / f"{key}.json").open("a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
             try:
                 handle.seek(0)
                 text = handle.read()
                 state = json.loads(text) if text.strip() else {}
                 yield state
+                if not write:
+                    return
                 handle.seek(0)
                 handle.truncate()
                 handle.write(json.dumps(state))
@@ -107,6 +129,15 @@ class FileSlots:
     def pause(self, key: str, seconds: float) -> None:
         with self._locked(key) as state:
             state["paused"] = max(state.get("paused", 0.0), self.clock() + seconds)
+
+    def count(self, key: str, event: str) -> None:
+        with self._locked(key) as state:
+            events = state.setdefault("events", {})
+            events[event] = events.get(event, 0) + 1
+
+    def counted(self, key: str, event: str) -> int:
+        with self._locked(key, write=False) as state:  # read before every submission: never rewritten
+            return int(state.get("events", {}).get(event, 0))
 
 
 # One round trip: the slot is computed on the server, with the server's clock, so machines whose clocks
@@ -129,6 +160,11 @@ redis.call('HSET', KEYS[1], 'paused', tostring(math.max(paused, now + tonumber(A
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
 return 1
 """
+_COUNT = """
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+"""
 
 
 class RedisSlots:
@@ -142,6 +178,7 @@ class RedisSlots:
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._reserve = self.client.register_script(_RESERVE)
         self._pause = self.client.register_script(_PAUSE)
+        self._count = self.client.register_script(_COUNT)
 
         self.fallback: FileSlots | None = None  # used while Redis cannot be reached
 
@@ -156,6 +193,18 @@ class RedisSlots:
             self._pause(keys=[f"vidgen:pace:{key}"], args=[seconds, SLOT_TTL_SECONDS])
         except Exception as err:
             self._fallback(err).pause(key, seconds)
+
+    def count(self, key: str, event: str) -> None:
+        try:
+            self._count(keys=[f"vidgen:pace:{key}"], args=[f"event:{event}", SLOT_TTL_SECONDS])
+        except Exception as err:
+            self._fallback(err).count(key, event)
+
+    def counted(self, key: str, event: str) -> int:
+        try:
+            return int(self.client.hget(f"vidgen:pace:{key}", f"event:{event}") or 0)
+        except Exception as err:
+            return self._fallback(err).counted(key, event)
 
     def _fallback(self, err: Exception) -> FileSlots:
         if self.fallback is None:
@@ -211,6 +260,14 @@ class TokenPace:
                 self.rate.passed()
         if retry_after:
             self.store.pause(self.key, retry_after)
+
+    def note_used_up(self) -> None:
+        """The vendor refused a request for the token's exhausted balance: every process on the token hears it."""
+        self.store.count(self.key, USED_UP)
+
+    def used_up_marks(self) -> int:
+        """How often a request on the token was refused for its balance (compare with an earlier reading)."""
+        return self.store.counted(self.key, USED_UP)
 
 
 def pace_key(base_url: str, token: str) -> str:

@@ -229,12 +229,18 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         return {"ride_out_throttles": True, "submit_timeout": self.submit_timeout, "budget": self.budget()}
 
     def stopped(self, stopped: SubmissionStopped) -> AirflowException:
+        """The API error, what this try left of the batch, then the error's next step."""
         error = super().stopped(stopped)
-        return type(error)(
-            f"{stopped.error} Stopped submitting this try; {stopped.recorded} of {stopped.total} item(s) have a "
-            "recorded vendor task id, and a retry (or clearing this task) reattaches to them and submits only "
-            "the rest."
+        other = len(stopped.outcomes) - stopped.recorded
+        left = (
+            f"Stopped submitting this try: {stopped.recorded} of {stopped.total} item(s) accepted (recorded: a "
+            f"retry or a clear reattaches to them, nothing is paid twice), {stopped.refused} refused with this "
+            f"error and {stopped.never_sent} never sent (nothing created for either: the next try submits them)"
         )
+        if stopped.in_doubt:
+            left += f", {stopped.in_doubt} in doubt (not resent: the next try looks them up first)"
+        left += f", {other} settled otherwise (see the log)." if other else "."
+        return type(error)(stopped.error.told(left))
 
     def _unsubmitted(self, service: str, code: str, message: str) -> TaskResult:
         return TaskResult("", service, self.vendor.name, "failed", error=TaskError(code, message))

@@ -77,17 +77,27 @@ Outcome = Accepted | Refused | Held | OverBudget
 
 
 class SubmissionStopped(Exception):
-    """An error no item can get past (a bad token, an outage): nothing more was handed out.
+    """An error no item can get past (a bad token, a used-up balance, an outage): nothing more was handed out.
 
-    ``outcomes`` holds what was settled before it (accepted ids are recorded)."""
+    ``outcomes`` holds what was settled before it (accepted ids are recorded). Of the other items,
+    ``refused`` were answered with an error (sent, nothing created), ``in_doubt`` failed without an answer
+    that proves nothing was created (their intent stays: the next try looks them up), and the rest were
+    never sent. Refused and never-sent items have no record, so the next try submits them."""
 
-    def __init__(self, error: ApiError, outcomes: Mapping[int, Outcome], total: int) -> None:
+    def __init__(
+        self, error: ApiError, outcomes: Mapping[int, Outcome], total: int, refused: int = 0, in_doubt: int = 0
+    ) -> None:
         super().__init__(str(error))
         self.error, self.outcomes, self.total = error, dict(outcomes), total
+        self.refused, self.in_doubt = refused, in_doubt
 
     @property
     def recorded(self) -> int:
         return sum(isinstance(outcome, Accepted) for outcome in self.outcomes.values())
+
+    @property
+    def never_sent(self) -> int:
+        return self.total - len(self.outcomes) - self.refused - self.in_doubt
 
 
 def after_submission_answer(task_id: str) -> None:
@@ -135,6 +145,7 @@ class Submitter:
 
     def run(self, submissions: Sequence[Submission]) -> list[Outcome]:
         """Every item's outcome, in input order. Raises SubmissionStopped."""
+        self.hook.watch_balance()  # a used-up balance reported on the token from now on stops this try
         if self.store is not None:
             self.ledger = SubmissionLedger(self.store, [s.fingerprint(self.hook.conn_id) for s in submissions])
         outcomes = self.reattach(submissions)
@@ -190,8 +201,9 @@ class Submitter:
         service = submissions[0].service
         try:
             found = self.hook.retrieve_many(service, list(recorded.values()))
-        except ApiError as err:
-            raise SubmissionStopped(err, {}, len(submissions)) from None
+        except ApiError as err:  # the recorded items stay accepted: the next try reads them again
+            accepted: dict[int, Outcome] = {index: Accepted(task_id) for index, task_id in recorded.items()}
+            raise SubmissionStopped(err, accepted, len(submissions)) from None
         self.note_reported(found)
         good = {
             index: Accepted(task_id, found[task_id])
@@ -250,6 +262,7 @@ class Submitter:
         waiting = iter(todo)
         pending: dict[Future[str], int] = {}
         stop: ApiError | None = None
+        refused = in_doubt = 0  # items settled by an error that stops the rest (see SubmissionStopped)
         pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="vidgen-submit")
 
         def hand_out() -> None:
@@ -272,7 +285,11 @@ class Submitter:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     index = pending.pop(future)
-                    stop = self.settle(index, submissions[index], future, outcomes) or stop
+                    error = self.settle(index, submissions[index], future, outcomes)
+                    if error is not None:
+                        refused += error.status is not None
+                        in_doubt += error.status is None and not error.nothing_created
+                    stop = first_answer(stop, error)
                     progress.one_done()
                 hand_out()
         except BaseException:
@@ -284,7 +301,7 @@ class Submitter:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         if stop is not None:
-            raise SubmissionStopped(stop, outcomes, len(submissions))
+            raise SubmissionStopped(stop, outcomes, len(submissions), refused, in_doubt)
 
     def over_budget(self, index: int, submissions: Sequence[Submission], outcomes: Mapping[int, Outcome]) -> str | None:
         """Why ``index`` may not be submitted under the task's budget (None: it may). With a usage limit,
@@ -358,6 +375,14 @@ class Submitter:
                         self.ledger.accept(index, submissions[index].service, future.result())
             except Exception:  # the original error is what the log must show
                 self.log.warning("Could not update the record of item %d on the way out", index)
+
+
+def first_answer(stop: ApiError | None, error: ApiError | None) -> ApiError | None:
+    """The error that stops a try: the first one the API answered, rather than this process's own "not
+    sent" (which only follows an answer: a used-up balance, a passed deadline)."""
+    if stop is None or (stop.status is None and error is not None and error.status is not None):
+        return error or stop
+    return stop
 
 
 class LostLookup:

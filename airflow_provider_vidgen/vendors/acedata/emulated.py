@@ -124,6 +124,10 @@ class AceDataFace(VendorFace):
         body = {"success": False, "error": {"code": code, "message": message}, "trace_id": str(uuid.uuid4())}
         return JSONResponse(body, status_code=status, headers=headers)
 
+    def used_up(self) -> Response:
+        """HTTP 403 used_up, not billed (API_CONTRACT §1.3; Docs en/faq/billing.mdx)."""
+        return self.error(403, "used_up", "Your balance is not sufficient for current request.")
+
     def not_found(self, path: str, status: int) -> Response:
         if status == 405:
             return self.error(405, "method_not_allowed", "This method is not allowed here.")
