@@ -207,9 +207,7 @@ class FileEntry:
 
         if not isinstance(data, Mapping):
             raise ValueError(f"files: expected mappings, got {type(data).__name__}")
-        kind = typed.required_text(data, "kind")
-        if kind not in FILE_KINDS:
-            raise ValueError(f"kind: expected one of {', '.join(FILE_KINDS)}, got {kind!r:.40}")
+        kind = typed.choice(data, "kind", FILE_KINDS)
         sha256 = typed.required_text(data, "sha256")
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise ValueError(f"sha256: expected 64 lower-case hex digits, got {sha256!r:.80}")

@@ -98,9 +98,7 @@ class TaskResult:
         XCom editors too): ValueError naming the field otherwise."""
         if not isinstance(data, Mapping):
             raise ValueError(f"a task result must be a mapping, got {type(data).__name__}")
-        state = typed.required_text(data, "state")
-        if state not in STATES:
-            raise ValueError(f"state: expected one of {', '.join(STATES)}, got {state!r:.40}")
+        state = typed.choice(data, "state", STATES)
         videos = data.get("videos") or ()
         if not isinstance(videos, list | tuple):
             raise ValueError(f"videos: expected a list, got {type(videos).__name__}")

@@ -23,6 +23,13 @@ def required_text(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
+def choice(data: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+    value = required_text(data, key)
+    if value not in allowed:
+        raise ValueError(f"{key}: expected one of {', '.join(allowed)}, got {value!r:.40}")
+    return value
+
+
 def integer(data: Mapping[str, Any], key: str, *, minimum: int | None = None) -> int | None:
     value = data.get(key)
     if value is None:
