@@ -330,7 +330,8 @@ class VideoDownloadOperator(BaseOperator):
     def _report(
         self, context: Context, manifest: Manifest, destination: ObjectStoragePath, invalid: list[FailureEntry]
     ) -> dict[str, Any]:
-        """Write the manifest and the gallery, tell the assets and the log; fail when nothing came of it."""
+        """Write the manifest and the gallery, tell the assets and the log; fail (after all that) when fewer
+        generations were downloaded than ``min_success`` / ``fail_on_failed`` require."""
         from airflow_provider_vidgen.hooks.files import FileFetchHook
 
         manifest.manifest = str(destination / self.manifest_name) if self.manifest_name else None
