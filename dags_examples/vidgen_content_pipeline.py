@@ -100,7 +100,7 @@ with DAG(
         deferrable=True,
         poke_interval=POLL_INTERVAL,
         timeout=3600,
-        fail_on_failed=False,  # failed Wan generations reach the download, which lists them
+        fail_on_failed=False,  # failed Wan generations reach the download, which names them and fails the run
     )
 
     VideoDownloadOperator(

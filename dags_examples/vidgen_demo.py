@@ -88,6 +88,9 @@ with DAG(
         results=[generation.output for generation in generations],
         destination=VIDEO_ROOT + "/{{ run_id }}/",  # not {{ ds }}: UI and REST runs have no logical date
         include_thumbnails=True,
+        # A generation without a video fails the run (the default), except the one that fails on purpose on
+        # the emulator: there 90% of the generations must download (12 of 13).
+        min_success=0.9 if ON_EMULATOR else None,
     )
 
     @task(trigger_rule="all_done")

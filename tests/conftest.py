@@ -6,6 +6,8 @@ uses this home and never a developer's own ~/airflow.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import os
 import subprocess
@@ -13,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,3 +82,23 @@ def set_connection(monkeypatch, conn_id: str, conn_type: str, host: str, token: 
 
 def load_fixture(relative: str) -> object:
     return json.loads((FIXTURES / relative).read_text())
+
+
+@pytest.fixture
+async def pollers_closed() -> Any:
+    """After an async test, wait for the shared pollers of its event loop to close their HTTP clients.
+
+    The last trigger leaving cancels its poller, which then closes its client; in the triggerer the loop
+    lives on, but a test's loop closes right after the test, which would leave the sockets open (a
+    ResourceWarning, reported later under whichever test the garbage collector happens to run in).
+    """
+    yield
+    me = asyncio.current_task()
+    pollers = [task for task in asyncio.all_tasks() if task is not me and task.get_name().startswith("vidgen-poller-")]
+    await asyncio.gather(*pollers, return_exceptions=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if inspect.iscoroutinefunction(getattr(item, "function", None)):
+            item.fixturenames.append("pollers_closed")  # type: ignore[attr-defined]

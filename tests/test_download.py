@@ -320,14 +320,26 @@ def test_http_error_status_fails_clearly(emulator, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_results_are_skipped_or_fail_the_task(emulator, tmp_path, caplog, capsys):
+def test_a_failed_generation_fails_the_download_after_keeping_the_rest(emulator, tmp_path, caplog, capsys):
     results = generate(emulator, ["fine", "doomed [fail]"])
-    failed_id = results[1]["task_id"]
+    ok_id, failed_id = results[0]["task_id"], results[1]["task_id"]
     assert results[1]["state"] == "failed"
 
+    ctx = context()
     op = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path / "a"))
-    manifest = op.execute(context())
-    assert {e["task_id"] for e in manifest["files"]} == {results[0]["task_id"]}
+    with pytest.raises(AirflowFailException) as err:
+        op.execute(ctx)
+    message = str(err.value)
+    # Counted in generations, each missing one named with its error, and what to do next.
+    assert message.startswith("2 generation(s) asked for: 1 downloaded, 1 failed, 0 never ran; 2 must succeed")
+    assert f"acedata hailuo task {failed_id}: failed (api_error: generation failed upstream" in message
+    assert "clear the failed generation task(s) together with this task ('dl')" in message
+    assert "min_success= or fail_on_failed=False" in message
+    # The good video was downloaded, kept and listed before the task failed; the manifest reached XCom.
+    manifest = ctx["ti"].xcom["return_value"]
+    assert manifest == json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert {e["task_id"] for e in manifest["files"]} == {ok_id}
+    assert (manifest["generations"], manifest["downloaded"], manifest["failed"], manifest["never_ran"]) == (2, 1, 1, 0)
     assert manifest["failures"] == [
         {
             "task_id": failed_id,
@@ -344,12 +356,39 @@ def test_failed_results_are_skipped_or_fail_the_task(emulator, tmp_path, caplog,
     line = f"1 of 2 generations downloaded; 1 failed: {failed_id} (api_error: generation failed upstream (emulated"
     assert line in log
 
-    before = downloads(emulator)
-    strict = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path / "b"), fail_on_missing=True)
-    with pytest.raises(AirflowFailException, match=f"1 of 2 generation.*have no video.*task {failed_id}: failed"):
-        strict.execute(context())
-    assert downloads(emulator) == before  # failed before any download
-    assert not (tmp_path / "b").exists()
+    # A second try finds the complete file (and its poster): nothing is downloaded twice.
+    again = context()
+    with pytest.raises(AirflowFailException):
+        VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path / "a")).execute(again)
+    assert [entry["existing"] for entry in again["ti"].xcom["return_value"]["files"]] == [True, True]
+
+
+@pytest.mark.parametrize(
+    "policy, fails",
+    [
+        ({"fail_on_failed": False}, False),
+        ({"min_success": 1}, False),
+        ({"min_success": 0.5}, False),
+        ({"min_success": 1.0}, True),
+        ({"min_success": 2, "fail_on_failed": False}, True),  # min_success wins, as in the batch operators
+    ],
+)
+def test_min_success_and_fail_on_failed_mean_what_they_mean_for_batches(emulator, tmp_path, policy, fails):
+    results = generate(emulator, ["fine", "doomed [fail]"])
+    op = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path), **policy)
+    if fails:
+        with pytest.raises(AirflowFailException, match="1 downloaded, 1 failed"):
+            op.execute(context())
+    else:
+        manifest = op.execute(context())
+        assert (manifest["downloaded"], manifest["failed"]) == (1, 1)
+
+
+def test_the_policy_is_checked_when_the_dag_is_parsed_and_fail_on_missing_is_gone(tmp_path):
+    with pytest.raises(InvalidInputError, match=r"min_success: a float is a share .* task 'dl', checked when the DAG"):
+        VideoDownloadOperator(task_id="dl", results=[], destination=str(tmp_path), min_success=1.5)
+    with pytest.raises(TypeError, match=r"fail_on_missing= is now fail_on_failed= \(True by default\) or min_success="):
+        VideoDownloadOperator(task_id="dl", results=[], destination=str(tmp_path), fail_on_missing=True)
 
 
 @pytest.mark.parametrize(
@@ -451,7 +490,7 @@ def test_pipeline_under_dag_test(airflow_db, emulator, tmp_path, capsys):
     assert dag_run.logical_date is None
     assert states[("download", -1)] == "success", states
     assert (states[("generate", 2)], states[("too_slow", -1)]) == ("failed", "failed"), states
-    # The leaf (the download) succeeded; the failures are in its manifest (fail_on_missing=True fails it).
+    # The leaf (the download) succeeded (fail_on_failed=False); the failures are in its manifest.
     assert dag_run.state == DagRunState.SUCCESS, states
 
     # The destination was rendered per run: {{ params.root }}/{{ run_id }}/
@@ -484,7 +523,7 @@ def test_pipeline_under_dag_test(airflow_db, emulator, tmp_path, capsys):
         "state": "failed",
         "error": {"code": "api_error", "message": "generation failed upstream (emulated [fail])"},
         "prompt": "this one fails [fail]",
-        "upstream": "generate",
+        "upstream": "generate[2]",
     }
     assert by_id[slow_id]["error"]["code"] == "no_result" and by_id[slow_id]["upstream"] == "too_slow"
     assert f"VideoTaskSensor(task_ids=[{slow_id!r}]" in by_id[slow_id]["error"]["message"]
@@ -524,6 +563,41 @@ def test_pipeline_under_dag_test(airflow_db, emulator, tmp_path, capsys):
     assert xcoms[("wait", -1, "_link_VideoLink")] == waited[0]["videos"][0]["url"]
 
 
+def test_a_missing_video_fails_the_run_and_each_generation_is_counted(airflow_db, emulator, tmp_path, capsys):
+    """Four generations asked for: one downloaded, one failed at the vendor, one failed before submitting (a
+    mapped task instance), one never ran. The download fails the run after keeping and listing the video."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from dags import download_dags
+
+    dag = download_dags.missing_dag
+    dag_run = dag.test(logical_date=None, run_conf={"root": f"file://{tmp_path}/videos"})
+    log = capsys.readouterr().out
+    with create_session() as session:
+        states = {(ti.task_id, ti.map_index): ti.state for ti in dag_run.get_task_instances(session=session)}
+        rows = session.query(XComModel).filter(XComModel.run_id == dag_run.run_id, XComModel.dag_id == dag.dag_id)
+        xcoms = {(x.task_id, x.map_index, x.key): XComModel.deserialize_value(x) for x in rows}
+    assert dag_run.state == DagRunState.FAILED and states[("download", -1)] == "failed", states
+    assert [states[("hailuo", i)] for i in range(3)] == ["success", "failed", "failed"], states
+    assert states[("never", -1)] == "upstream_failed", states
+    assert emulator.stats()["tasks"] == 2  # nothing was sent for the misspelled model
+
+    # The manifest reached XCom although the task failed, and lists the downloaded video.
+    manifest = xcoms[("download", -1, "return_value")]
+    folder = tmp_path / "videos" / dag_run.run_id
+    assert json.loads((folder / "manifest.json").read_text()) == manifest
+    assert (manifest["generations"], manifest["downloaded"], manifest["failed"], manifest["never_ran"]) == (4, 1, 2, 1)
+    assert [e["task_id"] for e in manifest["files"] if e["kind"] == "video"] == [
+        xcoms[("hailuo", 0, "return_value")]["task_id"]
+    ]
+    assert sorted(f["upstream"] for f in manifest["failures"]) == ["hailuo[1]", "hailuo[2]", "never"]
+    assert "4 generation(s) asked for: 1 downloaded, 2 failed, 1 never ran; 4 must succeed" in log
+    assert "Airflow task hailuo[2] failed without a generation result" in log
+    assert "clear the generation task(s) hailuo[1], hailuo[2], never together with this task ('download')" in log
+    assert "XCom not found" not in log
+
+
 # ------------------------------------------------------------------------------------------------
 # every video is probed: what is not a complete video fails its item and is never kept
 # ------------------------------------------------------------------------------------------------
@@ -552,7 +626,7 @@ def test_a_file_that_is_not_a_complete_video_fails_its_item(emulator, tmp_path, 
     set_connection(monkeypatch, "acedata_default", "acedata", emulator.url, TOKEN, private_media_hosts=["127.0.0.1"])
     with serve(body) as url:
         results = [*good, fake_result(f"{url}/v.mp4", "bad-1")]
-        op = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path))
+        op = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path), fail_on_failed=False)
         manifest = op.execute(context())
     log = capsys.readouterr().out
     (failure,) = manifest["failures"]
@@ -568,14 +642,10 @@ def test_a_file_that_is_not_a_complete_video_fails_its_item(emulator, tmp_path, 
     assert "1 of 2 generations downloaded; 1 failed: bad-1 (invalid_video: " in log
     assert "bad-1" in (tmp_path / "gallery.html").read_text()
 
-    with serve(body) as url:  # fail_on_missing: the good video is still saved, then the task fails
+    with serve(body) as url:  # by default the good video is still saved, then the task fails
         results = [*good, fake_result(f"{url}/v.mp4", "bad-1")]
-        strict = VideoDownloadOperator(
-            task_id="dl", results=results, destination=str(tmp_path / "strict"), fail_on_missing=True
-        )
-        with pytest.raises(
-            AirflowFailException, match=r"1 of 2 generations downloaded; 1 failed: bad-1 \(invalid_video"
-        ):
+        strict = VideoDownloadOperator(task_id="dl", results=results, destination=str(tmp_path / "strict"))
+        with pytest.raises(AirflowFailException, match=r"1 downloaded, 1 failed, .*task bad-1: invalid_video"):
             strict.execute(context())
     assert [p.name for p in (tmp_path / "strict").glob("*.mp4")] == [f"acedata_{good[0]['task_id']}_0.mp4"]
     assert json.loads((tmp_path / "strict" / "manifest.json").read_text())["failed"] == 1
@@ -584,7 +654,7 @@ def test_a_file_that_is_not_a_complete_video_fails_its_item(emulator, tmp_path, 
 def test_only_bad_videos_fail_the_task(tmp_path):
     with serve(HTML_ERROR_PAGE) as url:
         op = VideoDownloadOperator(task_id="dl", results=fake_result(f"{url}/v.mp4"), destination=str(tmp_path))
-        with pytest.raises(AirflowFailException, match=r"0 of 1 generation downloaded; 1 failed: t-1 .*nothing was"):
+        with pytest.raises(AirflowFailException, match=r"1 generation\(s\) asked for: 0 downloaded, 1 failed"):
             op.execute(context())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gallery.html", "manifest.json"]
 

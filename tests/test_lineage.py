@@ -25,14 +25,14 @@ print("RUN_ID", run.run_id)
 """
 
 
-def complete_events(path: Path, jobs: set[str], deadline: float) -> dict[str, dict[str, Any]]:
-    """The COMPLETE event of each job, once all are written (the listener emits from a forked process)."""
+def final_events(path: Path, jobs: set[str], deadline: float) -> dict[str, dict[str, Any]]:
+    """The COMPLETE or FAIL event of each job, once all are written (the listener emits from a forked process)."""
     while True:
         found: dict[str, dict[str, Any]] = {}
         if path.exists():
             for line in path.read_text().splitlines():
                 event = json.loads(line) if line.strip() else {}
-                if event.get("eventType") == "COMPLETE":
+                if event.get("eventType") in ("COMPLETE", "FAIL"):
                     found[event["job"]["name"]] = event
         if jobs <= set(found) or time.monotonic() > deadline:
             return found
@@ -58,10 +58,12 @@ def test_the_operators_datasets_reach_the_openlineage_transport(airflow_db, emul
     )
     assert done.returncode == 0, done.stderr[-3000:]
     jobs = {"videos_view.batch", "videos_view.download"}
-    events = complete_events(events_file, jobs, time.monotonic() + 60)
+    events = final_events(events_file, jobs, time.monotonic() + 60)
     assert jobs <= set(events), sorted(events)
 
     download = events["videos_view.download"]
+    # One generation fails on purpose, so the download fails after writing the rest: its FAIL event names them.
+    assert (download["eventType"], events["videos_view.batch"]["eventType"]) == ("FAIL", "COMPLETE")
     written = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".mp4", ".jpg"))
     outputs = sorted((o["namespace"], o["name"]) for o in download["outputs"])
     assert outputs == sorted(("file", str(p).lstrip("/")) for p in written) or outputs == sorted(

@@ -102,21 +102,43 @@ def test_a_thumbnail_is_preferred_over_an_extracted_poster():
 
 def test_failed_task_instances_without_a_result_are_accounted_for():
     states = {0: "success", 1: "failed", 2: "failed", 3: "upstream_failed"}
-    failures = [{"task_id": "f-1"}]  # one of them left its result in XCom "failure"
-    entries = unexplained_failures("generate", states, failures, {"ok-0", "f-1"}, ["ok-0", "f-1", "lost-2"])
-    assert [(e.task_id, e.error.code, e.upstream) for e in entries] == [
-        ("lost-2", "no_result", "generate"),
-        (None, "no_result", "generate"),
+    explained = {1}  # map index 1 left its result in XCom "failure"
+    entries = unexplained_failures("generate", states, explained, {"ok-0", "f-1"}, ["ok-0", "f-1", "lost-2"])
+    # One entry per generation: the instance that never ran, and the id submitted by the other failed one.
+    assert [(e.task_id, e.state, e.upstream) for e in entries] == [
+        (None, "upstream_failed", "generate[3]"),
+        ("lost-2", "unknown", "generate"),
     ]
-    assert "VideoTaskSensor(task_ids=['lost-2']" in entries[0].error.message
-    assert "generate[1], generate[2], generate[3]" in entries[1].error.message
-    assert unexplained_failures("generate", {0: "success", 1: "failed"}, failures, set(), []) == []
+    assert "generate[3] never ran" in entries[0].error.message
+    assert "Airflow task generate[2] submitted it" in entries[1].error.message
+    assert "VideoTaskSensor(task_ids=['lost-2']" in entries[1].error.message
+    assert unexplained_failures("generate", {0: "success", 1: "failed"}, {1}, set(), []) == []
+
+
+def test_each_task_instance_that_failed_before_submitting_counts_as_one_generation():
+    # The count: two mapped Hailuo instances failed before submitting, the Luma video downloaded.
+    entries = unexplained_failures("hailuo", {0: "failed", 1: "failed"}, set(), {"luma-1"}, [])
+    assert [(e.task_id, e.state, e.upstream) for e in entries] == [
+        (None, "failed", "hailuo[0]"),
+        (None, "failed", "hailuo[1]"),
+    ]
+    assert "Airflow task hailuo[0] failed without a generation result" in entries[0].error.message
+    line = summary_line(3, 1, entries)
+    assert line.startswith("1 of 3 generations downloaded; 2 failed: hailuo[0] (no_result: "), line
+    # With a vendor task id left over, which instance failed without one is not known: both are named.
+    entries = unexplained_failures("hailuo", {0: "failed", 1: "failed"}, set(), set(), ["lost-1"])
+    assert [(e.task_id, e.upstream) for e in entries] == [("lost-1", "hailuo"), (None, "hailuo")]
+    assert "Airflow task one of hailuo[0], hailuo[1] failed without" in entries[1].error.message
 
 
 def test_summary_line():
     failure = FailureEntry("abc", "acedata", "hailuo", "failed", TaskError("api_error", "boom"))
     assert summary_line(3, 2, [failure]) == "2 of 3 generations downloaded; 1 failed: abc (api_error: boom)"
     assert summary_line(1, 1, []) == "1 of 1 generation downloaded; none failed"
+    never = FailureEntry(None, None, None, "upstream_failed", TaskError("no_result", "never ran"), None, "gen[2]")
+    assert summary_line(3, 1, [failure, never]) == (
+        "1 of 3 generations downloaded; 1 failed: abc (api_error: boom); 1 never ran: gen[2] (no_result: never ran)"
+    )
 
 
 def test_values_from_outside_are_never_printed_raw():

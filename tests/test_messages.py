@@ -7,6 +7,7 @@ import asyncio
 import logging
 import socket
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -23,7 +24,11 @@ from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
 from airflow_provider_vidgen.core.settings import api_settings, next_step
 from airflow_provider_vidgen.core.transport import RetryPolicy
 from airflow_provider_vidgen.hooks.acedata import AceDataHook
-from airflow_provider_vidgen.operators.acedata import AceDataVideoOperator, HailuoVideoOperator
+from airflow_provider_vidgen.operators.acedata import (
+    AceDataVideoOperator,
+    HailuoBatchVideoOperator,
+    HailuoVideoOperator,
+)
 from airflow_provider_vidgen.operators.hidream import HiDreamVideoOperator
 from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, format_duration, next_event
 from airflow_provider_vidgen.vendors.acedata.vendor import ACEDATA
@@ -99,7 +104,7 @@ def test_the_operator_ends_the_task_with_the_message_alone(emulator, monkeypatch
     set_connection(monkeypatch, "acedata_wrong", "acedata", emulator.url, WRONG)
     operator = HailuoVideoOperator(task_id="gen", prompt="a fox", acedata_conn_id="acedata_wrong")
     with pytest.raises(AirflowFailException) as caught:  # a bad token is not retried
-        operator.execute({"ti": None})
+        operator.execute({"ti": SimpleNamespace(xcom_push=lambda key, value: None)})
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     assert "check the API token of connection 'acedata_wrong'" in str(caught.value)
     assert emulator.stats()["tasks_created"] == 0
@@ -193,6 +198,68 @@ def test_a_literal_bad_model_is_a_dag_import_error(airflow_db, tmp_path):
     (error,) = bag.import_errors.values()
     assert "model: must be one of 'minimax-t2v'" in error and "got 'minimax-t3v'" in error
     assert "checked when the DAG was parsed" in error and "bad_model" not in bag.dags
+
+
+@pytest.mark.parametrize(
+    ("declare", "where"),
+    [
+        (lambda: HailuoVideoOperator.partial(task_id="gen", model="minimax-t3v").expand(prompt=["a"]), "prompt[0]"),
+        (lambda: HailuoVideoOperator.partial(task_id="gen").expand(prompt=["a"], model=["minimax-t2v", "minimax-t3v"]),
+         "prompt[0], model[1]"),
+        (lambda: HailuoVideoOperator.partial(task_id="gen").expand_kwargs([{"prompt": "a", "model": "minimax-t3v"}]),
+         ".expand_kwargs() item [0]"),
+        (lambda: HailuoBatchVideoOperator.partial(task_id="gen", model="minimax-t3v").expand(prompts=[["a"], ["b"]]),
+         "prompts[0]"),
+    ],
+)  # fmt: skip
+def test_mapped_literal_bad_input_fails_as_the_constructor_does(declare, where):
+    with pytest.raises(InvalidInputError) as caught:
+        declare()
+    text = str(caught.value)
+    assert "model: must be one of 'minimax-t2v', 'minimax-i2v', 'minimax-i2v-director'; got 'minimax-t3v'" in text
+    assert "task 'gen', " in text and where in text and "checked when the DAG was parsed" in text
+
+
+def test_mapped_parameter_names_are_checked_as_the_constructor_does():
+    with pytest.raises(TypeError, match=r"unknown parameter\(s\) 'promt' \(did you mean 'prompt'\?\)"):
+        HailuoVideoOperator.partial(task_id="gen", promt="x")
+    with pytest.raises(TypeError, match="HailuoVideoOperator does not take body="):
+        HailuoVideoOperator.partial(task_id="gen").expand(body=[{"prompt": "x"}])
+
+
+def test_mapped_values_from_upstream_wait_for_the_run():
+    from airflow.sdk import DAG
+
+    with DAG("upstream_values", schedule=None):
+        given = HailuoVideoOperator(task_id="given", prompt="x")
+        HailuoVideoOperator.partial(task_id="a", model="minimax-t2v").expand(prompt=given.output)
+        HailuoBatchVideoOperator.partial(task_id="b", min_success=1).expand(
+            prompts=given.output, item_offset=given.output
+        )
+        HailuoVideoOperator.partial(task_id="c").expand_kwargs(given.output)
+        AceDataVideoOperator.partial(task_id="d", service="hailuo").expand(body=given.output)
+        # ... but what the DAG file fixes beside them is still checked.
+        with pytest.raises(InvalidInputError, match=r"model: must be one of .*values from upstream"):
+            HailuoVideoOperator.partial(task_id="e", model="minimax-t3v").expand(prompt=given.output)
+
+
+def test_a_mapped_literal_bad_model_is_a_dag_import_error(airflow_db, tmp_path):
+    (tmp_path / "bad_mapped_dag.py").write_text(
+        textwrap.dedent(
+            """
+            import pendulum
+            from airflow.sdk import DAG
+            from airflow_provider_vidgen.operators.acedata import HailuoVideoOperator
+
+            with DAG("bad_mapped", schedule=None, start_date=pendulum.datetime(2026, 1, 1)):
+                HailuoVideoOperator.partial(task_id="gen", model="minimax-t2v-turbo").expand(prompt=["a", "b"])
+            """
+        )
+    )
+    bag = DagBag(str(tmp_path))
+    (error,) = bag.import_errors.values()
+    assert "model: must be one of 'minimax-t2v'" in error and "got 'minimax-t2v-turbo'" in error
+    assert "checked when the DAG was parsed" in error and "bad_mapped" not in bag.dags
 
 
 # ------------------------------------------------------------------------------------------------

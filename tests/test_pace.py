@@ -245,13 +245,16 @@ def test_status_requests_take_the_poll_pace_and_submissions_do_not(emulator, mon
     slots = RecordingSlots(clock)
     hook.pace = TokenPace(slots, "token", 1000, sleep=clock.sleep)
     hook.poll_pace = TokenPace(slots, "polls", 2, sleep=clock.sleep)
-    task_id = hook.submit("hailuo", {"prompt": "a paper boat"})
-    start = clock.now
-    for _ in range(3):
-        hook.retrieve("hailuo", task_id)
-    # Three polls at 2 per second: the second and third each wait half a second (on the held clock).
-    assert 1.0 <= clock.now - start < 1.1
-    asyncio.run(hook.aretrieve_many("hailuo", [task_id]))  # the triggers' path takes it as well
+    try:
+        task_id = hook.submit("hailuo", {"prompt": "a paper boat"})
+        start = clock.now
+        for _ in range(3):
+            hook.retrieve("hailuo", task_id)
+        # Three polls at 2 per second: the second and third each wait half a second (on the held clock).
+        assert 1.0 <= clock.now - start < 1.1
+        asyncio.run(hook.aretrieve_many("hailuo", [task_id]))  # the triggers' path takes it as well
+    finally:
+        hook.close()  # its connection to the emulator, else a ResourceWarning under a later test
     assert slots.keys == ["token"] + ["polls", "token"] * 4
 
 

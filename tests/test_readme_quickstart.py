@@ -29,6 +29,9 @@ BLOCK = re.compile(r"^<!-- quickstart:(shell|dag)(?: (\S+))? -->\n```[a-z]*\n(.*
 INSTALL = "make install && source .venv/bin/activate"
 README_PORT = "8765"
 DAGS_TEST = re.compile(r"^airflow dags test (\S+)", re.M)
+# The mistake the README names, and where the test makes it in the quickstart's DAG.
+MISTAKE = ("minimax-t2v-turbo", 'model="minimax-t2v-turbo"')
+PARTIAL = ('.partial(task_id="hailuo", ', '.partial(task_id="hailuo", model="minimax-t2v-turbo", ')
 
 # Prepended to the blocks: kill every background job on exit, and record the exit code of
 # `airflow dags test` (the command itself runs unchanged).
@@ -36,6 +39,7 @@ PRELUDE = """\
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 airflow() {
   if [[ "${1-}" == dags && "${2-}" == test ]]; then
+    echo "$AIRFLOW_HOME" > "$QUICKSTART_STATE/airflow_home"
     local rc=0
     command airflow "$@" || rc=$?
     echo "$rc" > "$QUICKSTART_STATE/dags_test_rc"
@@ -87,10 +91,8 @@ def test_the_readme_marks_a_runnable_quickstart():
     assert target and f"Save this as `{target}`" in readme  # the file the reader is told to write
 
 
-def test_the_quickstart_runs_as_written(tmp_path):
-    readme = README.read_text()
-    blocks = quickstart_blocks(readme)
-    (dag_id,) = DAGS_TEST.findall("\n".join(body for kind, _, body in blocks if kind == "shell"))
+def run_quickstart(tmp_path: Path, blocks: list[tuple[str, str | None, str]]) -> tuple[subprocess.Popen, str, Path]:
+    """Run ``blocks`` as the module docstring says; the process (ended), its output and the state folder."""
     port = free_port()
     work, state = tmp_path / "clone", tmp_path / "state"
     work.mkdir()
@@ -100,8 +102,6 @@ def test_the_quickstart_runs_as_written(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "VIDGEN"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["QUICKSTART_STATE"] = str(state)
-
-    started = time.monotonic()
     process = subprocess.Popen(
         ["bash", "-euo", "pipefail", str(script)],
         cwd=work,
@@ -117,16 +117,32 @@ def test_the_quickstart_runs_as_written(tmp_path):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    elapsed = time.monotonic() - started
-    tail = output[-6000:]
-
-    assert process.returncode == 0, f"the quickstart failed (exit {process.returncode}):\n{tail}"
-    assert (state / "dags_test_rc").read_text().strip() == "0", tail
     for _ in range(50):  # the emulator was stopped (by the README's kill or the exit trap)
         if not is_listening(port):
             break
         time.sleep(0.1)
     assert not is_listening(port), "the emulator started by the quickstart is still running"
+    return process, output, state
+
+
+def error_lines(output: str) -> list[str]:
+    """Lines that look like errors: log lines at error level, and tracebacks."""
+    return [line for line in output.splitlines() if "[error" in line or "ERROR" in line or "Traceback" in line]
+
+
+def test_the_quickstart_runs_as_written(tmp_path):
+    readme = README.read_text()
+    blocks = quickstart_blocks(readme)
+    (dag_id,) = DAGS_TEST.findall("\n".join(body for kind, _, body in blocks if kind == "shell"))
+    started = time.monotonic()
+    process, output, state = run_quickstart(tmp_path, blocks)
+    elapsed = time.monotonic() - started
+    work = tmp_path / "clone"
+    tail = output[-6000:]
+
+    assert process.returncode == 0, f"the quickstart failed (exit {process.returncode}):\n{tail}"
+    assert (state / "dags_test_rc").read_text().strip() == "0", tail
+    assert error_lines(output) == [], tail  # nothing that is not an error looks like one
 
     home = Path((state / "airflow_home").read_text().strip())
     with sqlite3.connect(home / "airflow.db") as db:
@@ -149,3 +165,21 @@ def test_the_quickstart_runs_as_written(tmp_path):
     assert manifest["downloaded"] == manifest["generations"] and manifest["failures"] == []
     assert all(name in gallery.read_text() for name in videos)
     assert elapsed < 120, f"the quickstart took {elapsed:.0f} s"
+
+
+def test_a_misspelt_model_in_the_quickstart_fails_before_anything_is_sent(tmp_path):
+    """The mistake the README warns about, made in the README's own DAG: ``airflow dags test`` exits non-zero,
+    the error names the model and the allowed values, and no run (so no request) exists."""
+    readme = README.read_text()
+    assert MISTAKE[0] in readme and f"`{MISTAKE[1]}`" in readme  # the README shows this very mistake
+    blocks = [(kind, target, body.replace(*PARTIAL) if kind == "dag" else body) for kind, target, body in
+              quickstart_blocks(readme)]  # fmt: skip
+    assert blocks != quickstart_blocks(readme)
+    process, output, state = run_quickstart(tmp_path, blocks)
+    assert process.returncode != 0 and (state / "dags_test_rc").read_text().strip() == "1", output[-3000:]
+    assert "model: must be one of 'minimax-t2v', 'minimax-i2v', 'minimax-i2v-director'; got 'minimax-t2v-turbo'" in (
+        output
+    ), output[-3000:]
+    home = Path((state / "airflow_home").read_text().strip())
+    with sqlite3.connect(home / "airflow.db") as db:
+        assert db.execute("SELECT count(*) FROM dag_run").fetchone() == (0,)

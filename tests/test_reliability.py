@@ -560,6 +560,8 @@ def test_bad_input_through_operators_sends_zero_requests(airflow_db, emu, caplog
     dag_run, states, xcoms = run_dag(reliability_dags.bad_input_dag)
     text = logs(caplog, capfd)
     assert dag_run.state == DagRunState.FAILED
+    given = {"ace_bad", "hidream_bad", "bad_seconds_given"}  # the upstream tasks that hand the mapped values over
+    assert {states.pop((task_id, -1)) for task_id in given} == {TaskInstanceState.SUCCESS}
     assert len(states) == len(reliability_dags.ACE_BAD) + len(reliability_dags.HIDREAM_BAD) + 5
     assert set(states.values()) == {TaskInstanceState.FAILED}, states
     assert not [key for key in xcoms if key[2] == "vendor_task_id"]

@@ -18,6 +18,8 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".m4v", ".mkv")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 INVALID_VIDEO = "invalid_video"
 NO_RESULT = "no_result"
+NEVER_RAN = "upstream_failed"  # the state of a task instance that never ran: an upstream task failed
+DONE_STATES = ("success", "skipped", "removed")  # task instance states that leave no generation missing
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 FileKind = Literal["video", "thumbnail", "poster"]
@@ -307,36 +309,45 @@ def invalid_video(item: PlannedFile, reason: str, prompt: str | None) -> Failure
 def unexplained_failures(
     upstream: str,
     states: Mapping[int, str],
-    failures: Sequence[Any],
+    explained: set[int],
     known_ids: set[str],
     submitted_ids: Sequence[str],
 ) -> list[FailureEntry]:
-    """Failed task instances of one upstream task that left neither a result nor a ``failure`` XCom.
+    """One entry per task instance of ``upstream`` that did not succeed and left no ``failure`` XCom (the map
+    indexes in ``explained`` did): each was asked for at least one generation, which has no video.
 
-    Each vendor task id that was submitted but never came back is listed (it may still finish, and
-    it is billed); task instances that failed before submitting anything are listed together.
+    An instance that never ran (``upstream_failed``) is named by its map index. A vendor task id that was
+    submitted but never came back is named instead of one failed instance (it is billed and may still
+    finish); the other failed instances are named by map index, exactly when no such id is left over.
     """
-    bad = sorted(index for index, state in states.items() if state not in ("success", "skipped", "removed"))
-    missing = len(bad) - len(failures)
-    if missing <= 0:
-        return []
-    entries: list[FailureEntry] = []
-    for task_id in submitted_ids:
-        if task_id in known_ids or len(entries) >= missing:
-            continue
+
+    def name(index: int) -> str:
+        return f"{upstream}[{index}]" if index >= 0 else upstream
+
+    bad = sorted(index for index, state in states.items() if state not in DONE_STATES and index not in explained)
+    failed = [index for index in bad if states[index] != NEVER_RAN]
+    entries = [missing(name(index), NEVER_RAN, "never ran (an upstream task failed)") for index in bad
+               if states[index] == NEVER_RAN]  # fmt: skip
+    lost = [task_id for task_id in submitted_ids if task_id not in known_ids][: len(failed)]
+    where = ", ".join(map(name, failed))
+    for task_id in lost:
         message = (
-            f"Airflow task {upstream} submitted it but ended without its result (timeout or error while waiting); "
-            f"it may still finish and is billed: collect it with VideoTaskSensor(task_ids=[{task_id!r}], service=...)"
+            f"Airflow task {where if len(failed) == 1 else f'one of {where}'} submitted it but ended without its "
+            "result (timeout or error while waiting); it may still finish and is billed: collect it with "
+            f"VideoTaskSensor(task_ids=[{task_id!r}], service=...)"
         )
         entries.append(FailureEntry(task_id, None, None, "unknown", TaskError(NO_RESULT, message), None, upstream))
-    if len(entries) < missing:
-        where = ", ".join(f"{upstream}[{i}]" if i >= 0 else upstream for i in bad)
-        message = (
-            f"{missing - len(entries)} of the failed task instance(s) {where} left no generation result (failed "
-            "before or without submitting); see their logs"
-        )
-        entries.append(FailureEntry(None, None, None, "unknown", TaskError(NO_RESULT, message), None, upstream))
+    for index in failed[len(lost) :]:
+        subject, task = (f"one of {where}", upstream) if lost else (name(index), name(index))
+        entries.append(missing(subject, "failed", "failed without a generation result (before or without "
+                               "submitting one); its log says why", task))  # fmt: skip
     return entries
+
+
+def missing(subject: str, state: str, what: str, task: str | None = None) -> FailureEntry:
+    """The failure of a generation known only by its Airflow task instance (``generate[2]``)."""
+    error = TaskError(NO_RESULT, f"Airflow task {subject} {what}")
+    return FailureEntry(None, None, None, state, error, None, task or subject)
 
 
 def map_states(task_id: str, states: Mapping[str, Any]) -> dict[int, str]:
@@ -374,6 +385,11 @@ class Manifest:
         return len({e.task_id for e in self.files if e.kind == "video" and e.task_id not in bad})
 
     @property
+    def never_ran(self) -> int:
+        """Generations whose task never ran (an upstream task failed)."""
+        return sum(entry.state == NEVER_RAN for entry in self.failures)
+
+    @property
     def bytes(self) -> int:
         return sum(entry.bytes for entry in self.files)
 
@@ -406,7 +422,8 @@ class Manifest:
             "run_id": self.run_id,
             "generations": self.generations,
             "downloaded": self.downloaded,
-            "failed": len(self.failures),
+            "failed": len(self.failures) - self.never_ran,
+            "never_ran": self.never_ran,
             "bytes": self.bytes,
             "files": [entry.to_dict() for entry in self.files],
             "failures": [entry.to_dict() for entry in self.failures],
@@ -421,7 +438,11 @@ def count_generations(results: Sequence[TaskResult], failures: Sequence[FailureE
 
 
 def summary_line(generations: int, downloaded: int, failures: Sequence[FailureEntry]) -> str:
+    """``1 of 3 generations downloaded; 1 failed: <id> (<code>: <message>); 1 never ran: <task>[2] (...)``."""
     text = f"{downloaded} of {generations} generation{'s' if generations != 1 else ''} downloaded"
     if not failures:
         return text + "; none failed"
-    return text + f"; {len(failures)} failed: " + "; ".join(entry.describe() for entry in failures)
+    failed = [entry for entry in failures if entry.state != NEVER_RAN]
+    never = [entry for entry in failures if entry.state == NEVER_RAN]
+    parts = [(f"{len(failed)} failed", failed), (f"{len(never)} never ran", never)]
+    return text + "".join(f"; {head}: " + "; ".join(e.describe() for e in group) for head, group in parts if group)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_provider_vidgen.operators.base import BaseVideoOperator
@@ -45,6 +45,8 @@ class AceDataVideoOperator(BaseVideoOperator):
         self.acedata_conn_id = acedata_conn_id
 
     def request_body(self) -> dict[str, Any]:
+        if self.body and not isinstance(self.body, Mapping):
+            return self.body  # type: ignore[return-value]  # from upstream XCom (parse time): checked when run
         body = dict(self.body) if self.body else super().request_body()
         if self.callback_url:
             body["callback_url"] = self.callback_url

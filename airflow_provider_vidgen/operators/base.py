@@ -27,6 +27,7 @@ from airflow_provider_vidgen.links import TaskVideosLink, VideoLink, push_video_
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.definitions.mappedoperator import OperatorPartial
 
     from airflow_provider_vidgen.core.vendor import Vendor
     from airflow_provider_vidgen.hooks.base import VideoApiHook
@@ -93,15 +94,22 @@ class VideoOperatorMeta(type(BaseOperator)):  # type: ignore[misc]
     """
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        for name in sorted(set(kwargs) & set(cls.refused_parameters)):
-            raise TypeError(f"{cls.__name__} does not take {name}=: {cls.refused_parameters[name]}")
-        unknown = sorted(name for name in set(kwargs) - accepted_parameters(cls) if not name.startswith("_airflow"))
-        if unknown:
-            raise unknown_parameter_error(cls, unknown)
+        check_parameter_names(cls, kwargs)
         operator = super().__call__(*args, **kwargs)
-        if not kwargs.get("_airflow_from_mapped"):  # a mapped task is validated in execute, with the rest
+        # A mapped task's literal arguments were checked by .expand() (operators.mapped); all of them are
+        # checked again in execute, templated and upstream values included.
+        if not kwargs.get("_airflow_from_mapped"):
             operator.check_literal_inputs()
         return operator
+
+
+def check_parameter_names(cls: Any, kwargs: Mapping[str, Any]) -> None:
+    """A refused or misspelt parameter is a TypeError naming it (with the closest known one)."""
+    for name in sorted(set(kwargs) & set(cls.refused_parameters)):
+        raise TypeError(f"{cls.__name__} does not take {name}=: {cls.refused_parameters[name]}")
+    unknown = sorted(name for name in set(kwargs) - accepted_parameters(cls) if not name.startswith("_airflow"))
+    if unknown:
+        raise unknown_parameter_error(cls, unknown)
 
 
 class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
@@ -159,6 +167,14 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
         self.completed: list[dict[str, Any]] = []  # the results this task returned (for its lineage)
         self.allow_unknown_fields = allow_unknown_fields
 
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:  # type: ignore[override]
+        """Airflow's ``partial``, whose ``.expand()`` checks the literal arguments as the constructor does."""
+        from airflow_provider_vidgen.operators.mapped import CheckedPartial
+
+        check_parameter_names(cls, kwargs)
+        return CheckedPartial.of(super().partial(**kwargs))
+
     @property
     def conn_id(self) -> str:
         """The connection id, held in the vendor's own (templated) parameter, e.g. ``acedata_conn_id``."""
@@ -174,17 +190,18 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
 
     # ------------------------------------------------------------------ checks
 
-    def check_literal_inputs(self) -> None:
-        """Validate, when the DAG is parsed, the inputs the DAG file fixes (raises InvalidInputError)."""
+    def check_literal_inputs(self, mapped: str | None = None) -> None:
+        """Validate, when the DAG is parsed, the inputs the DAG file fixes (raises InvalidInputError).
+
+        ``mapped`` says which mapped values these are (``.expand() with prompt[1]``) for a mapped task.
+        """
         try:
             self.check_literal_body()
             for name in ("poll_interval", "timeout"):
                 check_seconds(name, getattr(self, name), literal_only=True)
         except InvalidInputError as err:
-            raise InvalidInputError(
-                err.field,
-                f"{err.problem} ({type(self).__name__} task {self.task_id!r}, checked when the DAG was parsed)",
-            ) from None
+            where = f"{type(self).__name__} task {self.task_id!r}" + (f", {mapped}" if mapped else "")
+            raise InvalidInputError(err.field, f"{err.problem} ({where}, checked when the DAG was parsed)") from None
 
     def check_literal_body(self) -> None:
         raise NotImplementedError
@@ -354,6 +371,9 @@ class BaseVideoOperator(BaseGenerationOperator):
             self.check_literal(self.service_name(), self.request_body())
 
     def execute(self, context: Context) -> dict[str, Any]:
+        # The worker renders the Video link whenever the task stops (a failure before submitting and a
+        # deferral included): an empty value until the video exists keeps it from logging a missing XCom.
+        push_video_url(context, [])
         service = self.service_name()
         try:  # validated once, before any request: bad input must cost nothing
             submission = self.prepare(service, self.request_body())
@@ -372,9 +392,6 @@ class BaseVideoOperator(BaseGenerationOperator):
             raise AirflowFailException(str(outcome.error))
         self._submitted = (service, [outcome.task_id])  # for on_kill
         context["ti"].xcom_push(key=xcom.VENDOR_TASK_ID, value=outcome.task_id)
-        # The worker renders the Video link whenever the task stops (deferral included); an empty
-        # value until the video exists keeps it from logging a missing-XCom error.
-        push_video_url(context, [])
         earlier = outcome.result
         if earlier is not None and earlier.state == "succeeded":
             push_video_url(context, [earlier])
@@ -402,7 +419,8 @@ class BaseVideoOperator(BaseGenerationOperator):
         (result,) = received(event).results_or_raise()
         if result.state == "failed":
             # Kept in XCom (key "failure") so a downstream all_done task can report it.
-            context["ti"].xcom_push(key=xcom.FAILURE, value=self.returned(result))
+            ti = context["ti"]  # its map index tells the download which task instance this failure explains
+            ti.xcom_push(key=xcom.FAILURE, value={**self.returned(result), "map_index": ti.map_index})
             raise AirflowException(f"Generation failed: {result.describe()}")
         self.log.info("%s", result.describe())
         push_video_url(context, [result])

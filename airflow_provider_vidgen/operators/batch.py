@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from airflow_provider_vidgen.operators.submitter import Outcome, SubmissionStopped
 
 SHOWN_FAILURES = 10
+# The settings a batch checks itself (check_settings): any of them may be mapped from upstream XCom.
+BATCH_SETTINGS = ("max_items", "min_success", "max_submissions", "max_usage", "item_offset")
 
 
 def raw_bodies(bodies: Any, max_items: int, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -147,19 +149,27 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         return [self._item(index, lambda body: self.prepare(service, body), body) for index, body in self._bodies()]
 
     def check_literal_body(self) -> None:
-        self.check_settings()
+        self.check_settings(literal_only=True)
         service = self.service_name()
-        if is_literal(service) and all(is_literal(value) for value in self.item_lists().values()):
+        if all(is_literal(value) for value in (service, self.max_items, *self.item_lists().values())):
             for index, body in self._bodies():
                 self._item(index, lambda body: self.check_literal(service, body), body)
 
-    def check_settings(self) -> None:
-        if not isinstance(self.max_items, int) or isinstance(self.max_items, bool) or self.max_items < 1:
-            raise InvalidInputError("max_items", f"must be a positive integer, got {self.max_items!r}")
-        check_min_success(self.min_success)
-        self.budget()
-        if isinstance(self.item_offset, bool) or not isinstance(self.item_offset, int) or self.item_offset < 0:
-            raise InvalidInputError("item_offset", f"must be an integer >= 0, got {self.item_offset!r}")
+    def check_settings(self, *, literal_only: bool = False) -> None:
+        """The batch's own settings; with ``literal_only`` (parse time) a value from upstream XCom waits for the run."""
+        unknown = {name for name in BATCH_SETTINGS if literal_only and not is_literal(getattr(self, name))}
+        max_items = self.max_items
+        if "max_items" not in unknown and (
+            isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1
+        ):
+            raise InvalidInputError("max_items", f"must be a positive integer, got {max_items!r}")
+        if "min_success" not in unknown:
+            check_min_success(self.min_success)
+        if not unknown & {"max_submissions", "max_usage"}:
+            self.budget()
+        offset = self.item_offset
+        if "item_offset" not in unknown and (isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
+            raise InvalidInputError("item_offset", f"must be an integer >= 0, got {offset!r}")
         if self.submit_timeout is not None:
             check_seconds("submit_timeout", self.submit_timeout, literal_only=True)
 
@@ -186,6 +196,7 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
     # ------------------------------------------------------------------ execute
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        push_video_url(context, [])  # an empty link until the videos exist (see the single operator)
         service = self.service_name()
         try:
             submissions = self.checked_submissions(service)
@@ -202,7 +213,6 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         unsubmitted = {str(i): r.to_dict()["error"] for i, r in enumerate(ordered) if not r.task_id and r.error}
         # Always pushed (empty too): the resumed task reads it back, and a missing XCom logs an error.
         ti.xcom_push(key=xcom.UNSUBMITTED, value=unsubmitted)
-        push_video_url(context, [])  # an empty link until the videos exist (see the single operator)
         waiting = [task_id for task_id in ids if task_id]
         if not self.wait_for_completion or all(result.terminal for result in ordered) or not waiting:
             return self._finish(context, ordered, [submission.body for submission in submissions])
@@ -298,10 +308,9 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         required = required_successes(len(ordered), min_success=self.min_success, fail_on_failed=self.fail_on_failed)
         if counts.succeeded < required:
             # Kept in XCom (key "failure") so a downstream all_done task can report them.
-            failures = [returned[index] for index, _ in failed]
-            context["ti"].xcom_push(
-                key=xcom.FAILURE, value=keep_small(failures, context, "failures", root=self.results_path)
-            )
+            ti = context["ti"]  # its map index tells the download which task instance these failures explain
+            failures = [{**returned[index], "map_index": ti.map_index} for index, _ in failed]
+            ti.xcom_push(key=xcom.FAILURE, value=keep_small(failures, context, "failures", root=self.results_path))
             shown = "; ".join(f"item {index}: {result.describe()}" for index, result in failed[:SHOWN_FAILURES])
             more = f"; and {len(failed) - SHOWN_FAILURES} more" if len(failed) > SHOWN_FAILURES else ""
             raise AirflowException(

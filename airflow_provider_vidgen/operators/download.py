@@ -14,8 +14,10 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_provider_vidgen import xcom
+from airflow_provider_vidgen.core.batch import check_min_success, required_successes
 from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.manifest import (
+    DONE_STATES,
     FailureEntry,
     FileEntry,
     Manifest,
@@ -30,7 +32,7 @@ from airflow_provider_vidgen.core.manifest import (
     summary_line,
     unexplained_failures,
 )
-from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.core.results import TaskError, TaskResult
 from airflow_provider_vidgen.links import RunVideosLink
 from airflow_provider_vidgen.storage import keep_small, load_all, load_results
 
@@ -131,7 +133,8 @@ def check_destination_prefix(value: Any) -> None:
 def upstream_failures(
     context: Any, sources: Sequence[str], results: list[TaskResult], prompts: Mapping[str, str]
 ) -> list[FailureEntry]:
-    """Every failed map index of the upstream tasks in ``results``, from their ``failure`` XCom and states.
+    """Every generation of the upstream tasks in ``results`` that has no result: from their ``failure`` XCom,
+    and one per task instance that failed or never ran without leaving one (``unexplained_failures``).
 
     Pulls whole XCom sequences (one request per key and task, never a missing item), so a run whose
     generations all succeed logs no XCom error.
@@ -143,25 +146,41 @@ def upstream_failures(
     entries: list[FailureEntry] = []
     for upstream in sources:
         pulled = load_results(ti.xcom_pull(task_ids=[upstream], key=xcom.FAILURE) or [])  # batches' lists too
-        failures = [item for item in pulled if item.get("task_id")]
-        for item in failures:
-            if item["task_id"] in known:
-                continue
-            try:
-                result = parse_result(item)
-            except InvalidInputError:
-                continue
-            known.add(result.task_id)
-            prompt = item.get("prompt") if isinstance(item.get("prompt"), str) else None
-            entries.append(FailureEntry.of(result, prompt, upstream))
+        explained = {item["map_index"] for item in pulled if isinstance(item.get("map_index"), int)}
+        for item in pulled:
+            entry = failure_entry(item, upstream)
+            if entry is not None and (entry.task_id is None or entry.task_id not in known):
+                known.add(entry.task_id or "")
+                entries.append(entry)
         raw = ti.get_task_states(dag_id=ti.dag_id, task_ids=[upstream], run_ids=[ti.run_id])
         states = map_states(upstream, (raw or {}).get(ti.run_id, {}))
-        if sum(state not in ("success", "skipped", "removed") for state in states.values()) > len(failures):
+        if any(state not in DONE_STATES and index not in explained for index, state in states.items()):
             submitted = [i for i in ti.xcom_pull(task_ids=[upstream], key=xcom.VENDOR_TASK_ID) or [] if i]
-            extra = unexplained_failures(upstream, states, failures, known, submitted)
+            extra = unexplained_failures(upstream, states, explained, known, submitted)
             known.update(entry.task_id for entry in extra if entry.task_id)
             entries.extend(extra)
     return entries
+
+
+def failure_entry(item: Mapping[str, Any], upstream: str) -> FailureEntry | None:
+    """A ``failure`` XCom item as a manifest failure; a batch item that was never submitted has no vendor
+    task id and is named by its task instance and position (None: not a generation result)."""
+    prompt = item.get("prompt") if isinstance(item.get("prompt"), str) else None
+    index = item.get("map_index", -1)
+    where = f"{upstream}[{index}]" if isinstance(index, int) and index >= 0 else upstream
+    if item.get("task_id"):
+        try:
+            return FailureEntry.of(parse_result(item), prompt, where)
+        except InvalidInputError:
+            return None
+    error = item.get("error")
+    if not isinstance(error, Mapping) or not {"code", "message"} <= set(error):
+        return None
+    subject = f"{where} item {item['index']}" if isinstance(item.get("index"), int) else where
+    return FailureEntry(
+        None, item.get("vendor"), item.get("service"), "failed", TaskError(str(error["code"]), str(error["message"])),
+        prompt, subject,
+    )  # fmt: skip
 
 
 class VideoDownloadOperator(BaseOperator):
@@ -178,9 +197,11 @@ class VideoDownloadOperator(BaseOperator):
     :param include_thumbnails: also download each video's thumbnail (used as its poster).
     :param posters: extract a poster frame (JPEG) from each video that has no downloaded thumbnail.
     :param max_bytes: largest file accepted; a bigger one aborts the task and leaves nothing behind.
-    :param fail_on_missing: fail when any generation has no usable video (failed, unfinished, or a file
-        that is not a video); by default they are listed in the manifest and the log and the task
-        succeeds, unless nothing at all was downloaded.
+    :param min_success: succeed when at least this many generations were downloaded (an int), or this share
+        of the generations asked for (a float, 0 < x <= 1); replaces ``fail_on_failed`` when given, as in the
+        batch operators.
+    :param fail_on_failed: without ``min_success``: fail the task when any generation asked for has no
+        usable video (it failed, never ran, or its file is not a video) (default), or succeed and list them.
     :param manifest_name: write the manifest as JSON into the destination under this name (None: don't).
     :param gallery_name: write a self-contained HTML gallery of the folder under this name (None: don't).
     :param request_timeout: seconds without progress before a download is abandoned.
@@ -190,9 +211,12 @@ class VideoDownloadOperator(BaseOperator):
         each vendor in ``results``. Every other URL, and every redirect, must resolve to a public address.
 
     Runs with ``trigger_rule="all_done"`` by default, so a failed mapped generation does not stop the
-    others from being downloaded. Every map index of the upstream tasks in ``results`` is accounted
-    for: failed generations come from their ``failure`` XCom, and task instances that left no result
-    at all are listed too.
+    others from being downloaded, and the missing ones are counted, named and then fail this task (by
+    default). Every map index of the upstream tasks in ``results`` is accounted for: failed generations
+    come from their ``failure`` XCom, and each task instance that failed or never ran without one counts
+    as one generation asked for. The files that did download are kept and listed in the manifest
+    (written, and pushed as ``return_value``, before the task fails), so clearing the failed generation
+    tasks together with this task finishes the set without downloading a file twice.
 
     Files are named ``<vendor>_<task id>_<index>.mp4`` (thumbnails ``..._<index>_thumb.jpg``, posters
     ``..._<index>_poster.jpg``) and written under a temporary name, then renamed, so a reader never
@@ -200,7 +224,7 @@ class VideoDownloadOperator(BaseOperator):
     duration, every declared frame present); a file that is not a complete video (an HTML error page,
     a truncated file) is never kept and its generation is listed as failed (``invalid_video``).
 
-    Returns (XCom) the manifest: ``{destination, run_id, generations, downloaded, failed, bytes,
+    Returns (XCom) the manifest: ``{destination, run_id, generations, downloaded, failed, never_ran, bytes,
     files: [...], failures: [...], manifest, gallery}``. When the task has asset ``outlets``, each
     asset event carries ``{destination, files, new_files, bytes, failed, manifest, gallery}`` as its ``extra``.
     """
@@ -219,7 +243,8 @@ class VideoDownloadOperator(BaseOperator):
         include_thumbnails: bool = False,
         posters: bool = True,
         max_bytes: int = DEFAULT_MAX_BYTES,
-        fail_on_missing: bool = False,
+        min_success: int | float | None = None,
+        fail_on_failed: bool = True,
         manifest_name: str | None = "manifest.json",
         gallery_name: str | None = "gallery.html",
         request_timeout: float = 60.0,
@@ -227,6 +252,10 @@ class VideoDownloadOperator(BaseOperator):
         media_conn_ids: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
+        if "fail_on_missing" in kwargs:  # renamed before the first release: say so, not "invalid arguments"
+            raise TypeError(
+                "VideoDownloadOperator: fail_on_missing= is now fail_on_failed= (True by default) or min_success="
+            )
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
         self.results = results
@@ -235,7 +264,8 @@ class VideoDownloadOperator(BaseOperator):
         self.include_thumbnails = include_thumbnails
         self.posters = posters
         self.max_bytes = max_bytes
-        self.fail_on_missing = fail_on_missing
+        self.min_success = min_success
+        self.fail_on_failed = fail_on_failed
         self.manifest_name = manifest_name
         self.gallery_name = gallery_name
         self.request_timeout = request_timeout
@@ -246,6 +276,7 @@ class VideoDownloadOperator(BaseOperator):
         if not kwargs.get("_airflow_from_mapped"):
             try:
                 check_destination_prefix(destination)
+                check_min_success(min_success)
             except InvalidInputError as err:
                 where = f"{type(self).__name__} task {self.task_id!r}, checked when the DAG was parsed"
                 raise InvalidInputError(err.field, f"{err.problem} ({where})") from None
@@ -264,6 +295,7 @@ class VideoDownloadOperator(BaseOperator):
             raise InvalidInputError(
                 "request_timeout", f"must be a positive number of seconds, got {self.request_timeout!r}"
             )
+        check_min_success(self.min_success)
         retries = self.download_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise InvalidInputError("download_retries", f"must be an integer >= 0, got {retries!r}")
@@ -289,11 +321,6 @@ class VideoDownloadOperator(BaseOperator):
         manifest = Manifest(str(destination), context.get("run_id"), count_generations(results, failures))
         for entry in failures:
             self.log.warning("No video to download from %s", entry.text())
-        if failures and self.fail_on_missing:
-            raise AirflowFailException(
-                f"{len(failures)} of {manifest.generations} generation(s) have no video (fail_on_missing=True): "
-                + "; ".join(entry.text() for entry in failures)
-            )
         if not results and not failures:
             self.log.warning("No generation results were given; nothing to download")
 
@@ -308,7 +335,8 @@ class VideoDownloadOperator(BaseOperator):
     def _report(
         self, context: Context, manifest: Manifest, destination: ObjectStoragePath, invalid: list[FailureEntry]
     ) -> dict[str, Any]:
-        """Write the manifest and the gallery, tell the assets and the log; fail when nothing came of it."""
+        """Write the manifest and the gallery, tell the assets and the log; fail (after all that) when fewer
+        generations were downloaded than ``min_success`` / ``fail_on_failed`` require."""
         from airflow_provider_vidgen.hooks.files import FileFetchHook
 
         manifest.manifest = str(destination / self.manifest_name) if self.manifest_name else None
@@ -333,12 +361,34 @@ class VideoDownloadOperator(BaseOperator):
         (self.log.warning if manifest.failures else self.log.info)("%s", line)
         if manifest.gallery:
             self.log.info("Gallery: %s", manifest.gallery)
-        if invalid and self.fail_on_missing:
-            raise AirflowFailException(f"{line} (fail_on_missing=True)")
-        if manifest.failures and not manifest.downloaded:
-            raise AirflowFailException(f"{line}: nothing was downloaded. The manifest lists every failure.")
-        counts = {key: data[key] for key in ("destination", "generations", "downloaded", "failed", "bytes", "gallery")}
-        return keep_small(data, context, "manifest", summary=counts, written=written)
+        keys = ("destination", "generations", "downloaded", "failed", "never_ran", "bytes", "gallery")
+        kept = keep_small(data, context, "manifest", summary={key: data[key] for key in keys}, written=written)
+        required = required_successes(
+            manifest.generations, min_success=self.min_success, fail_on_failed=self.fail_on_failed
+        )
+        if manifest.downloaded < required:
+            # A failed task pushes no return value: push the manifest so the Videos tab and downstream
+            # all_done tasks still see what was downloaded.
+            context["ti"].xcom_push(key="return_value", value=kept)
+            raise AirflowFailException(self._shortfall(manifest, required))
+        return kept
+
+    def _shortfall(self, manifest: Manifest, required: int) -> str:
+        """Why the task fails: the counts, each missing generation and its error, and what to do next."""
+        failed = len(manifest.failures) - manifest.never_ran
+        tasks = sorted({entry.upstream.partition(" ")[0] for entry in manifest.failures if entry.upstream})
+        clear = f"the generation task(s) {', '.join(tasks)}" if tasks else "the failed generation task(s)"
+        return (
+            f"{manifest.generations} generation(s) asked for: {manifest.downloaded} downloaded, {failed} failed, "
+            f"{manifest.never_ran} never ran; {required} must succeed (min_success={self.min_success!r}, "
+            f"fail_on_failed={self.fail_on_failed}). Missing: "
+            + "; ".join(entry.text() for entry in manifest.failures)
+            + f". What was downloaded is kept ({len(manifest.files)} file(s))"
+            + (f" and listed in {manifest.manifest}" if manifest.manifest else "")
+            + f". Next: fix the cause, then clear {clear} together with this task ({self.task_id!r}): "
+            "the files already complete are not downloaded again. To accept missing videos, set "
+            "min_success= or fail_on_failed=False on this task."
+        )
 
     def _download_all(
         self, planned: list[PlannedFile], destination: ObjectStoragePath, prompts: Mapping[str, str]

@@ -15,7 +15,7 @@ from airflow.sdk import DAG
 from airflow_provider_vidgen.core.batch import chunks
 from airflow_provider_vidgen.operators.acedata import AceDataBatchVideoOperator, HailuoBatchVideoOperator
 from airflow_provider_vidgen.operators.hidream import HiDreamBatchVideoOperator
-from dags.faults import failing_submissions
+from dags.faults import failing_submissions, from_upstream
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 POLL = 0.1
@@ -115,7 +115,10 @@ with DAG("batch_bad_items", schedule=None, start_date=START, catchup=False) as b
     HailuoBatchVideoOperator(
         task_id="i2v", prompts=["a kite", "a tree"], model="{{ 'minimax-i2v' }}", first_image_urls=None
     )
-    HailuoBatchVideoOperator.partial(task_id="too_many", max_items=3).expand(prompts=[["x"] * 4])
+    # From upstream XCom: checked when the task runs (a literal list is a DAG import error: test_validation).
+    HailuoBatchVideoOperator.partial(task_id="too_many", max_items=3).expand(
+        prompts=from_upstream("too_many_prompts", [["x"] * 4])
+    )
     HailuoBatchVideoOperator(
         task_id="lengths", prompts=["a", "b"], first_image_urls=["{{ 'https://a.example/1.jpg' }}"]
     )

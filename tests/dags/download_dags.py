@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Asset
+from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.sdk import DAG, Asset, task
 
 from airflow_provider_vidgen.operators.acedata import HailuoVideoOperator, LumaVideoOperator
 from airflow_provider_vidgen.operators.download import VideoDownloadOperator
 from airflow_provider_vidgen.sensors.video import VideoTaskSensor
+from dags.faults import from_upstream
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 POLL = 0.2
@@ -48,4 +50,29 @@ with DAG(
         destination="{{ params.root }}/{{ run_id }}/",
         include_thumbnails=True,
         outlets=[TEST_VIDEOS],
+        fail_on_failed=False,  # the failures are listed in the manifest; this run is green on purpose
+    )
+
+
+@task
+def no_prompts() -> list[str]:
+    raise AirflowFailException("no prompts today (on purpose)")
+
+
+with DAG(
+    "download_missing", schedule=None, start_date=START, catchup=False, params={"root": "file:///tmp/vidgen-missing"}
+) as missing_dag:
+    # Four generations asked for: one succeeds, one fails at the vendor, one fails before submitting (its
+    # model comes from upstream XCom, so it is checked when the task runs), one never runs.
+    hailuo = HailuoVideoOperator.partial(task_id="hailuo", deferrable=True, poll_interval=POLL).expand_kwargs(
+        from_upstream(
+            "hailuo_args",
+            [{"prompt": "a kite"}, {"prompt": "doomed [fail]"}, {"prompt": "a typo", "model": "minimax-t2v-turbo"}],
+        )
+    )
+    never = HailuoVideoOperator.partial(task_id="never", deferrable=True, poll_interval=POLL).expand(
+        prompt=no_prompts()
+    )
+    VideoDownloadOperator(
+        task_id="download", results=[hailuo.output, never.output], destination="{{ params.root }}/{{ run_id }}/"
     )

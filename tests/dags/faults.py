@@ -15,3 +15,15 @@ def failing_submissions(hook: Any, fail: Any) -> Any:
 
     hook.send_submission = send_submission
     return hook
+
+
+def from_upstream(task_id: str, values: Any) -> Any:
+    """``values`` as an upstream task's XCom (a task in the current DAG): a mapped argument that is resolved when
+    the task runs, so it is checked then (before any request) and not when the DAG is parsed."""
+    from airflow.sdk import task
+
+    @task(task_id=task_id)
+    def given() -> Any:
+        return values
+
+    return given()

@@ -16,6 +16,7 @@ from airflow.sdk import DAG, BaseHook
 from airflow_provider_vidgen.operators.acedata import AceDataVideoOperator, HailuoVideoOperator
 from airflow_provider_vidgen.operators.hidream import HiDreamVideoOperator
 from airflow_provider_vidgen.sensors.video import VideoTaskSensor
+from dags.faults import from_upstream
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 POLL = 0.1
@@ -130,11 +131,15 @@ HIDREAM_BAD = [
     {"module": "txt2audio", "prompt": "x"},
 ]
 with DAG("rel_bad_input", schedule=None, start_date=START, catchup=False) as bad_input_dag:
-    AceDataVideoOperator.partial(task_id="acedata", deferrable=True, poll_interval=POLL).expand_kwargs(ACE_BAD)
-    HiDreamVideoOperator.partial(task_id="hidream", deferrable=True, poll_interval=POLL).expand_kwargs(HIDREAM_BAD)
-    # Mapped, so they are checked when the task runs (literal ones are DAG import errors).
+    # Mapped from upstream XCom, so they are checked when the task runs (literal ones are DAG import errors).
+    AceDataVideoOperator.partial(task_id="acedata", deferrable=True, poll_interval=POLL).expand_kwargs(
+        from_upstream("ace_bad", ACE_BAD)
+    )
+    HiDreamVideoOperator.partial(task_id="hidream", deferrable=True, poll_interval=POLL).expand_kwargs(
+        from_upstream("hidream_bad", HIDREAM_BAD)
+    )
     HailuoVideoOperator.partial(task_id="bad_seconds", prompt="x").expand_kwargs(
-        [{"timeout": -1}, {"poll_interval": 0}]
+        from_upstream("bad_seconds_given", [{"timeout": -1}, {"poll_interval": 0}])
     )
     HailuoVideoOperator(task_id="http_conn_operator", prompt="x", acedata_conn_id="plain_http", deferrable=True)
     VideoTaskSensor(task_id="http_conn_sensor", task_ids=["abc"], service="hailuo", conn_id="plain_http", timeout=5)

@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,14 @@ TOY_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_toy.py"
 TOY = "vidgen_toy"
 HOSTILE = "videos_view_hostile"
 FINISHED = ("success", "failed")
+# The README's quickstart DAG with one ordinary mistake each (tests/test_readme_quickstart.py makes the same):
+# a misspelt model in .partial() is an import error; a generation that fails fails the run.
+QUICKSTART_DAG = re.compile(r"^<!-- quickstart:dag \S+ -->\n```python\n(.*?)^```$", re.M | re.S)
+TYPO, MISSING = "first_videos_typo", "first_videos_missing"
+MISTAKES = {
+    TYPO: ('.partial(task_id="hailuo", ', '.partial(task_id="hailuo", model="minimax-t2v-turbo", '),
+    MISSING: ('"A fox trotting through snow"', '"A fox trotting through snow [fail]"'),
+}
 CLOCK_HOLD_LIMIT = 90.0  # seconds the emulator's clock may stand still while the pipeline's tasks defer
 
 
@@ -154,6 +163,7 @@ def run(work: Path, report: Report, budget: float) -> None:
     shutil.copy(CANCEL_DAG, work / "dags" / CANCEL_DAG.name)
     shutil.copy(HOSTILE_DAG, work / "dags" / HOSTILE_DAG.name)
     shutil.copy(TOY_DAG, work / "dags" / TOY_DAG.name)
+    write_quickstart_mistakes(work / "dags")
     api_port, worker_log_port, trigger_log_port = free_ports(3)
     log_path = work / "standalone.log"
     print(f"Work folder: {work}\nStandalone log: {log_path}", flush=True)
@@ -193,14 +203,14 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
             alive()
             or all(
                 api.client.get(f"/api/v2/dags/{d}").status_code == 200
-                for d in (PIPELINE, PUBLISH, BLOCKING, FIRST_HOUR, CALLBACKS, CANCEL)
+                for d in (PIPELINE, PUBLISH, BLOCKING, FIRST_HOUR, CALLBACKS, CANCEL, MISSING)
             )
         ),
         deadline,
         "the DAGs to be parsed",
     )
     pipeline = api.get(f"/api/v2/dags/{PIPELINE}")
-    report.check("DAGs parsed without import errors", not api.get("/api/v2/importErrors")["import_errors"])
+    _import_errors(api, report)
     print(f"Airflow is up after {time.monotonic() - started:.0f} s", flush=True)
 
     # The blocking DAG's connection, in the metadata DB (not the environment): its task processes
@@ -378,6 +388,83 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     _callbacks(api, emulator, report, deadline)
     _toy_vendor(api, emulator, report, deadline)
     _cancel(api, emulator, report, deadline)
+    _missing_video(api, emulator, report, deadline)
+
+
+def write_quickstart_mistakes(dags: Path) -> None:
+    """The README's quickstart DAG, once per mistake in ``MISTAKES``, as its own DAG."""
+    body = QUICKSTART_DAG.search((REPO / "README.md").read_text())[1]
+    for dag_id, (old, new) in MISTAKES.items():
+        if old not in body or 'DAG("first_videos"' not in body:
+            raise Failed(f"the README's quickstart DAG changed: {old!r} not found")
+        (dags / f"{dag_id}.py").write_text(body.replace('DAG("first_videos"', f'DAG("{dag_id}"').replace(old, new))
+
+
+def _import_errors(api: Api, report: Report) -> None:
+    """The only import error is the quickstart with a misspelt model in .partial(): it names the model and
+    the allowed ones, and the DAG does not exist (so nothing can be sent for it)."""
+    errors = api.get("/api/v2/importErrors")["import_errors"]
+    typo = [e for e in errors if e["filename"].endswith(f"{TYPO}.py")]
+    text = typo[0]["stack_trace"] if typo else ""
+    report.check(
+        "a misspelt model in .partial() is the only DAG import error, naming the model and the allowed values",
+        len(errors) == 1
+        and "model: must be one of 'minimax-t2v', 'minimax-i2v', 'minimax-i2v-director'; got 'minimax-t2v-turbo'"
+        in text
+        and "checked when the DAG was parsed" in text
+        and api.client.get(f"/api/v2/dags/{TYPO}").status_code == 404,
+        f"{[(e['filename'], e['stack_trace'][-300:]) for e in errors]}",
+    )
+
+
+def _missing_video(api: Api, emulator, report: Report, deadline: float) -> None:
+    """The quickstart with one generation that fails: the run is failed, the download says what is missing and
+    what to do, keeps the two videos, and the Videos view lists the failure; no XCom lookup error is logged."""
+    run_id = f"e2e_missing__{int(time.time())}"
+    api.send("POST", f"/api/v2/dags/{MISSING}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
+    api.send("PATCH", f"/api/v2/dags/{MISSING}", {"is_paused": False})
+
+    def run_state() -> str | None:
+        state = api.get(f"/api/v2/dags/{MISSING}/dagRuns/{run_id}")["state"]
+        return state if state in FINISHED else None
+
+    state = wait_for(run_state, deadline, f"the {MISSING} run to end")
+    tis = {(ti["task_id"], ti["map_index"]): ti for ti in api.task_instances(MISSING, run_id)}
+    download = task_log(api, MISSING, run_id, "download", -1, tis[("download", -1)]["try_number"])
+    manifest = api.xcom(MISSING, run_id, "download")
+    counts = [manifest.get(key) for key in ("generations", "downloaded", "failed", "never_ran")]
+    report.check(
+        "a failed generation fails the run: the download counts it, names it and says what to clear",
+        state == "failed"
+        and tis[("download", -1)]["state"] == "failed"
+        and counts == [3, 2, 1, 0]
+        and "3 generation(s) asked for: 2 downloaded, 1 failed, 0 never ran" in download
+        and "together with this task ('download')" in download,
+        f"run {state}; manifest {counts}; " + ", ".join(f"{k[0]}[{k[1]}]={v['state']}" for k, v in tis.items()),
+    )
+    path = f"/vidgen/dags/{MISSING}/runs/{quote(run_id, safe='')}/videos.json"
+    page = api.get(path)
+    failed = [item for item in page["items"] if item["state"] == "failed"]
+    report.check(
+        "the failed run's Videos view lists the failed generation with its error, and plays the other two",
+        page["counts"]["failed"] == 1
+        and page["counts"]["succeeded"] == 2
+        and failed
+        and "[fail]" in (failed[0].get("prompt") or "")
+        and failed[0]["error"]["code"] == "api_error"
+        and sum(bool(item["video"]) for item in page["items"]) == 2,
+        f"counts {page['counts']}; failed {failed[:1]}",
+    )
+    logs = [
+        task_log(api, MISSING, run_id, task_id, map_index, ti["try_number"])
+        for (task_id, map_index), ti in tis.items()
+        if task_id != "download"
+    ]
+    report.check(
+        "no XCom lookup error in the generation tasks' logs, the failed one included",
+        logs and not any("XCom not found" in text for text in logs),
+        f"{sum('XCom not found' in text for text in logs)} log(s) with one",
+    )
 
 
 def _videos_view(api: Api, run_id: str, report: Report) -> None:

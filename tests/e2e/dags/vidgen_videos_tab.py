@@ -34,6 +34,7 @@ with DAG(
         results=[batch.output, mapped.output],
         destination="{{ var.value.vidgen_video_root }}/{{ run_id }}/",
         include_thumbnails=True,
+        fail_on_failed=False,  # the failure is on purpose (the screenshots show it): this run stays green
     )
 
 with DAG("vidgen_other", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), tags=["e2e"]) as other:
