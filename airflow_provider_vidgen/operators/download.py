@@ -401,7 +401,7 @@ class VideoDownloadOperator(BaseOperator):
         files: list[FileEntry] = []
         invalid: list[FailureEntry] = []
         bad: set[tuple[str, int]] = set()
-        policy = media_policy(self._media_conn_ids(planned))
+        policy = media_policy(media_conn_ids(self.media_conn_ids, planned))
         with FileFetchHook(
             request_timeout=self.request_timeout,
             retries=self.download_retries,
@@ -426,23 +426,6 @@ class VideoDownloadOperator(BaseOperator):
         if self.posters:
             files.extend(self._make_posters(files, destination))
         return files, invalid
-
-    def _media_conn_ids(self, planned: Sequence[PlannedFile]) -> list[str]:
-        """The connections asked which private hosts may serve media: the task's own list, else the default
-        connection of each vendor whose files are planned."""
-        if self.media_conn_ids is not None:
-            return list(self.media_conn_ids)
-        from airflow_provider_vidgen.core.vendor import get_vendor
-
-        found: list[str] = []
-        for item in planned:
-            try:
-                conn_id = get_vendor(item.result.vendor).default_conn_id
-            except InvalidInputError:  # a vendor this process does not know: no connection to ask
-                continue
-            if conn_id not in found:
-                found.append(conn_id)
-        return found
 
     def _make_posters(self, files: list[FileEntry], destination: ObjectStoragePath) -> list[FileEntry]:
         """A JPEG frame for every video without a downloaded thumbnail (kept when already there)."""
@@ -499,6 +482,24 @@ class VideoDownloadOperator(BaseOperator):
         }
         for asset in assets:
             events[asset].extra.update(extra)
+
+
+def media_conn_ids(given: Sequence[str] | None, planned: Sequence[PlannedFile]) -> list[str]:
+    """The connections asked which private hosts may serve media: those given, else the default connection of
+    each vendor whose files are planned."""
+    if given is not None:
+        return list(given)
+    from airflow_provider_vidgen.core.vendor import get_vendor
+
+    found: list[str] = []
+    for item in planned:
+        try:
+            conn_id = get_vendor(item.result.vendor).default_conn_id
+        except InvalidInputError:  # a vendor this process does not know: no connection to ask
+            continue
+        if conn_id not in found:
+            found.append(conn_id)
+    return found
 
 
 def _with_video(entry: FileEntry, video: Mapping[str, Any]) -> FileEntry:

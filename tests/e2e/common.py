@@ -143,6 +143,21 @@ class Api:
             raise Failed(f"{method} {path} answered {response.status_code}: {response.text[:300]}")
         return response.json()
 
+    def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any] | None = None) -> None:
+        """A run of ``dag_id`` now (the DAG is unpaused: new DAGs are paused in the e2e)."""
+        body: dict[str, Any] = {"dag_run_id": run_id, "logical_date": None, **({"conf": conf} if conf else {})}
+        self.send("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
+        self.send("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def run_end(self, dag_id: str, run_id: str, deadline: float) -> str:
+        """The state the run ends in (``success`` or ``failed``), waited for until ``deadline``."""
+
+        def ended() -> str | None:
+            state = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            return state if state in ("success", "failed") else None
+
+        return wait_for(ended, deadline, f"the {dag_id} run {run_id} to end")
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=1000)["task_instances"]
 

@@ -421,14 +421,8 @@ def _missing_video(api: Api, emulator, report: Report, deadline: float) -> None:
     """The quickstart with one generation that fails: the run is failed, the download says what is missing and
     what to do, keeps the two videos, and the Videos view lists the failure; no XCom lookup error is logged."""
     run_id = f"e2e_missing__{int(time.time())}"
-    api.send("POST", f"/api/v2/dags/{MISSING}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
-    api.send("PATCH", f"/api/v2/dags/{MISSING}", {"is_paused": False})
-
-    def run_state() -> str | None:
-        state = api.get(f"/api/v2/dags/{MISSING}/dagRuns/{run_id}")["state"]
-        return state if state in FINISHED else None
-
-    state = wait_for(run_state, deadline, f"the {MISSING} run to end")
+    api.trigger(MISSING, run_id)
+    state = api.run_end(MISSING, run_id, deadline)
     tis = {(ti["task_id"], ti["map_index"]): ti for ti in api.task_instances(MISSING, run_id)}
     download = task_log(api, MISSING, run_id, "download", -1, tis[("download", -1)]["try_number"])
     manifest = api.xcom(MISSING, run_id, "download")
@@ -508,16 +502,9 @@ def _hostile_xcom(api: Api, work: Path, report: Report, deadline: float) -> None
     HTML page, a link out, markup in a probe's width) beside a real download: nothing forged is served or
     printed raw, and the real video still plays in the tab."""
     run_id = f"e2e_hostile__{int(time.time())}"
-    body = {"dag_run_id": run_id, "logical_date": None, "conf": {"root": f"file://{work / 'videos'}"}}
     try:
-        api.send("POST", f"/api/v2/dags/{HOSTILE}/dagRuns", body)
-        api.send("PATCH", f"/api/v2/dags/{HOSTILE}", {"is_paused": False})
-
-        def ended() -> str | None:
-            state = api.get(f"/api/v2/dags/{HOSTILE}/dagRuns/{run_id}")["state"]
-            return state if state in FINISHED else None
-
-        state = wait_for(ended, deadline, f"the {HOSTILE} run to end")
+        api.trigger(HOSTILE, run_id, {"root": f"file://{work / 'videos'}"})
+        state = api.run_end(HOSTILE, run_id, deadline)
         base = f"/vidgen/dags/{HOSTILE}/runs/{quote(run_id, safe='')}"
         forged = [api.client.get(f"{base}/media/download/-1/{n}") for n in range(5)]
         page = api.client.get(f"{base}/videos")
@@ -558,14 +545,8 @@ def _first_hour(api: Api, emulator, report: Report, deadline: float) -> None:
     emulator.configure(ambiguous_submit_rate=1.0)  # every other run is done: only this one submits now
     created = emulator.stats()["tasks_created"]
     run_id = f"e2e_first_hour__{int(time.time())}"
-    api.send("POST", f"/api/v2/dags/{FIRST_HOUR}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
-    api.send("PATCH", f"/api/v2/dags/{FIRST_HOUR}", {"is_paused": False})
-
-    def run_state() -> str | None:
-        state = api.get(f"/api/v2/dags/{FIRST_HOUR}/dagRuns/{run_id}")["state"]
-        return state if state in FINISHED else None
-
-    first = wait_for(run_state, deadline, f"the {FIRST_HOUR} run to end")
+    api.trigger(FIRST_HOUR, run_id)
+    first = api.run_end(FIRST_HOUR, run_id, deadline)
     emulator.configure(ambiguous_submit_rate=0.0)
     tis = {ti["task_id"]: ti for ti in api.task_instances(FIRST_HOUR, run_id)}
     no_token = task_log(api, FIRST_HOUR, run_id, "no_token", -1, tis["no_token"]["try_number"])
@@ -593,7 +574,7 @@ def _first_hour(api: Api, emulator, report: Report, deadline: float) -> None:
     )
     body = {"dag_run_id": run_id, "task_ids": ["no_token", "ambiguous"], "only_failed": True, "dry_run": False}
     api.send("POST", f"/api/v2/dags/{FIRST_HOUR}/clearTaskInstances", body)
-    second = wait_for(run_state, deadline, f"the cleared {FIRST_HOUR} run to end")
+    second = api.run_end(FIRST_HOUR, run_id, deadline)  # the clear queued the run again
     tis = {ti["task_id"]: ti for ti in api.task_instances(FIRST_HOUR, run_id)}
     cleared = task_log(api, FIRST_HOUR, run_id, "ambiguous", -1, tis["ambiguous"]["try_number"])
     report.check(
@@ -621,14 +602,8 @@ def _callbacks(api: Api, emulator, report: Report, deadline: float) -> None:
     )
     before = emulator.stats()["counts"]
     run_id = f"e2e_callbacks__{int(time.time())}"
-    api.send("POST", f"/api/v2/dags/{CALLBACKS}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
-    api.send("PATCH", f"/api/v2/dags/{CALLBACKS}", {"is_paused": False})
-
-    def run_state() -> str | None:
-        state = api.get(f"/api/v2/dags/{CALLBACKS}/dagRuns/{run_id}")["state"]
-        return state if state in FINISHED else None
-
-    state = wait_for(run_state, deadline, f"the {CALLBACKS} run to end")
+    api.trigger(CALLBACKS, run_id)
+    state = api.run_end(CALLBACKS, run_id, deadline)
     tis = {ti["task_id"]: ti for ti in api.task_instances(CALLBACKS, run_id)}
     waiting = ("single", "batch", "collect")
     logs = {task: task_log(api, CALLBACKS, run_id, task, -1, tis[task]["try_number"]) for task in waiting}
@@ -673,14 +648,8 @@ def _toy_vendor(api: Api, emulator, report: Report, deadline: float) -> None:
     before = emulator.stats()["by_vendor"].get("toy", {})
     run_id = f"e2e_toy__{int(time.time())}"
     try:
-        api.send("POST", f"/api/v2/dags/{TOY}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
-        api.send("PATCH", f"/api/v2/dags/{TOY}", {"is_paused": False})
-
-        def ended() -> str | None:
-            state = api.get(f"/api/v2/dags/{TOY}/dagRuns/{run_id}")["state"]
-            return state if state in FINISHED else None
-
-        state = wait_for(ended, deadline, f"the {TOY} run to end")
+        api.trigger(TOY, run_id)
+        state = api.run_end(TOY, run_id, deadline)
         tis = {ti["task_id"]: ti for ti in api.task_instances(TOY, run_id)}
         logs = {task: task_log(api, TOY, run_id, task, -1, tis[task]["try_number"]) for task in ("one", "batch")}
         after = emulator.stats()["by_vendor"].get("toy", {})
