@@ -14,14 +14,23 @@ import random
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from airflow_provider_vidgen.core.schema import ServiceSpec
 from airflow_provider_vidgen.emulator.config import EmulatorConfig
 from airflow_provider_vidgen.emulator.tasks import CANCELLED, QUEUED, RUNNING, Task, new_task
 
-if TYPE_CHECKING:
-    from airflow_provider_vidgen.emulator.face import VendorFace
+
+class TaskRecords(Protocol):
+    """What the state asks of a vendor's face (``emulator.face.VendorFace``): ids and callbacks in the
+    vendor's own shape. The face calls the state; the state knows the face only by this."""
+
+    def item_id(self, task: Task) -> str: ...
+
+    def callback_moments(self, task: Task) -> list[tuple[float, bool]]: ...
+
+    def callback_body(self, task: Task, moment: float) -> dict[str, Any]: ...
+
 
 log = logging.getLogger("airflow_provider_vidgen.emulator")
 
@@ -80,7 +89,7 @@ class EmulatorClock:
 
 
 class EmulatorState:
-    def __init__(self, config: EmulatorConfig | None = None, faces: Mapping[str, VendorFace] | None = None) -> None:
+    def __init__(self, config: EmulatorConfig | None = None, faces: Mapping[str, TaskRecords] | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.faces = dict(faces or {})  # vendor name -> its face (record ids, callback bodies)
         self.clock = EmulatorClock()

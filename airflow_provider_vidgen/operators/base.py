@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_vidgen.core.vendor import Vendor
     from airflow_provider_vidgen.hooks.base import VideoApiHook
-    from airflow_provider_vidgen.operators.submitter import Outcome, SubmissionStopped
+    from airflow_provider_vidgen.operators.submitter import ItemOutcome, SubmissionStopped
 
 
 # How long after its own submission an id may have an empty record (HiDream: sub-tasks appear a little
@@ -240,7 +240,7 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
             )
         return store
 
-    def submit(self, context: Context, submissions: Sequence[Submission]) -> list[Outcome]:
+    def submit(self, context: Context, submissions: Sequence[Submission]) -> list[ItemOutcome]:
         """Every submission's outcome through the one submission path (see ``operators.submitter``)."""
         from airflow_provider_vidgen.operators.submitter import SubmissionStopped, Submitter
 

@@ -31,7 +31,7 @@ from airflow_provider_vidgen.storage import keep_small
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_vidgen.operators.submitter import Outcome, SubmissionStopped
+    from airflow_provider_vidgen.operators.submitter import ItemOutcome, SubmissionStopped
 
 SHOWN_FAILURES = 10
 # The settings a batch checks itself (check_settings): any of them may be mapped from upstream XCom.
@@ -219,7 +219,7 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         called_back = all(index in self._called_back for index, task_id in enumerate(ids) if task_id)
         return self.wait(context, service, waiting, called_back=called_back)
 
-    def slot(self, service: str, index: int, outcome: Outcome) -> TaskResult:
+    def slot(self, service: str, index: int, outcome: ItemOutcome) -> TaskResult:
         """An item's result as far as submitting it goes: its task's known state, or why it has none."""
         from airflow_provider_vidgen.operators.submitter import Accepted, Held, OverBudget
 

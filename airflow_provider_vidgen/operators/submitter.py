@@ -73,7 +73,7 @@ class OverBudget:
     reason: str
 
 
-Outcome = Accepted | Refused | Held | OverBudget
+ItemOutcome = Accepted | Refused | Held | OverBudget  # what became of one item (not transport.Outcome, an HTTP answer)
 
 
 class SubmissionStopped(Exception):
@@ -85,7 +85,7 @@ class SubmissionStopped(Exception):
     never sent. Refused and never-sent items have no record, so the next try submits them."""
 
     def __init__(
-        self, error: ApiError, outcomes: Mapping[int, Outcome], total: int, refused: int = 0, in_doubt: int = 0
+        self, error: ApiError, outcomes: Mapping[int, ItemOutcome], total: int, refused: int = 0, in_doubt: int = 0
     ) -> None:
         super().__init__(str(error))
         self.error, self.outcomes, self.total = error, dict(outcomes), total
@@ -143,7 +143,7 @@ class Submitter:
         self.counted: set[int] = set()  # items that were submitted, by any try (the budget's item count)
         self.reported: dict[str, TaskResult] = {}  # final results of this task's items, by vendor task id
 
-    def run(self, submissions: Sequence[Submission]) -> list[Outcome]:
+    def run(self, submissions: Sequence[Submission]) -> list[ItemOutcome]:
         """Every item's outcome, in input order. Raises SubmissionStopped."""
         self.hook.watch_balance()  # a used-up balance reported on the token from now on stops this try
         if self.store is not None:
@@ -156,14 +156,14 @@ class Submitter:
 
     # ------------------------------------------------------------------ what earlier tries left
 
-    def reattach(self, submissions: Sequence[Submission]) -> dict[int, Outcome]:
+    def reattach(self, submissions: Sequence[Submission]) -> dict[int, ItemOutcome]:
         """What earlier tries of this task left: every item's recorded task (unless it failed), and the
         items whose fate is in doubt."""
         if self.ledger is None:
             return {}
         records = self.ledger.read_all()
         recorded: dict[int, str] = {}
-        outcomes: dict[int, Outcome] = {}
+        outcomes: dict[int, ItemOutcome] = {}
         lost: dict[int, ItemRecord] = {}
         self.counted = {index for index, record in records.items() if isinstance(record, ItemRecord)}
         for index, record in records.items():
@@ -194,7 +194,7 @@ class Submitter:
                     self.ledger.accept(index, submissions[index].service, found)
         return {**outcomes, **self._still_good(submissions, recorded)}
 
-    def _still_good(self, submissions: Sequence[Submission], recorded: dict[int, str]) -> dict[int, Outcome]:
+    def _still_good(self, submissions: Sequence[Submission], recorded: dict[int, str]) -> dict[int, ItemOutcome]:
         """The recorded tasks that did not fail (a failed one is the one case an item is submitted again)."""
         if not recorded:
             return {}
@@ -202,7 +202,7 @@ class Submitter:
         try:
             found = self.hook.retrieve_many(service, list(recorded.values()))
         except ApiError as err:  # the recorded items stay accepted: the next try reads them again
-            accepted: dict[int, Outcome] = {index: Accepted(task_id) for index, task_id in recorded.items()}
+            accepted: dict[int, ItemOutcome] = {index: Accepted(task_id) for index, task_id in recorded.items()}
             raise SubmissionStopped(err, accepted, len(submissions)) from None
         self.note_reported(found)
         good = {
@@ -237,7 +237,7 @@ class Submitter:
 
     # ------------------------------------------------------------------ submitting
 
-    def submit(self, submissions: Sequence[Submission], todo: list[int], outcomes: dict[int, Outcome]) -> None:
+    def submit(self, submissions: Sequence[Submission], todo: list[int], outcomes: dict[int, ItemOutcome]) -> None:
         """Submit the ``todo`` items, paced and overlapping; each outcome lands in ``outcomes``.
 
         Submissions overlap so that the API's latency does not cap the rate (one at a time, a 0.5 s
@@ -303,7 +303,9 @@ class Submitter:
         if stop is not None:
             raise SubmissionStopped(stop, outcomes, len(submissions), refused, in_doubt)
 
-    def over_budget(self, index: int, submissions: Sequence[Submission], outcomes: Mapping[int, Outcome]) -> str | None:
+    def over_budget(
+        self, index: int, submissions: Sequence[Submission], outcomes: Mapping[int, ItemOutcome]
+    ) -> str | None:
         """Why ``index`` may not be submitted under the task's budget (None: it may). With a usage limit,
         first reads the records of this task's submitted items that have not reported yet (one request)."""
         if self.budget is None:
@@ -328,7 +330,7 @@ class Submitter:
         self.reported.update({task_id: result for task_id, result in found.items() if result.terminal})
 
     def settle(
-        self, index: int, submission: Submission, future: Future[str], outcomes: dict[int, Outcome]
+        self, index: int, submission: Submission, future: Future[str], outcomes: dict[int, ItemOutcome]
     ) -> ApiError | None:
         """Record one finished submission; returns the error that must stop the others, if any."""
         ledger = self.ledger
@@ -358,7 +360,7 @@ class Submitter:
         return None
 
     def record_on_the_way_out(
-        self, submissions: Sequence[Submission], futures: Mapping[Future[str], int], outcomes: dict[int, Outcome]
+        self, submissions: Sequence[Submission], futures: Mapping[Future[str], int], outcomes: dict[int, ItemOutcome]
     ) -> None:
         """Best effort: record every accepted submission not recorded yet, and drop the intent of every one
         that was never sent (cancelled before it started), so no retry looks it up."""
