@@ -143,11 +143,11 @@ class SubmissionLedger:
     def accept(self, index: int, service: str, task_id: str) -> None:
         self._write(index, ItemRecord("accepted", service, task_id=task_id))
 
-    def hold(self, index: int, service: str, message: str, reported_at: int | None) -> None:
+    def hold_ambiguous(self, index: int, service: str, message: str, reported_at: int | None) -> None:
         """The item may have created a paid task: never resent automatically; reported at ``reported_at``."""
         self._write(index, ItemRecord("ambiguous", service, message=message, reported_at=reported_at))
 
-    def report(self, index: int, service: str, reported_at: int | None) -> None:
+    def report_intended(self, index: int, service: str, reported_at: int | None) -> None:
         """An intended item whose fate is unknown (an ambiguous answer, a lookup that was not conclusive),
         marked as reported to the user: the next try looks it up again, and a clear submits it again."""
         record = parse_record(self.store.get(self.keys[index]))

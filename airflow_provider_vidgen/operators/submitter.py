@@ -232,7 +232,7 @@ class Submitter:
     def _hold(self, index: int, submission: Submission, why: str) -> Held:
         message = f"{why}; the item may have created a paid task, so it is not resent"
         if self.ledger is not None:
-            self.ledger.hold(index, submission.service, message, self.clears)
+            self.ledger.hold_ambiguous(index, submission.service, message, self.clears)
         return Held(message)
 
     # ------------------------------------------------------------------ submitting
@@ -341,7 +341,7 @@ class Submitter:
             # so the next try looks it up first, and clearing the task says "there was none".
             message = f"{err} Not resent automatically: the next try looks it up first where the API can list tasks."
             if ledger is not None:
-                ledger.report(index, submission.service, self.clears)
+                ledger.report_intended(index, submission.service, self.clears)
             outcomes[index] = Held(message, err)
             return None
         except ApiError as err:
@@ -426,7 +426,7 @@ class LostLookup:
             else:
                 advice = self._advice(submissions[index], lost[index])
                 found[index] = Held(f"{problem}. {advice}", lookup_failed=failed_lookup)
-                self.ledger.report(index, submissions[index].service, self.clears)
+                self.ledger.report_intended(index, submissions[index].service, self.clears)
         self._log_lost(what, found)
         return found
 
