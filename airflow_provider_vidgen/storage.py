@@ -14,11 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_vidgen.core.served import Root, resolve_roots, split_location, within
+from airflow_provider_vidgen.core.served import Root, open_regular, resolve_roots, split_location, within
 
 XCOM_LIMIT = 512 * 1024  # bytes of JSON kept in XCom at most (a tenth of a typical 5 MB column, well under 1 MB)
 MAX_STORED_BYTES = 256 * 1024**2  # a stored result larger than this is not read (10,000 results are ~30 MB)
@@ -112,10 +111,9 @@ def _read_exactly(uri: str, size: int) -> bytes:
     if protocol != "file":
         with ObjectStoragePath(uri).open("rb") as handle:
             return handle.read(size + 1)
-    descriptor = os.open(os.path.realpath(path), os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(descriptor, "rb") as handle:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+    handle, info, _ = open_regular(path)
+    with handle:
+        if info.st_size != size:
             raise ValueError(f"{uri} is not a file of {size} bytes")
         return handle.read(size + 1)
 

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from airflow_provider_vidgen.core.typed import web_url
+
 PRIVATE_MEDIA_HOSTS = "private_media_hosts"  # the connection extra naming hosts that may be private
-WEB_SCHEMES = ("http", "https")
 SITE_LOCAL = ipaddress.ip_network("fec0::/10")
 
 
@@ -117,11 +118,10 @@ def describe(address: str) -> str:
 
 
 def check_web_url(url: object) -> str:
-    """``url`` when it is an ``http(s)`` URL with a host; ValueError naming what is wrong otherwise."""
+    """``url`` when it is an ``http(s)`` URL with a host (``typed.web_url``); ValueError otherwise."""
     if not isinstance(url, str):
         raise ValueError(f"a media URL must be a string, got {type(url).__name__}")
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
+    if web_url(url) is None:
         raise ValueError(f"only http(s) media URLs are fetched, not {url[:200]!r}")
     return url
 

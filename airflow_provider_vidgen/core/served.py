@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
+from typing import IO
 from urllib.parse import urlsplit
 
 SNIFF_BYTES = 16
@@ -78,6 +80,24 @@ def within(uri: str, roots: list[Root]) -> bool:
     except (ValueError, OSError):
         return False
     return any(protocol == root_protocol and is_under(path, root) for root_protocol, root in roots)
+
+
+def open_regular(path: str) -> tuple[IO[bytes], os.stat_result, str]:
+    """The regular file at ``path``, where it leads, opened without following a last link (never a device, a
+    pipe or a folder): its handle (the caller closes it), its stat, and where the open file is as the kernel
+    sees it (a folder swapped for a link after a check shows there). OSError otherwise."""
+    real = os.path.realpath(path)
+    descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    handle = os.fdopen(descriptor, "rb")
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{real} is not a regular file")
+        opened = f"/proc/self/fd/{descriptor}"
+        return handle, info, os.readlink(opened) if os.path.islink(opened) else real
+    except BaseException:
+        handle.close()
+        raise
 
 
 def is_under(path: str, root: str) -> bool:

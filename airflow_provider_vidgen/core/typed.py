@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def text(data: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -67,10 +68,14 @@ def mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
 
 
 def web_url(value: Any) -> str | None:
-    """``value`` when it is an ``http(s)`` URL a browser may load, else None (no other scheme reaches a page)."""
-    if isinstance(value, str) and value[:8].lower().startswith(("https://", "http://")) and "\\" not in value:
-        return value
-    return None
+    """``value`` when it is an ``http(s)`` URL with a host, else None: the one check for a media URL that comes
+    from outside, before a page shows it or a download fetches it (no other scheme gets through)."""
+    if not isinstance(value, str) or "\\" in value or not value[:8].lower().startswith(("https://", "http://")):
+        return None
+    try:
+        return value if urlsplit(value).hostname else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
 
 
 def _shown(value: Any) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_vidgen import xcom
-from airflow_provider_vidgen.core.manifest import Manifest
+from airflow_provider_vidgen.core.manifest import FileEntry, Manifest
 from airflow_provider_vidgen.core.media import VideoInfo
 from airflow_provider_vidgen.core.results import TERMINAL_STATES, TaskResult, total_usage
 from airflow_provider_vidgen.core.typed import web_url
@@ -217,10 +217,13 @@ def _keep(seen: dict[str, Generation], found: RunVideos, generation: Generation)
 
 def media_ref(task_id: str, map_index: int, position: int, manifest: Any) -> MediaRef | None:
     """The file at ``position`` of a download task instance's manifest (None: not a manifest, no such file)."""
-    typed_manifest = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
+    typed_manifest = read_manifest(manifest)
     if typed_manifest is None or not 0 <= position < len(typed_manifest.files):
         return None
-    entry = typed_manifest.files[position]
+    return _ref(task_id, map_index, position, typed_manifest.files[position])
+
+
+def _ref(task_id: str, map_index: int, position: int, entry: FileEntry) -> MediaRef:
     return MediaRef(task_id, map_index, position, entry.name, entry.bytes, entry.sha256, entry.destination_uri)
 
 
@@ -229,7 +232,7 @@ def _attach_files(seen: Mapping[str, Generation], task_id: str, map_index: int, 
         generation = seen.get(entry.task_id)
         if generation is None or entry.index != 0:  # the view shows a generation's first video
             continue
-        ref = media_ref(task_id, map_index, position, manifest)
+        ref = _ref(task_id, map_index, position, entry)
         if entry.kind == "video":
             generation.video = ref
             probe = VideoInfo.from_dict(entry.video) if entry.video is not None else None

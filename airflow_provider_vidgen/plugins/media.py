@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import stat
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from airflow_provider_vidgen.core.served import (
     Root,
     disposition,
     media_type,
+    open_regular,
     parse_roots,
     resolve_roots,
     split_location,
@@ -90,22 +89,13 @@ def _problem(ref: MediaRef, handle: IO[bytes], size: int, version: Any) -> str |
 
 
 def _open_local(path: str, roots: list[Root]) -> tuple[IO[bytes], int, Any]:
-    """The regular file at ``path``, opened without following a last link, and still under ``roots`` as the
-    kernel sees the open file (a folder swapped for a link after ``within`` is caught here)."""
-    real = os.path.realpath(path)
-    descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    handle = os.fdopen(descriptor, "rb")
-    try:
-        info = os.fstat(descriptor)
-        opened = f"/proc/self/fd/{descriptor}"
-        where = os.readlink(opened) if os.path.islink(opened) else real
-        if not stat.S_ISREG(info.st_mode) or not within(f"file://{where}", roots):
-            raise PermissionError(real)
-        # ctime too: a writer can set mtime back, not ctime
-        return handle, info.st_size, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-    except BaseException:
+    """The regular file at ``path``, still under ``roots`` as the kernel sees the open file."""
+    handle, info, where = open_regular(path)
+    if not within(f"file://{where}", roots):
         handle.close()
-        raise
+        raise PermissionError(where)
+    # ctime too: a writer can set mtime back, not ctime
+    return handle, info.st_size, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def _open_remote(uri: str) -> tuple[IO[bytes], int, Any]:
