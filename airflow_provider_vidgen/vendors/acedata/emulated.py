@@ -5,7 +5,7 @@ Submissions are ``POST <service>/videos`` (validated with the provider's own row
 newest first, ``offset``/``limit``, ``count`` = every match) and MiniMax's ``delete``. Unknown ids answer
 HTTP 200 ``{}`` (or 404 ``not_found`` with ``unknown_404``). Which shape, state word and key each
 service's records use comes from its row; the per-service extras below only dress the bodies like the
-fixtures in ``/work/shared/fixtures``.
+fixtures in the steering repository's ``shared/fixtures``.
 """
 
 from __future__ import annotations
