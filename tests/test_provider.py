@@ -33,6 +33,8 @@ def test_connection_types_and_form_metadata():
         "batch_size",
         "max_requests_per_second",
         "max_polls_per_second",
+        "max_in_flight",
+        "submit_rates",
         "shared_pace",
         "callback_base_url",
     }
@@ -42,6 +44,8 @@ def test_connection_types_and_form_metadata():
         "batch_size",
         "max_requests_per_second",
         "max_polls_per_second",
+        "max_in_flight",
+        "submit_rates",
         "shared_pace",
         "callback_base_url",
     }

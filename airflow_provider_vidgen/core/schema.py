@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from airflow_provider_vidgen.core.errors import InvalidInputError
+from airflow_provider_vidgen.core.limits import UNPUBLISHED, Limits
 
 FieldType = Literal["str", "url", "media", "bool", "int", "number", "list", "object", "any"]
 
@@ -274,6 +275,8 @@ class ServiceSpec:
     # Whether the API cancels a task that has not started yet (MiniMax's ``delete`` action on a queued
     # task). Everywhere else a generation, once submitted, runs to its end.
     cancellable: bool = False
+    # What the vendor allows one token on this service (in-flight requests, submissions per second).
+    limits: Limits = UNPUBLISHED
 
     @property
     def field_names(self) -> tuple[str, ...]:

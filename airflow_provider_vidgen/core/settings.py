@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_vidgen.core.errors import ApiError, InvalidInputError
+from airflow_provider_vidgen.core.limits import NO_CHANGES, LimitSettings, limit_settings
 from airflow_provider_vidgen.core.schema import check_url
 from airflow_provider_vidgen.core.vendor import ConnectionField, Vendor
 
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_REQUEST_TIMEOUT = 30.0
-# Submissions a batch operator sends per second at most (connection extra ``max_requests_per_second``).
-# Neither vendor documents a limit; this stays well below what a 429 starts at in practice.
+# Requests per second on one token at most, whatever their kind (connection extra ``max_requests_per_second``).
+# Ace Data Cloud publishes in-flight and per-service submit limits (each service row's ``limits``) and 60/s
+# for polling and sync endpoints (Docs en/faq/concurrency.mdx), no token-wide rate; HiDream publishes none.
+# This ceiling stays well below the 60/s.
 DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
 
 # The extras every vendor's connection takes (the connection form shows them after the vendor's own).
@@ -47,6 +50,22 @@ COMMON_CONNECTION_FIELDS = (
         {"type": ["number", "null"], "minimum": 0.01},
     ),
     ConnectionField(
+        "max_in_flight",
+        "Max requests in flight",
+        "Requests open at once on this token, across tasks, processes and machines. Default: what the vendor "
+        "publishes per category of services (Ace Data Cloud: 5 for video). A number for every category, or a "
+        'JSON mapping of category or service to a number, e.g. {"video": 10} after the vendor raised it; '
+        "0: no cap.",
+        {"type": ["integer", "object", "null"], "minimum": 0},
+    ),
+    ConnectionField(
+        "submit_rates",
+        "Submit rates",
+        'Submissions per second per service, as a JSON mapping, e.g. {"sora": 1}. Default: what the vendor '
+        "publishes (Ace Data Cloud: Sora and Veo 0.5, Kling 1); 0: only max_requests_per_second.",
+        {"type": ["object", "null"]},
+    ),
+    ConnectionField(
         "shared_pace",
         "Shared pace",
         "Who shares the token's pace: auto (the Celery broker's Redis if there is one, else every process "
@@ -75,6 +94,7 @@ class ApiSettings:
     shared_pace: str = "auto"  # where the token's pace is shared (hooks.pace)
     callback_base_url: str | None = None  # where vendors reach the API server's callback receiver
     max_polls_per_second: float | None = None  # status requests' own pace (None: only the token's)
+    limits: LimitSettings = NO_CHANGES  # the connection's changes to published limits
 
     def __repr__(self) -> str:  # never print anything that could hold a secret
         return f"ApiSettings(base_url={self.base_url!r}, timeout={self.timeout}, batch_size={self.batch_size})"
@@ -98,7 +118,7 @@ def api_settings(vendor: Vendor, host: str | None, extras: Mapping[str, Any]) ->
     polls = _positive(extras, "max_polls_per_second", vendor.polls_per_second or rate, float)
     return ApiSettings(
         base_url.rstrip("/"), timeout, batch_size, dict(extras), scheme_assumed, rate, shared, callbacks,
-        min(polls, rate),
+        min(polls, rate), limit_settings(extras),
     )  # fmt: skip
 
 

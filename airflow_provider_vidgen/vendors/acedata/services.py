@@ -11,8 +11,10 @@ and its reason are declared there (``make vendor-drift`` prints them).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from airflow_provider_vidgen.core.limits import Limits
 from airflow_provider_vidgen.core.schema import GIVEN, Allows, Forbids, OneOf, RecordWords, Requires, ServiceSpec, Shape
 from airflow_provider_vidgen.core.schema import FieldSpec as F
 from airflow_provider_vidgen.vendors.acedata.checks import KlingFrames, MaxItems, MinimaxContent, MinimaxRatio
@@ -84,6 +86,30 @@ VEO_WORDS = RecordWords(running="running")
 NO_STATE_WORD = RecordWords(state_key=None)  # Flux, Midjourney, Kickart: success, error and the video only
 
 
+# The vendor's published limits per token (Docs en/faq/concurrency.mdx, "Concurrency limits" and "Submit
+# rate"): requests in flight per category, submissions per second per service. A sub-service (kling-motion,
+# veo-extend) is its family's. The Docs list five video services; the other video services are assumed to
+# be in the same category (the safe reading: one count of 5 for every video request on the token).
+CONCURRENCY_DOC = "Docs en/faq/concurrency.mdx"
+ASSUMED = "not listed in Docs en/faq/concurrency.mdx: the video category's figure, assumed"
+VIDEO_IN_FLIGHT = 5
+PUBLISHED_LIMITS = {
+    "sora": Limits("video", VIDEO_IN_FLIGHT, 0.5, CONCURRENCY_DOC),
+    "veo": Limits("video", VIDEO_IN_FLIGHT, 0.5, CONCURRENCY_DOC),
+    "kling": Limits("video", VIDEO_IN_FLIGHT, 1.0, CONCURRENCY_DOC),
+    "hailuo": Limits("video", VIDEO_IN_FLIGHT, None, CONCURRENCY_DOC),
+    "luma": Limits("video", VIDEO_IN_FLIGHT, None, CONCURRENCY_DOC),
+    "midjourney": Limits("midjourney", 5, 1.0, CONCURRENCY_DOC),
+    "flux": Limits("image", 10, 5.0, CONCURRENCY_DOC),
+}
+
+
+def _limits(name: str) -> Limits:
+    family = name.split("-")[0] if name.startswith(("kling-", "veo-")) else name
+    limits = PUBLISHED_LIMITS.get(family, Limits("video", VIDEO_IN_FLIGHT, None, ASSUMED))
+    return replace(limits, family=family)
+
+
 def _service(name: str, fields: tuple[F, ...], **kwargs: Any) -> ServiceSpec:
     return ServiceSpec(
         vendor=VENDOR,
@@ -91,6 +117,7 @@ def _service(name: str, fields: tuple[F, ...], **kwargs: Any) -> ServiceSpec:
         submit_path=kwargs.pop("submit_path", f"/{name}/videos"),
         poll_path=kwargs.pop("poll_path", f"/{name}/tasks"),
         fields=(*fields, *COMMON_FIELDS),
+        limits=kwargs.pop("limits", _limits(name)),
         **kwargs,
     )
 
