@@ -71,7 +71,13 @@ def reset_emulator(emulator_server: object) -> None:
 
 # The emulator answers as fast as it can and the suite's tests share one token: a fast pace unless a test
 # sets its own (tests/test_pace.py and the batch tests measure pacing on purpose).
-TEST_PACE = {"max_requests_per_second": 1000, "max_polls_per_second": 1000}
+# Tests run at full speed: no pace of their own on the token, nor the published per-service submit rates
+# (tests/test_limits.py checks those, and the in-flight limit that stays on here).
+TEST_PACE = {
+    "max_requests_per_second": 1000,
+    "max_polls_per_second": 1000,
+    "submit_rates": {"sora": 0, "veo": 0, "kling": 0, "midjourney": 0, "flux": 0},
+}
 
 
 def set_connection(monkeypatch, conn_id: str, conn_type: str, host: str, token: str, **extra: object) -> None:

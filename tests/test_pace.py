@@ -236,6 +236,7 @@ def test_status_requests_take_the_poll_pace_and_submissions_do_not(emulator, mon
 
     from conftest import TOKEN, set_connection
 
+    from airflow_provider_vidgen.hooks import gate as gate_module
     from airflow_provider_vidgen.hooks.acedata import AceDataHook
 
     set_connection(monkeypatch, "acedata_polls", "acedata", emulator.url, TOKEN, max_polls_per_second=2)
@@ -243,8 +244,10 @@ def test_status_requests_take_the_poll_pace_and_submissions_do_not(emulator, mon
     assert hook.settings.max_polls_per_second == 2
     clock = Clock()
     slots = RecordingSlots(clock)
-    hook.pace = TokenPace(slots, "token", 1000, sleep=clock.sleep)
-    hook.poll_pace = TokenPace(slots, "polls", 2, sleep=clock.sleep)
+    gate = hook.request_gate()
+    gate.ceiling = TokenPace(slots, "token", 1000, sleep=clock.sleep)
+    gate.status = TokenPace(slots, "polls", 2, sleep=clock.sleep)
+    monkeypatch.setattr(gate_module, "pace_for", lambda store, key, rate: TokenPace(slots, "submit", rate, clock.sleep))
     try:
         task_id = hook.submit("hailuo", {"prompt": "a paper boat"})
         start = clock.now
@@ -255,7 +258,7 @@ def test_status_requests_take_the_poll_pace_and_submissions_do_not(emulator, mon
         asyncio.run(hook.aretrieve_many("hailuo", [task_id]))  # the triggers' path takes it as well
     finally:
         hook.close()  # its connection to the emulator, else a ResourceWarning under a later test
-    assert slots.keys == ["token"] + ["polls", "token"] * 4
+    assert slots.keys == ["submit", "token"] + ["polls", "token"] * 4
 
 
 def test_auto_shares_through_the_celery_broker_only_where_celery_runs(monkeypatch):

@@ -9,10 +9,12 @@ class derived from it (:func:`hook_class`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import functools
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -33,6 +35,7 @@ from airflow_provider_vidgen.core.flows import (
     submit_flow,
 )
 from airflow_provider_vidgen.core.results import TaskResult
+from airflow_provider_vidgen.core.schema import ServiceSpec
 from airflow_provider_vidgen.core.settings import (
     ApiSettings,
     api_settings,
@@ -55,10 +58,7 @@ from airflow_provider_vidgen.core.transport import (
     run_sync,
 )
 from airflow_provider_vidgen.core.vendor import Vendor, all_vendors, import_string, vendor_for_conn_type
-from airflow_provider_vidgen.hooks.pace import TokenPace, pace_for, pace_key
-
-# Requests that only read a task's state: they also take the connection's poll pace (max_polls_per_second).
-POLL_KINDS = frozenset({"retrieve", "retrieve_batch"})
+from airflow_provider_vidgen.hooks.gate import RequestGate
 
 # Pages of a creation-time search read at most (100 tasks each): past that, the rest counts as
 # unreadable and the lookup is not conclusive, rather than reading a huge account forever.
@@ -83,6 +83,18 @@ def http_response(response: httpx.Response) -> HttpResponse:
     return HttpResponse(response.status_code, response.content, dict(response.headers))
 
 
+def request_args(request: ApiRequest) -> dict[str, Any]:
+    return {"method": request.method, "url": request.path, "json": request.json, "params": request.params}
+
+
+def outcome_of(send: Callable[[], httpx.Response]) -> Outcome:
+    """The answer of a blocking request, or how it failed in transport."""
+    try:
+        return http_response(send())
+    except httpx.HTTPError as exc:
+        return transport_failure(exc)
+
+
 class VideoApiHook(BaseHook):
     """Talks to one vendor's video API (``vendor``); the connection's password is the API token.
 
@@ -90,6 +102,10 @@ class VideoApiHook(BaseHook):
     :param retry: how often and how long to retry a request that failed (a ``RetryPolicy``; by default
         4 attempts with capped exponential backoff). A submission is retried only when provably nothing
         was created.
+    :param deadline: monotonic time after which no request is sent (a batch's ``submit_timeout``); None: none.
+
+    What a request waits for before it goes out (its pace, the token's ceiling, an in-flight lease, a
+    used-up balance) is the hook's :class:`~airflow_provider_vidgen.hooks.gate.RequestGate`.
     """
 
     vendor: ClassVar[Vendor]
@@ -113,7 +129,14 @@ class VideoApiHook(BaseHook):
         cls.get_ui_field_behaviour = classmethod(lambda c: info.ui_field_behaviour(c.conn_type))  # type: ignore[method-assign,assignment]
         cls.get_connection_form_widgets = classmethod(lambda c: info.connection_form_widgets(c.conn_type))  # type: ignore[method-assign,assignment]
 
-    def __init__(self, conn_id: str | None = None, *, retry: RetryPolicy | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        conn_id: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        deadline: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
         setattr(self, self.vendor.conn_id_param, self.conn_id)
@@ -122,12 +145,9 @@ class VideoApiHook(BaseHook):
         self._headers: dict[str, str] | None = None
         self._client: httpx.Client | None = None
         self._connection: Connection | None = None  # set when a caller already looked it up
-        self.pace: TokenPace | None = None  # the token's shared pace (hooks.pace), once the connection is read
-        self.poll_pace: TokenPace | None = None  # the pace of its status requests (max_polls_per_second)
+        self.gate: RequestGate | None = None  # the token's paces and leases (hooks.gate), once the connection is read
         self.callback_key: bytes | None = None  # the key of this connection's callback tickets (core.tickets)
-        # Monotonic time after which no request is sent (a batch's submit_timeout); None: no deadline.
-        self.deadline: float | None = None
-        self.balance_marks: int | None = None  # the token's used-up marks when watch_balance() was called
+        self.deadline = deadline
 
     # ---------------------------------------------------------------- connection
 
@@ -150,12 +170,8 @@ class VideoApiHook(BaseHook):
         mask_secret(token)
         self._settings = api_settings(self.vendor, host, extras)
         self._headers = {**self.vendor.auth_headers(token, extras), "user-agent": USER_AGENT}
-        settings = self._settings
-        key = pace_key(settings.base_url, token)
-        self.pace = pace_for(settings.shared_pace, key, settings.max_requests_per_second)
-        # Status requests take a slot of their own, slower pace too (the vendor's polling limit).
-        self.poll_pace = pace_for(settings.shared_pace, f"{key}-polls", settings.max_polls_per_second or 0)
-        self.callback_key = callback_key(token) if settings.callback_base_url else None
+        self.gate = RequestGate(self.vendor.label, self._settings, token)
+        self.callback_key = callback_key(token) if self._settings.callback_base_url else None
 
     @property
     def settings(self) -> ApiSettings:
@@ -188,12 +204,85 @@ class VideoApiHook(BaseHook):
         settings = await self.asettings()
         return httpx.AsyncClient(**self._client_kwargs(settings), limits=httpx.Limits(**limits or {}))
 
+    def with_policy(self, *, retry: RetryPolicy | None = None, deadline: float | None = None) -> VideoApiHook:
+        """This hook (its connection, client and gate) with another retry policy and deadline, for one caller."""
+        hook = copy.copy(self)
+        hook.retry = retry or self.retry
+        hook.deadline = deadline
+        return hook
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
 
     # ---------------------------------------------------------------- flow drivers
+
+    @contextlib.contextmanager
+    def _located(self, task_ids: Sequence[str]) -> Iterator[list[ApiRequest]]:
+        """Record the requests a flow sends; an ApiError leaves naming the connection, the last URL, the task
+        ids and the next step (and a refusal for the balance marks the token)."""
+        sent: list[ApiRequest] = []
+        try:
+            yield sent
+        except ApiError as err:
+            self.note_refusal(err)
+            raise self.locate(err, sent[-1] if sent else None, task_ids) from None
+
+    def run_flow(self, flow: Flow[Any], spec: ServiceSpec | None, task_ids: Sequence[str] = ()) -> Any:
+        """Drive a flow with blocking I/O, every request through the gate."""
+        client = self.get_conn()
+        gate = self.request_gate()
+
+        def call(request: ApiRequest) -> Callable[[], Outcome]:
+            return lambda: outcome_of(lambda: client.request(**request_args(request)))
+
+        with self._located(task_ids) as sent:
+
+            def send(request: ApiRequest) -> Outcome:
+                sent.append(request)
+                return gate.send(request, spec, self.deadline, call(request))
+
+            return run_sync(flow, send, time.sleep)
+
+    async def arun_flow(
+        self,
+        flow: Flow[Any],
+        spec: ServiceSpec | None,
+        task_ids: Sequence[str] = (),
+        *,
+        client: httpx.AsyncClient | None = None,
+    ) -> Any:
+        """Drive a flow from the event loop, every request through the gate; ``client``: a pooled client the
+        caller owns (the shared poller's), else one for this flow alone."""
+        own = client is None
+        active = client or await self.aget_client()
+        gate = self.request_gate()
+
+        try:
+            with self._located(task_ids) as sent:
+
+                async def send(request: ApiRequest) -> Outcome:
+                    sent.append(request)
+                    return await gate.asend(request, spec, lambda: self.asend(active, request))
+
+                return await run_async(flow, send, asyncio.sleep)
+        finally:
+            if own:
+                await active.aclose()
+
+    async def asend(self, client: httpx.AsyncClient, request: ApiRequest) -> Outcome:
+        """One request on the wire, once the gate let it through: its answer, or how it failed in transport."""
+        try:
+            return http_response(await client.request(**request_args(request)))
+        except httpx.HTTPError as exc:
+            return transport_failure(exc)
+
+    def request_gate(self) -> RequestGate:
+        """The token's gate (its paces, leases and balance watch), once the connection is read."""
+        self.settings  # noqa: B018 - resolving the connection makes the gate
+        assert self.gate is not None
+        return self.gate
 
     def locate(self, err: ApiError, request: ApiRequest | None, task_ids: Sequence[str] = ()) -> ApiError:
         """``err`` naming this connection, the URL it called, the vendor task ids and the next step."""
@@ -204,94 +293,15 @@ class VideoApiHook(BaseHook):
         step = next_step(err, self.vendor, self.conn_id, settings)
         return err.located(conn_id=self.conn_id, url=url, task_ids=tuple(task_ids), next_step=step)
 
-    def _run(self, flow: Flow[Any], task_ids: Sequence[str] = ()) -> Any:
-        client = self.get_conn()
-        sent: list[ApiRequest] = []
-
-        def send(request: ApiRequest) -> Outcome:
-            self.before_request(request)  # every request, resends too, so the token stays under its rate
-            sent.append(request)
-            try:
-                outcome: Outcome = http_response(
-                    client.request(request.method, request.path, json=request.json, params=request.params)
-                )
-            except httpx.HTTPError as exc:
-                outcome = transport_failure(exc)
-            for pace in self._paces(request):
-                pace.observe(outcome)
-            return outcome
-
-        try:
-            return run_sync(flow, send, time.sleep)
-        except ApiError as err:
-            self.note_refusal(err)
-            raise self.locate(err, sent[-1] if sent else None, task_ids) from None
-
-    def before_request(self, request: ApiRequest | None = None) -> None:
-        """Wait for the token's next slot (and a status request's poll slot); past the deadline, send nothing
-        more (nothing is created)."""
-        for pace in self._paces(request):
-            if pace.wait(self.deadline) < 0:
-                raise ApiError(
-                    self.vendor.label, "the submission deadline passed", code="deadline", nothing_created=True
-                )
-        if request is not None and request.kind == "submit":
-            self.check_balance()
-
     def watch_balance(self) -> None:
-        """From now on, no submission is sent once any process on the token was refused for its balance (a
-        mark set earlier stops nothing: a try started after a top-up submits)."""
-        self.settings  # noqa: B018 - resolving the connection makes the token's pace
-        self.balance_marks = self.pace.used_up_marks() if self.pace else None
-
-    def check_balance(self) -> None:
-        """Called after the pace's wait, so a submission that waited for its slot is not sent into a refusal."""
-        if self.balance_marks is not None and self.pace and self.pace.used_up_marks() > self.balance_marks:
-            message = "not sent: a request on this token was refused for its used-up balance during this try"
-            raise ApiError(self.vendor.label, message, code="used_up", nothing_created=True)
+        """From now on, no submission is sent once any process on the token was refused for its balance."""
+        self.request_gate().watch_balance()
 
     def note_refusal(self, err: ApiError) -> None:
         """A refusal for the token's balance marks it for every process on the token (our own "not sent",
         without an HTTP status, marks nothing)."""
-        if err.status is not None and is_balance_error(err) and self.pace is not None:
-            self.pace.note_used_up()
-
-    def _paces(self, request: ApiRequest | None) -> list[TokenPace]:
-        assert self.pace is not None
-        if request is not None and request.kind in POLL_KINDS and self.poll_pace is not None:
-            return [self.poll_pace, self.pace]
-        return [self.pace]
-
-    async def asend(self, client: httpx.AsyncClient, request: ApiRequest) -> Outcome:
-        """One request from the event loop, after the token's next slot (waited without blocking the loop)."""
-        for pace in self._paces(request):
-            await pace.await_slot()
-        if request.kind == "submit":
-            self.check_balance()
-        try:
-            response = await client.request(request.method, request.path, json=request.json, params=request.params)
-            outcome: Outcome = http_response(response)
-        except httpx.HTTPError as exc:
-            outcome = transport_failure(exc)
-        for pace in self._paces(request):
-            pace.observe(outcome)
-        return outcome
-
-    async def _arun(self, flow: Flow[Any], task_ids: Sequence[str] = ()) -> Any:
-        client = await self.aget_client()
-        sent: list[ApiRequest] = []
-
-        async def sending(request: ApiRequest) -> Outcome:
-            sent.append(request)
-            return await self.asend(client, request)
-
-        try:
-            return await run_async(flow, sending, asyncio.sleep)
-        except ApiError as err:
-            self.note_refusal(err)
-            raise self.locate(err, sent[-1] if sent else None, task_ids) from None
-        finally:
-            await client.aclose()
+        if err.status is not None and is_balance_error(err) and self.gate is not None:
+            self.gate.note_used_up()
 
     # ---------------------------------------------------------------- API
 
@@ -305,18 +315,19 @@ class VideoApiHook(BaseHook):
 
     def send_submission(self, submission: Submission) -> str:
         """Submit a prepared generation; resent only when provably nothing was created."""
-        return self._run(submit_flow(self.vendor, submission.request, self.retry))
+        return self.run_flow(submit_flow(self.vendor, submission.request, self.retry), submission.spec)
 
     async def asubmit(self, service: str, body: Mapping[str, Any], *, allow_unknown: bool = False) -> str:
         submission = self.prepare(service, body, allow_unknown=allow_unknown)
-        return await self._arun(submit_flow(self.vendor, submission.request, self.retry))
+        return await self.arun_flow(submit_flow(self.vendor, submission.request, self.retry), submission.spec)
 
     def retrieve(self, service: str, task_id: str) -> TaskResult:
-        return self._run(retrieve_flow(self.vendor, self.vendor.service(service), task_id, self.retry), [task_id])
+        spec = self.vendor.service(service)
+        return self.run_flow(retrieve_flow(self.vendor, spec, task_id, self.retry), spec, [task_id])
 
     async def aretrieve(self, service: str, task_id: str) -> TaskResult:
         flow = retrieve_flow(self.vendor, self.vendor.service(service), task_id, self.retry)
-        return await self._arun(flow, task_ids=[task_id])
+        return await self.arun_flow(flow, self.vendor.service(service), [task_id])
 
     def retrieve_many(self, service: str, task_ids: Sequence[str]) -> dict[str, TaskResult]:
         """Every task's result, with one batch request per ``batch_size`` ids (one retrieve per id for a
@@ -324,7 +335,7 @@ class VideoApiHook(BaseHook):
         spec, ids = self.vendor.service(service), check_task_ids(task_ids)
         results: dict[str, TaskResult] = {}
         for chunk in chunked(ids, self.settings.batch_size):
-            results.update(self._run(batch_flow(self.vendor, spec, chunk, self.retry), chunk))
+            results.update(self.run_flow(batch_flow(self.vendor, spec, chunk, self.retry), spec, chunk))
         return results
 
     async def aretrieve_many(self, service: str, task_ids: Sequence[str]) -> dict[str, TaskResult]:
@@ -332,7 +343,7 @@ class VideoApiHook(BaseHook):
         settings = await self.asettings()
         results: dict[str, TaskResult] = {}
         for chunk in chunked(ids, settings.batch_size):
-            results.update(await self._arun(batch_flow(self.vendor, spec, chunk, self.retry), chunk))
+            results.update(await self.arun_flow(batch_flow(self.vendor, spec, chunk, self.retry), spec, chunk))
         return results
 
     async def acancel(self, service: str, task_id: str) -> bool | None:
@@ -342,7 +353,7 @@ class VideoApiHook(BaseHook):
         request = self.vendor.cancel_request(spec, task_id)
         if request is None:
             return None
-        return await self._arun(cancel_flow(self.vendor, spec, request, self.retry), task_ids=[task_id])
+        return await self.arun_flow(cancel_flow(self.vendor, spec, request, self.retry), spec, [task_id])
 
     def find_submissions(
         self, submissions: Sequence[Submission], window: tuple[float, float]
@@ -353,7 +364,7 @@ class VideoApiHook(BaseHook):
         records: list[dict[str, Any]] = []
         unread = 0
         for _ in range(MAX_SEARCH_PAGES):
-            page = self._run(search_page_flow(self.vendor, spec, window, len(records), self.retry))
+            page = self.run_flow(search_page_flow(self.vendor, spec, window, len(records), self.retry), spec)
             records += page.records
             unread = max((page.total or 0) - len(records), 0)
             if not page.records or not unread:
@@ -364,7 +375,7 @@ class VideoApiHook(BaseHook):
         """One cheap authenticated call that creates nothing (never a generation)."""
         try:
             settings = self.settings
-            self._run(probe_flow(self.vendor))
+            self.run_flow(probe_flow(self.vendor), None)
         except InvalidInputError as err:
             return False, f"Connection is not usable: {err}"
         except ApiError as err:

@@ -29,6 +29,7 @@ import logging
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -59,6 +60,17 @@ class SlotStore(Protocol):
     def counted(self, key: str, event: str) -> int:
         """How often ``event`` was counted on the key (0: never, or the key expired)."""
 
+    def acquire(self, key: str, limit: int, ttl: float, lease: str) -> bool:
+        """Hold ``lease`` on the key if fewer than ``limit`` unexpired leases are held; it expires after ``ttl``
+        seconds (a process killed while holding it gives it back then)."""
+
+    def release(self, key: str, lease: str) -> None:
+        """Give ``lease`` back (nothing happens when it expired already)."""
+
+
+def _live_leases(leases: dict[str, float], now: float) -> dict[str, float]:
+    return {lease: expiry for lease, expiry in leases.items() if expiry > now}
+
 
 class ProcessSlots:
     """Slots of this process only."""
@@ -69,6 +81,7 @@ class ProcessSlots:
         self.clock = clock
         self._state: dict[str, tuple[float | None, float]] = {}
         self._events: dict[tuple[str, str], int] = {}
+        self._leases: dict[str, dict[str, float]] = {}
         self._lock = threading.Lock()
 
     def reserve(self, key: str, interval: float) -> float:
@@ -90,6 +103,19 @@ class ProcessSlots:
     def counted(self, key: str, event: str) -> int:
         with self._lock:
             return self._events.get((key, event), 0)
+
+    def acquire(self, key: str, limit: int, ttl: float, lease: str) -> bool:
+        with self._lock:
+            now = self.clock()
+            leases = self._leases[key] = _live_leases(self._leases.get(key, {}), now)
+            if len(leases) >= limit:
+                return False
+            leases[lease] = now + ttl
+            return True
+
+    def release(self, key: str, lease: str) -> None:
+        with self._lock:
+            self._leases.get(key, {}).pop(lease, None)
 
 
 class FileSlots:
@@ -139,6 +165,19 @@ class FileSlots:
         with self._locked(key, write=False) as state:  # read before every submission: never rewritten
             return int(state.get("events", {}).get(event, 0))
 
+    def acquire(self, key: str, limit: int, ttl: float, lease: str) -> bool:
+        with self._locked(key) as state:
+            now = self.clock()
+            leases = state["leases"] = _live_leases(state.get("leases", {}), now)
+            if len(leases) >= limit:
+                return False
+            leases[lease] = now + ttl
+            return True
+
+    def release(self, key: str, lease: str) -> None:
+        with self._locked(key) as state:
+            state.get("leases", {}).pop(lease, None)
+
 
 # One round trip: the slot is computed on the server, with the server's clock, so machines whose clocks
 # differ still share one pace.
@@ -160,6 +199,18 @@ redis.call('HSET', KEYS[1], 'paused', tostring(math.max(paused, now + tonumber(A
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
 return 1
 """
+# Leases are a sorted set scored by their expiry on the server's clock; expired ones are dropped first.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 1)
+return 1
+"""
 _COUNT = """
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
@@ -179,6 +230,7 @@ class RedisSlots:
         self._reserve = self.client.register_script(_RESERVE)
         self._pause = self.client.register_script(_PAUSE)
         self._count = self.client.register_script(_COUNT)
+        self._acquire = self.client.register_script(_ACQUIRE)
 
         self.fallback: FileSlots | None = None  # used while Redis cannot be reached
 
@@ -206,6 +258,18 @@ class RedisSlots:
         except Exception as err:
             return self._fallback(err).counted(key, event)
 
+    def acquire(self, key: str, limit: int, ttl: float, lease: str) -> bool:
+        try:
+            return bool(int(self._acquire(keys=[f"vidgen:leases:{key}"], args=[limit, ttl, lease])))
+        except Exception as err:
+            return self._fallback(err).acquire(key, limit, ttl, lease)
+
+    def release(self, key: str, lease: str) -> None:
+        try:
+            self.client.zrem(f"vidgen:leases:{key}", lease)
+        except Exception as err:
+            self._fallback(err).release(key, lease)
+
     def _fallback(self, err: Exception) -> FileSlots:
         if self.fallback is None:
             log.warning("Redis for the shared pace is unreachable (%s); pacing per machine", type(err).__name__)
@@ -221,6 +285,9 @@ class TokenPace:
         self.rate = AdaptiveRate(rate)
         self.waited = 0.0  # seconds spent waiting for slots (logs, benchmarks)
         self.throttled = 0  # 429s seen by this process on the token
+        # Monotonic end of the last Retry-After this process heard: requests that took their slot before it
+        # came still wait it out (other processes hear of it through the store, with their next slot).
+        self.held_until = 0.0
         self._lock = threading.Lock()
 
     def _reserve(self) -> float:
@@ -259,7 +326,12 @@ class TokenPace:
             elif outcome.status < 400:
                 self.rate.passed()
         if retry_after:
+            self.held_until = max(self.held_until, time.monotonic() + retry_after)
             self.store.pause(self.key, retry_after)
+
+    def held(self) -> float:
+        """Seconds left of a ``Retry-After`` this process heard (0: none)."""
+        return max(self.held_until - time.monotonic(), 0.0)
 
     def note_used_up(self) -> None:
         """The vendor refused a request for the token's exhausted balance: every process on the token hears it."""
@@ -323,3 +395,58 @@ def pace_for(setting: str, key: str, rate: float) -> TokenPace:
         if pace is None:
             pace = _paces[(store.kind + setting, key, rate)] = TokenPace(store, key, rate)
         return pace
+
+
+# How often a request waiting for a lease asks the store again (a lease given back in this process wakes
+# its waiters at once; one given back by another process is seen at the next ask).
+LEASE_RETRY_SECONDS = 0.05
+
+
+class InFlight:
+    """This process's share of one token's in-flight limit: a request holds a lease while it is open."""
+
+    def __init__(self, store: SlotStore, key: str, limit: int, ttl: float) -> None:
+        self.store, self.key, self.limit, self.ttl = store, key, limit, ttl
+        self.waited = 0.0  # seconds spent waiting for leases (logs, benchmarks)
+        self._given_back = threading.Condition()
+
+    def _take(self) -> str | None:
+        lease = uuid.uuid4().hex
+        return lease if self.store.acquire(self.key, self.limit, self.ttl, lease) else None
+
+    def hold(self, deadline: float | None = None) -> str | None:
+        """Block until a lease is held and return it; None (at once) when ``deadline`` (monotonic) passes first."""
+        start = time.monotonic()
+        while (lease := self._take()) is None:
+            if deadline is not None and time.monotonic() + LEASE_RETRY_SECONDS >= deadline:
+                return None
+            with self._given_back:
+                self._given_back.wait(LEASE_RETRY_SECONDS)
+        self.waited += time.monotonic() - start
+        return lease
+
+    async def ahold(self) -> str:
+        """The same, without blocking the event loop (the store is asked in a thread)."""
+        start = time.monotonic()
+        while (lease := await asyncio.to_thread(self._take)) is None:
+            await asyncio.sleep(LEASE_RETRY_SECONDS)
+        self.waited += time.monotonic() - start
+        return lease
+
+    def give_back(self, lease: str) -> None:
+        self.store.release(self.key, lease)
+        with self._given_back:
+            self._given_back.notify()
+
+
+_in_flight: dict[tuple[str, str, int], InFlight] = {}
+
+
+def in_flight_for(setting: str, key: str, limit: int, ttl: float) -> InFlight:
+    """This process's view of a token's in-flight limit (one per store, key and limit, shared by its hooks)."""
+    store = store_for(setting)
+    with _registry_lock:
+        found = _in_flight.get((store.kind + setting, key, limit))
+        if found is None:
+            found = _in_flight[(store.kind + setting, key, limit)] = InFlight(store, key, limit, ttl)
+        return found

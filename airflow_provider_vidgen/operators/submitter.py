@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vidgen.core.batch import count, submissions_in_flight
+from airflow_provider_vidgen.core.batch import MAX_SUBMISSIONS_IN_FLIGHT, count, submissions_in_flight
 from airflow_provider_vidgen.core.budget import Budget
 from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError
 from airflow_provider_vidgen.core.ledger import ItemRecord, SubmissionLedger, Unreadable, acknowledged
@@ -128,14 +128,14 @@ class Submitter:
         submit_timeout: float | None = None,
         budget: Budget | None = None,
     ) -> None:
-        self.hook = hook
+        # A batch rides out 429s (its pace adapts; they never stop it) and stops sending at its submit_timeout.
+        retry = replace(hook.retry, count_throttles=False) if ride_out_throttles else hook.retry
+        self.hook = hook.with_policy(
+            retry=retry, deadline=None if submit_timeout is None else time.monotonic() + submit_timeout
+        )
         self.store = store
         self.log = log
         self.clears = clears
-        if ride_out_throttles:  # a batch: 429s slow it down (the token's pace adapts), they never stop it
-            hook.retry = replace(hook.retry, count_throttles=False)
-        if submit_timeout is not None:
-            hook.deadline = time.monotonic() + submit_timeout
         self.label = hook.vendor.label
         self.ledger: SubmissionLedger | None = None
         self.single = False
@@ -245,20 +245,23 @@ class Submitter:
         takes a slot. Records are written here, in the calling thread: an item's intent just before it
         is handed out, its vendor id as soon as it is back.
         """
-        rate = self.hook.settings.max_requests_per_second
+        gate, spec = self.hook.request_gate(), submissions[0].spec
+        rate, limit = gate.submit_rate(spec), gate.in_flight_limit(spec)
         self.single = len(submissions) == 1
         if self.ledger is not None:
             self.ledger.begin()
         if len(submissions) > 1:
             self.log.info(
-                "Submitting %d of %d %s %s item(s), at most %g request(s)/s (connection %r extra "
-                "max_requests_per_second)",
-                len(todo), len(submissions), self.label, submissions[0].service, rate, self.hook.conn_id,
+                "Submitting %d of %d %s %s item(s), at most %g submission(s)/s and %s request(s) open at once on "
+                "the token (connection %r extras submit_rates, max_requests_per_second, max_in_flight)",
+                len(todo), len(submissions), self.label, spec.name, rate, limit or "any", self.hook.conn_id,
             )  # fmt: skip
         self.hook.get_conn()  # one client, made before the submitting threads share it
-        # A usage budget needs each answer's usage before the next item: one at a time.
-        in_flight = 1 if self.budget is not None and self.budget.watches_usage else submissions_in_flight(rate)
-        progress = _Progress(self.log, len(todo) if len(submissions) > 1 else 0, self.hook.pace)
+        # Threads enough for the rate and the category's limit; the leases decide how many are open at once.
+        in_flight = min(submissions_in_flight(rate), limit or MAX_SUBMISSIONS_IN_FLIGHT)
+        if self.budget is not None and self.budget.watches_usage:
+            in_flight = 1  # a usage budget needs each answer's usage before the next item
+        progress = _Progress(self.log, len(todo) if len(submissions) > 1 else 0, gate)
         waiting = iter(todo)
         pending: dict[Future[str], int] = {}
         stop: ApiError | None = None
@@ -501,8 +504,8 @@ class LostLookup:
 class _Progress:
     """A submission progress line at least every SUBMIT_LOG_SECONDS, and at the end (batches only)."""
 
-    def __init__(self, log: Any, total: int, pace: Any) -> None:
-        self.log, self.total, self.pace = log, total, pace
+    def __init__(self, log: Any, total: int, gate: Any) -> None:
+        self.log, self.total, self.gate = log, total, gate
         self.done = 0
         self.started = self.last = time.monotonic()
 
@@ -510,9 +513,9 @@ class _Progress:
         self.done += 1
         now = time.monotonic()
         if self.total and (now - self.last >= SUBMIT_LOG_SECONDS or self.done == self.total):
-            waited = self.pace.waited
+            waited = self.gate.waited
             self.log.info(
-                "Submitted %d/%d (%.0fs, %.1fs spent waiting for the rate limit)",
+                "Submitted %d/%d (%.0fs, %.1fs spent waiting for the token's limits)",
                 self.done, self.total, now - self.started, waited,
             )  # fmt: skip
             self.last = now

@@ -3,9 +3,10 @@
 Other providers poll once per trigger per interval, so 1,000 deferred tasks make 1,000 requests
 every interval against one API token. Here the ids of all triggers that are due in the same poll
 cycle go out together in ``retrieve_batch`` requests of ``batch_size`` ids, over one pooled
-``httpx.AsyncClient``, and a 429 (or any ``Retry-After``) seen by any of them slows all of them
-down (shared backoff). A service without a batch endpoint (HiDream v3) gets one retrieve per id
-instead, from the same flow (``core.flows.batch_flow``) and through the same gate.
+``httpx.AsyncClient``, through the hook's gate (``hooks.gate``): a 429 (or any ``Retry-After``) seen by
+any of them slows (or pauses) the token's status pace for every process on the token. A service without a
+batch endpoint (HiDream v3) gets one retrieve per id instead, from the same flow
+(``core.flows.batch_flow``).
 
 Triggers still serialize only their own ids: a poller is rebuilt from whatever triggers run in
 the process, so it survives triggerer restarts and ``dag.test()`` (one fresh event loop per trigger).
@@ -29,12 +30,7 @@ from airflow_provider_vidgen.core.errors import ApiError, VidgenError
 from airflow_provider_vidgen.core.flows import batch_flow, chunked
 from airflow_provider_vidgen.core.results import TaskResult
 from airflow_provider_vidgen.core.transport import (
-    ApiRequest,
-    HttpResponse,
-    Outcome,
     RetryPolicy,
-    parse_retry_after,
-    run_async,
 )
 from airflow_provider_vidgen.hooks.base import VideoApiHook, ahook_for_connection
 
@@ -99,12 +95,8 @@ class SharedPoller:
         self.hook = hook
         self.retry = retry
         self.subscriptions: set[Subscription] = set()
-        self.backoff_until = 0.0  # monotonic time before which no request is sent (shared backoff)
-        self.rate_limited_streak = 0
         self.closed = False
-        # Counters for logs, tests and benchmarks.
-        self.requests_sent = 0
-        self.rate_limited = 0
+        # Counters for logs, tests and benchmarks (requests_sent and rate_limited: the hook's gate counts them).
         self.cycles = 0
         self.ids_polled = 0
         self._client: httpx.AsyncClient | None = None
@@ -247,45 +239,19 @@ class SharedPoller:
         await asyncio.gather(*jobs)
 
     async def _fetch(self, service: str, chunk: list[str]) -> dict[str, TaskResult]:
-        """One batch (the same flow the hooks drive), every request through the shared gate."""
-        flow = batch_flow(self.hook.vendor, self.hook.vendor.service(service), chunk, self.retry)
-        sent: list[ApiRequest] = []
+        """One batch: the same flow the hooks drive, through the hook's gate (its status pace, which a 429 or a
+        ``Retry-After`` slows or pauses for every process on the token, and its in-flight leases)."""
+        spec = self.hook.vendor.service(service)
+        flow = batch_flow(self.hook.vendor, spec, chunk, self.retry)
+        return await self.hook.arun_flow(flow, spec, chunk, client=self._client)
 
-        async def send(request: ApiRequest) -> Outcome:
-            sent.append(request)
-            return await self._send(request)
+    @property
+    def requests_sent(self) -> int:
+        return self.hook.gate.sent if self.hook.gate else 0
 
-        try:
-            return await run_async(flow, send, asyncio.sleep)
-        except ApiError as err:
-            raise self.hook.locate(err, sent[-1] if sent else None, chunk) from None
-
-    async def _send(self, request: ApiRequest) -> Outcome:
-        """Send through the shared gate; a 429 or ``Retry-After`` closes it for every trigger of the connection."""
-        while (wait := self.backoff_until - clock()) > 0:
-            await asyncio.sleep(wait)
-        assert self._client is not None
-        self.requests_sent += 1
-        outcome = await self.hook.asend(self._client, request)
-        if isinstance(outcome, HttpResponse):
-            retry_after = parse_retry_after(outcome.headers) if outcome.status >= 400 else None
-            if outcome.status == 429 or retry_after is not None:
-                if outcome.status == 429:
-                    self.rate_limited += 1
-                self.rate_limited_streak += 1
-                delay = self.retry.delay(self.rate_limited_streak, retry_after)
-                if clock() + delay > self.backoff_until:
-                    self.backoff_until = clock() + delay
-                    log.warning(
-                        "%s answered HTTP %s; all polls of %s pause %.1fs",
-                        self.hook.vendor.label,
-                        outcome.status,
-                        self.hook.conn_id,
-                        delay,
-                    )
-            elif outcome.status < 400:
-                self.rate_limited_streak = 0
-        return outcome
+    @property
+    def rate_limited(self) -> int:
+        return self.hook.gate.throttled if self.hook.gate else 0
 
     def _deliver(
         self, owners: dict[str, list[Subscription]], chunk: list[str], results: dict[str, TaskResult] | PollFailure
