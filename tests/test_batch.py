@@ -123,7 +123,7 @@ def test_paced_submission_under_429s_submits_each_prompt_once(airflow_db, emu, m
     stats = emu.stats()
     assert stats["tasks"] == len(batch_dags.PROMPTS)  # exactly one paid generation per prompt
     assert stats["counts"]["rate_limited"] + stats["counts"]["fault"] > 0  # 429s happened and were retried
-    assert "at most 50 request(s)/s" in text
+    assert "at most 50 submission(s)/s and 5 request(s) open at once" in text
     assert xcoms[("gen", -1, "vendor_task_id")] == [r["task_id"] for r in results]
 
 

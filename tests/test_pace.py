@@ -258,7 +258,7 @@ def test_status_requests_take_the_poll_pace_and_submissions_do_not(emulator, mon
         asyncio.run(hook.aretrieve_many("hailuo", [task_id]))  # the triggers' path takes it as well
     finally:
         hook.close()  # its connection to the emulator, else a ResourceWarning under a later test
-    assert slots.keys == ["submit", "token"] + ["polls", "token"] * 4
+    assert slots.keys == ["submit", "token"] + ["polls"] * 4  # polls never queue behind submissions
 
 
 def test_auto_shares_through_the_celery_broker_only_where_celery_runs(monkeypatch):

@@ -14,7 +14,8 @@ from airflow_provider_vidgen.core.vendor import ConnectionField, Vendor
 
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_REQUEST_TIMEOUT = 30.0
-# Requests per second on one token at most, whatever their kind (connection extra ``max_requests_per_second``).
+# Submissions per second on one token at most, every service together (connection extra
+# ``max_requests_per_second``; status requests have their own ``max_polls_per_second``, at most this).
 # Ace Data Cloud publishes in-flight and per-service submit limits (each service row's ``limits``) and 60/s
 # for polling and sync endpoints (Docs en/faq/concurrency.mdx), no token-wide rate; HiDream publishes none.
 # This ceiling stays well below the 60/s.
@@ -37,8 +38,8 @@ COMMON_CONNECTION_FIELDS = (
     ConnectionField(
         "max_requests_per_second",
         "Max requests per second",
-        "Every request on this token (submissions, polls) shares this pace, across tasks, processes and "
-        "machines (see Shared pace).",
+        "Submissions on this token, every service together (each also at most its own submit rate), across "
+        "tasks, processes and machines (see Shared pace). Status requests keep Max polls per second.",
         {"type": ["number", "null"], "minimum": 0.1, "default": int(DEFAULT_MAX_REQUESTS_PER_SECOND)},
     ),
     ConnectionField(

@@ -6,7 +6,9 @@ A request goes out when (in this order):
    rate, ``core.limits``: Sora 0.5/s), every other request (polls, pokes, confirmations, lookups) the
    token's status pace (``max_polls_per_second``). A 429 slows only that pace, so a 429 on Sora slows
    Sora's submissions, not Hailuo's or the polls; a ``Retry-After`` pauses that pace for every process;
-2. the **token's ceiling** (``max_requests_per_second``) gives it a slot;
+2. a submission also takes a slot of the **token's submissions** (``max_requests_per_second``, every
+   service together). Status requests never queue behind submissions: a confirmation or a poll waits
+   only for the status pace;
 3. a submission is not refused in advance for a balance someone on the token found used up;
 4. it holds a **lease** of its service category's in-flight limit (5 video requests per token), kept
    while the request is open and given back with its answer. Leases live in the same store as the paces
@@ -72,17 +74,16 @@ class RequestGate:
     def waits(self, request: ApiRequest | None, spec: ServiceSpec | None) -> Waits:
         store = self.settings.shared_pace
         if request is None or request.kind != "submit":
-            kind = self.status
+            paces: tuple[TokenPace, ...] = (self.status,)
         else:
             assert spec is not None, "a submission is always of a service"
-            kind = pace_for(store, f"{self.key}-submit-{spec.limits.rate_key(spec.name)}", self.submit_rate(spec))
+            key = f"{self.key}-submit-{spec.limits.rate_key(spec.name)}"
+            paces = (pace_for(store, key, self.submit_rate(spec)), self.ceiling)
         limit = self.in_flight_limit(spec)
         if not limit or spec is None:
-            return Waits((kind, self.ceiling), None)
+            return Waits(paces, None)
         ttl = self.settings.timeout + LEASE_MARGIN_SECONDS
-        return Waits(
-            (kind, self.ceiling), in_flight_for(store, f"{self.key}-in-flight-{spec.limits.group}", limit, ttl)
-        )
+        return Waits(paces, in_flight_for(store, f"{self.key}-in-flight-{spec.limits.group}", limit, ttl))
 
     def send(
         self, request: ApiRequest, spec: ServiceSpec | None, deadline: float | None, call: Callable[[], Outcome]

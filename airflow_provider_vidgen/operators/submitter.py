@@ -257,10 +257,10 @@ class Submitter:
                 len(todo), len(submissions), self.label, spec.name, rate, limit or "any", self.hook.conn_id,
             )  # fmt: skip
         self.hook.get_conn()  # one client, made before the submitting threads share it
-        # Threads enough for the rate and the category's limit; the leases decide how many are open at once.
-        in_flight = min(submissions_in_flight(rate), limit or MAX_SUBMISSIONS_IN_FLIGHT)
         if self.budget is not None and self.budget.watches_usage:
             in_flight = 1  # a usage budget needs each answer's usage before the next item
+        else:  # threads enough for the rate and the category's limit; the leases decide how many are open
+            in_flight = min(submissions_in_flight(rate), limit or MAX_SUBMISSIONS_IN_FLIGHT)
         progress = _Progress(self.log, len(todo) if len(submissions) > 1 else 0, gate)
         waiting = iter(todo)
         pending: dict[Future[str], int] = {}
