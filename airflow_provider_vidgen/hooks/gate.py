@@ -122,18 +122,26 @@ class RequestGate:
         try:
             if held := waits.paces[0].held():
                 await asyncio.sleep(held)
-            return self.observe(waits, await call())  # before any other await: the next request hears it
+            outcome = await call()
+            self.count(outcome)
+            # Heard before any other await, so the next request of this loop already waits a Retry-After out.
+            if retry_after := waits.paces[0].heard(outcome):
+                await asyncio.to_thread(waits.paces[0].pause_everyone, retry_after)
+            return outcome
         finally:
             if waits.in_flight and lease:
                 await asyncio.to_thread(waits.in_flight.give_back, lease)
 
     def observe(self, waits: Waits, outcome: Outcome) -> Outcome:
         """A 429 slows the request's own pace (not the token's); ``Retry-After`` pauses that pace for everyone."""
+        self.count(outcome)
+        waits.paces[0].observe(outcome)
+        return outcome
+
+    def count(self, outcome: Outcome) -> None:
         self.sent += 1
         if isinstance(outcome, HttpResponse) and outcome.status == 429:
             self.throttled += 1
-        waits.paces[0].observe(outcome)
-        return outcome
 
     def past_deadline(self) -> ApiError:
         return ApiError(self.label, "the submission deadline passed", code="deadline", nothing_created=True)

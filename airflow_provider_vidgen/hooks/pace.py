@@ -316,8 +316,14 @@ class TokenPace:
 
     def observe(self, outcome: Outcome | None) -> None:
         """A 429 (ours or anyone's on the token) slows this process down; ``Retry-After`` pauses everyone."""
+        if retry_after := self.heard(outcome):
+            self.store.pause(self.key, retry_after)
+
+    def heard(self, outcome: Outcome | None) -> float | None:
+        """What this process learns from an answer, without asking the store (the event loop's part of
+        :meth:`observe`): returns the ``Retry-After`` to share with :meth:`pause_everyone`."""
         if not isinstance(outcome, HttpResponse):
-            return
+            return None
         retry_after = parse_retry_after(outcome.headers) if outcome.status >= 400 else None
         with self._lock:
             if outcome.status == 429:
@@ -325,9 +331,12 @@ class TokenPace:
                 self.rate.throttled()
             elif outcome.status < 400:
                 self.rate.passed()
-        if retry_after:
-            self.held_until = max(self.held_until, time.monotonic() + retry_after)
-            self.store.pause(self.key, retry_after)
+            if retry_after:
+                self.held_until = max(self.held_until, time.monotonic() + retry_after)
+        return retry_after
+
+    def pause_everyone(self, seconds: float) -> None:
+        self.store.pause(self.key, seconds)
 
     def held(self) -> float:
         """Seconds left of a ``Retry-After`` this process heard (0: none)."""
