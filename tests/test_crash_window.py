@@ -27,7 +27,6 @@ from airflow_provider_vidgen.operators import base as operator_base
 from airflow_provider_vidgen.operators import submitter
 from airflow_provider_vidgen.operators.acedata import HailuoBatchVideoOperator, HailuoVideoOperator
 from airflow_provider_vidgen.operators.hidream import HiDreamVideoOperator
-from airflow_provider_vidgen.operators.submitter import HOLD_AFTER_SUBMIT_ENV
 
 PROMPT = "a heron over a misty lake"
 FAST_RETRY = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
@@ -164,6 +163,10 @@ import json, sys
 from pathlib import Path
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
 from airflow_provider_vidgen.operators.acedata import HailuoBatchVideoOperator, HailuoVideoOperator
+from crash_hold import hold_in_the_crash_window
+
+if len(sys.argv) > 4:  # the test's kill -9 comes in the crash window, once the answer is written there
+    hold_in_the_crash_window(Path(sys.argv[4]))
 
 class FileStore:  # task_state_store as Airflow keeps it: outside the worker process
     def __init__(self, path): self.path = Path(path)
@@ -182,8 +185,7 @@ print(json.dumps(op.execute({"ti": TI(), "task_state_store": FileStore(sys.argv[
 
 def test_kill_9_between_the_answer_and_the_record_pays_once(emulator, tmp_path):
     store_file, answered = tmp_path / "task_state_store.json", tmp_path / "answered"
-    env = {**os.environ, HOLD_AFTER_SUBMIT_ENV: str(answered)}
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(REPO), str(store_file), PROMPT], env=env)
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(REPO), str(store_file), PROMPT, str(answered)])
     try:
         deadline = time.monotonic() + 60
         while not answered.exists():  # the vendor answered; the id is not recorded yet

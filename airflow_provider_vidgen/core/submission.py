@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from airflow_provider_vidgen.core.errors import InvalidInputError
 from airflow_provider_vidgen.core.results import request_prompt
 from airflow_provider_vidgen.core.schema import ServiceSpec, validate_body
 from airflow_provider_vidgen.core.transport import ApiRequest
@@ -82,6 +83,15 @@ def is_literal(value: Any) -> bool:
     if isinstance(value, Mapping):
         return all(is_literal(key) and is_literal(item) for key, item in value.items())
     return False  # XComArg, MappedArgument and other values resolved when the task runs
+
+
+def check_seconds(name: str, value: Any, *, literal_only: bool = False) -> None:
+    """A duration parameter is a positive number of seconds (raises InvalidInputError naming it); with
+    ``literal_only`` (parse time) a templated or upstream value waits for the run."""
+    if literal_only and not is_literal(value):
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InvalidInputError(name, f"must be a positive number of seconds, got {value!r}")
 
 
 def check_literal_fields(vendor: Vendor, service: Any, body: Any, *, allow_unknown: bool = False) -> None:

@@ -1,8 +1,11 @@
 """What every generation operator does: validate once, submit once (or reattach), wait, return results.
 
-Single and batch operators share this floor: the parameters, the parse-time checks, the one
-submission path (``operators.submitter``) and the one wait (the trigger). A single operator is a
-batch of one; each keeps only its parameters and what its results mean.
+Single and batch operators share one flow: the parameters and parse-time checks, ``execute`` (validate,
+submit through ``operators.submitter``, push the ids, wait on the trigger), ``execute_complete`` (read the
+typed event back into every item's result, in input order) and ``finish`` (one XCom form per result, the
+Video link). A single operator is a batch of one: it keeps only its stricter policy (an item in doubt or
+refused fails the task; its one generation must succeed) and the unwrapping of its one result. What the
+results mean for the task (``conclude``) is each operator's own.
 
 Kept cheap to import: hooks (httpx) and the trigger are imported inside ``execute``, so a DAG file
 that only declares operators does not pay for them at parse time.
@@ -14,16 +17,35 @@ import difflib
 import functools
 import inspect
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 from airflow.sdk import BaseOperator
 
 from airflow_provider_vidgen import xcom
+from airflow_provider_vidgen.core.batch import count, progress_line
+from airflow_provider_vidgen.core.budget import BUDGET_REACHED
 from airflow_provider_vidgen.core.errors import InvalidInputError
-from airflow_provider_vidgen.core.results import TaskResult
-from airflow_provider_vidgen.core.submission import Submission, check_literal_fields, is_literal, prepare
+from airflow_provider_vidgen.core.results import TaskError, TaskResult, request_prompt
+from airflow_provider_vidgen.core.submission import (
+    Submission,
+    check_literal_fields,
+    check_seconds,
+    is_literal,
+    prepare,
+)
 from airflow_provider_vidgen.links import TaskVideosLink, VideoLink, push_video_url
+from airflow_provider_vidgen.operators.submitter import (
+    Accepted,
+    Held,
+    ItemOutcome,
+    OverBudget,
+    Refused,
+    SubmissionStopped,
+    SubmitOptions,
+    Submitter,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,7 +53,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_vidgen.core.vendor import Vendor
     from airflow_provider_vidgen.hooks.base import VideoApiHook
-    from airflow_provider_vidgen.operators.submitter import ItemOutcome, SubmissionStopped
+    from airflow_provider_vidgen.triggers.event import WaitEvent
 
 
 # How long after its own submission an id may have an empty record (HiDream: sub-tasks appear a little
@@ -43,11 +65,38 @@ UNKNOWN_GRACE_SECONDS = 600.0
 CALLED_BACK = "callback"
 
 
-def check_seconds(name: str, value: Any, *, literal_only: bool = False) -> None:
-    if literal_only and not is_literal(value):
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise InvalidInputError(name, f"must be a positive number of seconds, got {value!r}")
+@dataclass(frozen=True)
+class Submitted:
+    """What a try has with the vendor, in input order: each item's vendor task id ("" where it has none) and
+    the indexes of the items the vendor will call back. Set once, by ``execute``; ``on_kill`` reads it."""
+
+    service: str
+    task_ids: tuple[str, ...]
+    called_back: frozenset[int] = frozenset()
+
+    @property
+    def waiting(self) -> list[str]:
+        return [task_id for task_id in self.task_ids if task_id]
+
+    @property
+    def all_called_back(self) -> bool:
+        """Every item with a vendor task will be called back: the wait keeps only the slow safety poll."""
+        return all(index in self.called_back for index, task_id in enumerate(self.task_ids) if task_id)
+
+    def left_running(self, label: str) -> str:
+        """What a killed task leaves running on the vendor side (the API has no cancel call), and what to do."""
+        ids, service = self.waiting, self.service
+        if len(ids) == 1:
+            return (
+                f"Killed; {label} {service} task {ids[0]} keeps running on the vendor side (the API has no cancel "
+                f"call). Collect it with VideoTaskSensor(task_ids=[{ids[0]!r}], service={service!r}), or retry "
+                "this task to reattach to it."
+            )
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        return (
+            f"Killed; {len(ids)} {label} {service} task(s) keep running on the vendor side (the API has no cancel "
+            f"call): {shown}. Retry this task to reattach to them (XCom vendor_task_id lists them all)."
+        )
 
 
 def default_deferrable() -> bool:
@@ -139,6 +188,8 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
     refused_parameters: ClassVar[Mapping[str, str]] = {}
     ui_color = "#f0e4ff"
     operator_extra_links = (VideoLink(), TaskVideosLink())
+    item_offset: int = 0  # the first item's index in the whole run (a batch chunk sets it)
+    submitted: Submitted | None = None  # what this try submitted: set once, by execute
 
     def __init__(
         self,
@@ -157,7 +208,6 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
         super().__init__(**kwargs)
         self.callbacks = callbacks
         self.safety_poll_interval = safety_poll_interval
-        self._called_back: set[int] = set()  # indexes of this try's submissions that carry a callback URL
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = poll_interval
@@ -228,7 +278,35 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
                 f"{self.vendor.label}: {err}. Nothing was submitted: fix the connection, then clear this task."
             ) from None
 
-    # ------------------------------------------------------------------ submit and wait
+    # ------------------------------------------------------------------ the flow: submit, wait, finish
+
+    def execute(self, context: Context) -> Any:
+        # The worker renders the Video link whenever the task stops (a failure before submitting and a
+        # deferral included): an empty value until the video exists keeps it from logging a missing XCom.
+        push_video_url(context, [])
+        service = self.service_name()
+        try:  # validated once, before any request: bad input must cost nothing
+            submissions = self.checked_submissions(service)
+            options = self.submit_options()
+            self.check_timings()
+        except InvalidInputError as err:
+            raise self.invalid_input(service, err) from None
+        outcomes, called_back = self.submit(context, submissions, options)
+        ordered = [self.slot(service, index, outcome) for index, outcome in enumerate(outcomes)]
+        self.submitted = submitted = Submitted(service, tuple(result.task_id for result in ordered), called_back)
+        ti = context["ti"]
+        ti.xcom_push(key=xcom.VENDOR_TASK_ID, value=self.unwrap([task_id or None for task_id in submitted.task_ids]))
+        unsubmitted = {str(i): r.to_dict()["error"] for i, r in enumerate(ordered) if not r.task_id and r.error}
+        if unsubmitted:  # read back when the task resumes (read_results)
+            ti.xcom_push(key=xcom.UNSUBMITTED, value=unsubmitted)
+        bodies = [submission.body for submission in submissions]
+        if not self.wait_for_completion or all(result.terminal for result in ordered):
+            return self.finish(context, ordered, bodies)
+        return self.wait(context, service, submitted.waiting, called_back=submitted.all_called_back)
+
+    def checked_submissions(self, service: str) -> list[Submission]:
+        """Every item validated (once) into its submission (raises InvalidInputError)."""
+        return [self.prepare(service, body) for body in self.request_bodies()]
 
     def state_store(self, context: Context) -> Any:
         """Airflow's task_state_store (shared by every try), or None without reattach or before 3.3."""
@@ -240,55 +318,49 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
             )
         return store
 
-    def submit(self, context: Context, submissions: Sequence[Submission]) -> list[ItemOutcome]:
-        """Every submission's outcome through the one submission path (see ``operators.submitter``)."""
-        from airflow_provider_vidgen.operators.submitter import SubmissionStopped, Submitter
-
+    def submit(
+        self, context: Context, submissions: Sequence[Submission], options: SubmitOptions
+    ) -> tuple[list[ItemOutcome], frozenset[int]]:
+        """Every submission's outcome through the one submission path (see ``operators.submitter``), and the
+        indexes of those the vendor will call back."""
         store = self.state_store(context)
         hook = self.get_hook()
         try:
             # The connection first: a missing connection or token fails here, before anything is
             # recorded, so fixing it and clearing the task gives a clean try.
             self.check_connection(hook)
-            submissions = self.with_callbacks(context, hook, submissions)
-            submitter = Submitter(hook, store, log=self.log, clears=clears_seen(context), **self.submit_options())
-            return submitter.run(submissions)
+            submissions, called_back = with_callbacks(
+                submissions, hook, context, vendor=self.vendor, timeout=self.timeout, enabled=self.callbacks
+            )
+            submitter = Submitter(hook, store, log=self.log, clears=clears_seen(context), options=options)
+            return submitter.run(submissions), called_back
         except SubmissionStopped as stopped:
             raise self.stopped(stopped) from None
         finally:
             hook.close()
 
-    def with_callbacks(
-        self, context: Context, hook: VideoApiHook, submissions: Sequence[Submission]
-    ) -> list[Submission]:
-        """Each submission with its own callback URL, when the connection has a ``callback_base_url``: a ticket
-        of its task instance and item (``core.tickets``). A body that names its own callback URL keeps it."""
-        base, key = hook.settings.callback_base_url, hook.callback_key
-        self._called_back = set()
-        if not (self.callbacks and base and key and self.vendor.callback_field):
-            return list(submissions)
-        from airflow_provider_vidgen.core.tickets import Ticket, callback_url, ticket_expiry
-
-        ti, out = context["ti"], []
-        for index, submission in enumerate(submissions):
-            if submission.calls_back:
-                out.append(submission)
-                continue
-            ticket = Ticket(
-                self.vendor.name, submission.service, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, index,
-                conn_id=hook.conn_id, expires=ticket_expiry(self.timeout),
-            )  # fmt: skip
-            out.append(submission.with_callback(callback_url(base, hook.conn_id, key, ticket)))
-            self._called_back.add(index)
-        return out
-
-    def submit_options(self) -> dict[str, Any]:
+    def submit_options(self) -> SubmitOptions:
         """How the submitter treats this operator's submissions (batches ride out 429s: see there)."""
-        return {}
+        return SubmitOptions()
 
     def stopped(self, stopped: SubmissionStopped) -> AirflowException:
         """The task's error for an API error that stopped the submissions (the message says it all)."""
         return (AirflowException if stopped.error.retryable else AirflowFailException)(str(stopped.error))
+
+    def slot(self, service: str, index: int, outcome: ItemOutcome) -> TaskResult:
+        """An item's result as far as submitting it goes: its task's known state, or why it has none (an
+        item the API refused, held or kept within the budget fails alone; the others go on)."""
+        if isinstance(outcome, Accepted):
+            return outcome.result or TaskResult(outcome.task_id, service, self.vendor.name, "pending")
+        if isinstance(outcome, OverBudget):
+            return without_task(self.vendor, service, BUDGET_REACHED, f"not submitted: {outcome.reason}")
+        if isinstance(outcome, Held):
+            if outcome.error is not None:  # sent by this try, answer unknown
+                self.log.warning("Item %d: %s", index, outcome.message)
+            return without_task(self.vendor, service, "ambiguous_submission", outcome.message)
+        error = outcome.error
+        self.log.warning("Item %d was refused by the API (nothing created): %s", index, error)
+        return without_task(self.vendor, service, error.code or f"http_{error.status}", str(error))
 
     def wait(self, context: Context, service: str, task_ids: list[str], *, called_back: bool = False) -> Any:
         """Defer to the trigger with every id (or wait for it inline), then ``execute_complete``. When every
@@ -306,7 +378,62 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
         return self.execute_complete(context, wait_inline(trigger))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        # All it needs is in the event and the XCom pushed before the wait (dag.test() drops defer(kwargs=...)).
+        from airflow_provider_vidgen.triggers.event import received  # the triggers load when a task runs
+
+        wait = received(event)
+        if not wait.succeeded:
+            raise AirflowException(f"{wait.status}: {wait.message} [{states_at_the_end(wait.results)}]")
+        bodies = self.request_bodies()
+        return self.finish(context, self.read_results(context, wait, len(bodies)), bodies)
+
+    def read_results(self, context: Context, wait: WaitEvent, items: int) -> list[TaskResult]:
+        """Every item's result in input order. When every item was submitted, the event's order is the input's;
+        else the items without a vendor task go back in their places, with the reason ``execute`` pushed."""
+        if len(wait.results) == items:
+            return list(wait.results)
+        ti = context["ti"]
+        ids = ti.xcom_pull(task_ids=self.task_id, key=xcom.VENDOR_TASK_ID, map_indexes=ti.map_index)
+        if not isinstance(ids, list) or len(ids) != items:
+            return list(wait.results)
+        unsubmitted = ti.xcom_pull(task_ids=self.task_id, key=xcom.UNSUBMITTED, map_indexes=ti.map_index) or {}
+        results = {result.task_id: result for result in wait.results}
+        ordered = []
+        for index, task_id in enumerate(ids):
+            if task_id and task_id in results:
+                ordered.append(results[task_id])
+            else:
+                error = unsubmitted.get(str(index)) or {"code": "not_submitted", "message": "no vendor task id"}
+                ordered.append(without_task(self.vendor, wait.service, error["code"], error["message"]))
+        return ordered
+
+    def finish(self, context: Context, ordered: list[TaskResult], bodies: Sequence[Mapping[str, Any]]) -> Any:
+        """The end of the task, waited for or not: every result in its XCom form and the Video link, then the
+        operator's policy (``conclude``) says what the task returns, or why it fails."""
+        returned = [self.returned(index, result, bodies[index]) for index, result in enumerate(ordered)]
+        if not self.wait_for_completion and self.submitted is not None:
+            for index in self.submitted.called_back:
+                if not ordered[index].terminal:
+                    returned[index][CALLED_BACK] = True
+        push_video_url(context, [result for result in ordered if result.state == "succeeded"])
+        self.completed = returned  # for the lineage of the task
+        return self.conclude(context, ordered, returned)
+
+    def returned(self, index: int, result: TaskResult, body: Mapping[str, Any]) -> dict[str, Any]:
+        """An item's XCom form: its index in the whole run, its result, its prompt (for the download's gallery)."""
+        data = {"index": self.item_offset + index, **result.to_dict()}
+        prompt = request_prompt(body)
+        if prompt:
+            data["prompt"] = prompt
+        return data
+
+    def conclude(self, context: Context, ordered: list[TaskResult], returned: list[dict[str, Any]]) -> Any:
+        """What the task returns for these results (in input order), or the exception that fails it."""
         raise NotImplementedError
+
+    def unwrap(self, items: list[Any]) -> Any:
+        """The XCom form of per-item values (ids, results): the list itself; a single operator's is its one item."""
+        return items
 
     def on_kill(self) -> None:
         """Best effort, idempotent: the vendor APIs have no cancel call, so say what keeps running (and is billed).
@@ -314,30 +441,15 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
         Airflow calls this for a task killed while running on a worker (blocking wait); a deferred
         task is covered by the trigger's ``on_kill``.
         """
-        submitted = getattr(self, "_submitted", None)
-        if not submitted or not submitted[1]:
+        if self.submitted is None or not self.submitted.waiting:
             self.log.info("Killed before any %s submission: nothing keeps running", self.vendor.label)
-            return
-        service, ids = submitted
-        label = self.vendor.label
-        if len(ids) == 1:
-            self.log.warning(
-                "Killed; %s %s task %s keeps running on the vendor side (the API has no cancel call). "
-                "Collect it with VideoTaskSensor(task_ids=[%r], service=%r), or retry this task to reattach to it.",
-                label, service, ids[0], ids[0], service,
-            )  # fmt: skip
-            return
-        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-        self.log.warning(
-            "Killed; %d %s %s task(s) keep running on the vendor side (the API has no cancel call): %s. "
-            "Retry this task to reattach to them (XCom vendor_task_id lists them all).",
-            len(ids), label, service, shown,
-        )  # fmt: skip
+        else:
+            self.log.warning("%s", self.submitted.left_running(self.vendor.label))
 
     # ------------------------------------------------------------------ OpenLineage
 
-    def lineage_bodies(self) -> list[dict[str, Any]]:
-        """The request bodies this task sends (for their input URLs)."""
+    def request_bodies(self) -> list[dict[str, Any]]:
+        """The request body of every item, in input order (raises InvalidInputError)."""
         raise NotImplementedError
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -345,13 +457,53 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
         listener calls this in a forked process, in which this instance still holds what the task returned."""
         from airflow_provider_vidgen import lineage
 
-        inputs = [lineage.url_dataset(url) for body in self.lineage_bodies() for url in lineage.urls_in(body)]
+        inputs = [lineage.url_dataset(url) for body in self.request_bodies() for url in lineage.urls_in(body)]
         outputs = map(lineage.url_dataset, lineage.video_urls(self.completed))
         return lineage.operator_lineage(inputs, outputs)
 
 
+def without_task(vendor: Vendor, service: str, code: str, message: str) -> TaskResult:
+    """The result of an item that has no vendor task: failed, with why."""
+    return TaskResult("", service, vendor.name, "failed", error=TaskError(code, message))
+
+
+def with_callbacks(
+    submissions: Sequence[Submission], hook: VideoApiHook, context: Context, *, vendor: Vendor, timeout: float,
+    enabled: bool,
+) -> tuple[list[Submission], frozenset[int]]:  # fmt: skip
+    """Each submission with its own callback URL, when ``enabled`` and the connection has a ``callback_base_url``:
+    a ticket of its task instance and item (``core.tickets``); and the indexes of those given one. A body that
+    names its own callback URL keeps it."""
+    base, key = hook.settings.callback_base_url, hook.callback_key
+    if not (enabled and base and key and vendor.callback_field):
+        return list(submissions), frozenset()
+    from airflow_provider_vidgen.core.tickets import Ticket, callback_url, ticket_expiry
+
+    ti, out, called_back = context["ti"], [], set()
+    for index, submission in enumerate(submissions):
+        if submission.calls_back:
+            out.append(submission)
+            continue
+        ticket = Ticket(
+            vendor.name, submission.service, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, index,
+            conn_id=hook.conn_id, expires=ticket_expiry(timeout),
+        )  # fmt: skip
+        out.append(submission.with_callback(callback_url(base, hook.conn_id, key, ticket)))
+        called_back.add(index)
+    return out, frozenset(called_back)
+
+
+def states_at_the_end(results: Sequence[TaskResult]) -> str:
+    """How a wait that did not end well left its items: one item's state (its vendor task id named), or a
+    batch's counts (the event's message names the ids that still run)."""
+    if len(results) == 1:
+        return results[0].describe()
+    return progress_line(count(results, len(results)), "at the end of the wait")
+
+
 class BaseVideoOperator(BaseGenerationOperator):
-    """Submit one video generation and (optionally) wait for it (see :class:`BaseGenerationOperator`)."""
+    """Submit one video generation and (optionally) wait for it: a batch of one (see
+    :class:`BaseGenerationOperator`) whose one item must succeed, and whose XCom is that item itself."""
 
     service_fields: ClassVar[Sequence[str]] = ()  # named parameters that are request fields
     # Fields always sent with their value from the service's row (e.g. Hailuo's ``action``).
@@ -363,66 +515,34 @@ class BaseVideoOperator(BaseGenerationOperator):
         body.update({name: getattr(self, name) for name in self.service_fields})
         return {key: value for key, value in body.items() if value is not None}
 
-    def lineage_bodies(self) -> list[dict[str, Any]]:
+    def request_bodies(self) -> list[dict[str, Any]]:
         return [self.request_body()]
 
     def check_literal_body(self) -> None:
         if is_literal(self.service_name()):
             self.check_literal(self.service_name(), self.request_body())
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        # The worker renders the Video link whenever the task stops (a failure before submitting and a
-        # deferral included): an empty value until the video exists keeps it from logging a missing XCom.
-        push_video_url(context, [])
-        service = self.service_name()
-        try:  # validated once, before any request: bad input must cost nothing
-            submission = self.prepare(service, self.request_body())
-            self.check_timings()
-        except InvalidInputError as err:
-            raise self.invalid_input(service, err) from None
-        from airflow_provider_vidgen.operators.submitter import Accepted, Held
-
-        (outcome,) = self.submit(context, [submission])
+    def slot(self, service: str, index: int, outcome: ItemOutcome) -> TaskResult:
+        """Stricter than a batch: a submission in doubt, or one the API refused, fails the task."""
         if isinstance(outcome, Held):
             if outcome.lookup_failed:  # nothing was sent; a retry looks the submission up again
                 raise AirflowException(outcome.message)
             suffix = " Task not retried to avoid a duplicate charge." if outcome.error is not None else ""
             raise AirflowFailException(f"{outcome.error or outcome.message}{suffix}")
-        if not isinstance(outcome, Accepted):  # refused by the API: nothing was created
+        if isinstance(outcome, Refused):  # nothing was created
             raise AirflowFailException(str(outcome.error))
-        self._submitted = (service, [outcome.task_id])  # for on_kill
-        context["ti"].xcom_push(key=xcom.VENDOR_TASK_ID, value=outcome.task_id)
-        earlier = outcome.result
-        if earlier is not None and earlier.state == "succeeded":
-            push_video_url(context, [earlier])
-            self.completed = [self.returned(earlier)]
-            return self.completed[0]
-        if not self.wait_for_completion:
-            pending = self.returned(TaskResult(outcome.task_id, service, self.vendor.name, "pending"))
-            return {**pending, CALLED_BACK: True} if self._called_back == {0} else pending
-        return self.wait(context, service, [outcome.task_id], called_back=self._called_back == {0})
+        return super().slot(service, index, outcome)
 
-    def returned(self, result: TaskResult) -> dict[str, Any]:
-        """The XCom form of a result, with the request's prompt (for the download's manifest and gallery)."""
-        from airflow_provider_vidgen.core.results import request_prompt
-
-        data = result.to_dict()
-        prompt = request_prompt(self.request_body())
-        if prompt:
-            data["prompt"] = prompt
-        return data
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        # Everything needed is in the event: dag.test() drops defer(kwargs=...) (Airflow 3.3.2).
-        from airflow_provider_vidgen.triggers.event import received  # the triggers load when a task runs
-
-        (result,) = received(event).results_or_raise()
+    def conclude(self, context: Context, ordered: list[TaskResult], returned: list[dict[str, Any]]) -> dict[str, Any]:
+        (result,), data = ordered, self.unwrap(returned)
         if result.state == "failed":
             # Kept in XCom (key "failure") so a downstream all_done task can report it.
             ti = context["ti"]  # its map index tells the download which task instance this failure explains
-            ti.xcom_push(key=xcom.FAILURE, value={**self.returned(result), "map_index": ti.map_index})
+            ti.xcom_push(key=xcom.FAILURE, value={**data, "map_index": ti.map_index})
             raise AirflowException(f"Generation failed: {result.describe()}")
         self.log.info("%s", result.describe())
-        push_video_url(context, [result])
-        self.completed = [self.returned(result)]
-        return self.completed[0]
+        return data
+
+    def unwrap(self, items: list[Any]) -> Any:
+        (item,) = items
+        return {key: value for key, value in item.items() if key != "index"} if isinstance(item, dict) else item

@@ -1,7 +1,8 @@
 """One task for a whole batch of generations: validate all, submit each once (paced), wait once, keep every failure.
 
-What a batch adds to the shared floor (``operators.base``): its per-item lists, an outcome per item
-(an item the API refuses fails alone), and a success policy (``min_success`` / ``fail_on_failed``).
+What a batch adds to the shared flow (``operators.base``): its per-item lists, its settings (a budget, a
+submission deadline, its offset in a chunked run), and a success policy (``min_success`` /
+``fail_on_failed``) over every item's result, which XCom keeps whole or, too large, as a stored manifest.
 """
 
 from __future__ import annotations
@@ -20,22 +21,20 @@ from airflow_provider_vidgen.core.batch import (
     progress_line,
     required_successes,
 )
-from airflow_provider_vidgen.core.budget import BUDGET_REACHED, Budget
+from airflow_provider_vidgen.core.budget import Budget
 from airflow_provider_vidgen.core.errors import InvalidInputError
-from airflow_provider_vidgen.core.results import TaskError, TaskResult, request_prompt, total_usage
+from airflow_provider_vidgen.core.results import TaskResult, total_usage
 from airflow_provider_vidgen.core.submission import Submission, is_literal
-from airflow_provider_vidgen.links import push_video_url
-from airflow_provider_vidgen.operators.base import CALLED_BACK, BaseGenerationOperator, check_seconds
+from airflow_provider_vidgen.operators.base import BaseGenerationOperator
+from airflow_provider_vidgen.operators.submitter import SubmissionStopped, SubmitOptions
 from airflow_provider_vidgen.storage import keep_small
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_vidgen.operators.submitter import ItemOutcome, SubmissionStopped
-
 SHOWN_FAILURES = 10
 # The settings a batch checks itself (check_settings): any of them may be mapped from upstream XCom.
-BATCH_SETTINGS = ("max_items", "min_success", "max_submissions", "max_usage", "item_offset")
+BATCH_SETTINGS = ("max_items", "min_success", "max_submissions", "max_usage", "submit_timeout", "item_offset")
 
 
 def raw_bodies(bodies: Any, max_items: int, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -165,15 +164,13 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
             raise InvalidInputError("max_items", f"must be a positive integer, got {max_items!r}")
         if "min_success" not in unknown:
             check_min_success(self.min_success)
-        if not unknown & {"max_submissions", "max_usage"}:
-            self.budget()
+        if not unknown & {"max_submissions", "max_usage", "submit_timeout"}:
+            self.submit_options()  # the budget and the submission deadline, checked as the submitter takes them
         offset = self.item_offset
         if "item_offset" not in unknown and (isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
             raise InvalidInputError("item_offset", f"must be an integer >= 0, got {offset!r}")
-        if self.submit_timeout is not None:
-            check_seconds("submit_timeout", self.submit_timeout, literal_only=True)
 
-    def lineage_bodies(self) -> list[dict[str, Any]]:
+    def request_bodies(self) -> list[dict[str, Any]]:
         return self.item_bodies()
 
     def budget(self) -> Budget | None:
@@ -193,50 +190,11 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
                 f"item[{index}].{err.field}", f"{err.problem}; nothing was submitted for any item"
             ) from None
 
-    # ------------------------------------------------------------------ execute
+    # ------------------------------------------------------------------ submitting and results
 
-    def execute(self, context: Context) -> list[dict[str, Any]]:
-        push_video_url(context, [])  # an empty link until the videos exist (see the single operator)
-        service = self.service_name()
-        try:
-            submissions = self.checked_submissions(service)
-            self.check_timings()
-        except InvalidInputError as err:
-            raise self.invalid_input(service, err) from None
-        ordered = [
-            self.slot(service, index, outcome) for index, outcome in enumerate(self.submit(context, submissions))
-        ]
-        ids = [result.task_id or None for result in ordered]
-        self._submitted = (service, [task_id for task_id in ids if task_id])  # for on_kill
-        ti = context["ti"]
-        ti.xcom_push(key=xcom.VENDOR_TASK_ID, value=ids)
-        unsubmitted = {str(i): r.to_dict()["error"] for i, r in enumerate(ordered) if not r.task_id and r.error}
-        # Always pushed (empty too): the resumed task reads it back, and a missing XCom logs an error.
-        ti.xcom_push(key=xcom.UNSUBMITTED, value=unsubmitted)
-        waiting = [task_id for task_id in ids if task_id]
-        if not self.wait_for_completion or all(result.terminal for result in ordered) or not waiting:
-            return self._finish(context, ordered, [submission.body for submission in submissions])
-        called_back = all(index in self._called_back for index, task_id in enumerate(ids) if task_id)
-        return self.wait(context, service, waiting, called_back=called_back)
-
-    def slot(self, service: str, index: int, outcome: ItemOutcome) -> TaskResult:
-        """An item's result as far as submitting it goes: its task's known state, or why it has none."""
-        from airflow_provider_vidgen.operators.submitter import Accepted, Held, OverBudget
-
-        if isinstance(outcome, Accepted):
-            return outcome.result or TaskResult(outcome.task_id, service, self.vendor.name, "pending")
-        if isinstance(outcome, OverBudget):
-            return self._unsubmitted(service, BUDGET_REACHED, f"not submitted: {outcome.reason}")
-        if isinstance(outcome, Held):
-            if outcome.error is not None:  # sent by this try, answer unknown
-                self.log.warning("Item %d: %s", index, outcome.message)
-            return self._unsubmitted(service, "ambiguous_submission", outcome.message)
-        error = outcome.error
-        self.log.warning("Item %d was refused by the API (nothing created): %s", index, error)
-        return self._unsubmitted(service, error.code or f"http_{error.status}", str(error))
-
-    def submit_options(self) -> dict[str, Any]:
-        return {"ride_out_throttles": True, "submit_timeout": self.submit_timeout, "budget": self.budget()}
+    def submit_options(self) -> SubmitOptions:
+        """A batch rides out 429s (the token's shared pace slows down), until its deadline and within its budget."""
+        return SubmitOptions(ride_out_throttles=True, submit_timeout=self.submit_timeout, budget=self.budget())
 
     def stopped(self, stopped: SubmissionStopped) -> AirflowException:
         """The API error, what this try left of the batch, then the error's next step."""
@@ -252,45 +210,9 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         left += f", {other} settled otherwise (see the log)." if other else "."
         return type(error)(stopped.error.told(left))
 
-    def _unsubmitted(self, service: str, code: str, message: str) -> TaskResult:
-        return TaskResult("", service, self.vendor.name, "failed", error=TaskError(code, message))
-
-    # ------------------------------------------------------------------ results
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        from airflow_provider_vidgen.triggers.event import received  # the triggers load when a task runs
-
-        wait = received(event)
-        results = {result.task_id: result for result in wait.results}
-        if not wait.succeeded:
-            counts = count(results.values(), len(results))
-            raise AirflowException(f"{wait.status}: {wait.message} [{progress_line(counts, 'at the end of the wait')}]")
-        service = self.service_name()
-        bodies = self.item_bodies()
-        ti = context["ti"]
-        ids = ti.xcom_pull(task_ids=self.task_id, key=xcom.VENDOR_TASK_ID, map_indexes=ti.map_index)
-        if not isinstance(ids, list) or len(ids) != len(bodies):
-            ids = list(wait.task_ids)  # every item was submitted: the event's order is the input's
-        unsubmitted = ti.xcom_pull(task_ids=self.task_id, key=xcom.UNSUBMITTED, map_indexes=ti.map_index) or {}
-        ordered = []
-        for index, task_id in enumerate(ids):
-            if task_id and task_id in results:
-                ordered.append(results[task_id])
-            else:
-                error = unsubmitted.get(str(index)) or {"code": "not_submitted", "message": "no vendor task id"}
-                ordered.append(self._unsubmitted(service, error["code"], error["message"]))
-        return self._finish(context, ordered, bodies)
-
-    def _finish(
-        self, context: Context, ordered: list[TaskResult], bodies: list[Mapping[str, Any]]
-    ) -> list[dict[str, Any]]:
-        returned = [
-            self.item_result(self.item_offset + index, result, bodies[index]) for index, result in enumerate(ordered)
-        ]
-        if not self.wait_for_completion:
-            for index, result in enumerate(ordered):
-                if index in self._called_back and not result.terminal:
-                    returned[index][CALLED_BACK] = True
+    def conclude(self, context: Context, ordered: list[TaskResult], returned: list[dict[str, Any]]) -> Any:
+        """The summary, then the success policy (``min_success`` / ``fail_on_failed``) once the wait is over;
+        results and failures too large for XCom are stored (``results_path``) and XCom holds their manifest."""
         counts = count(ordered, len(ordered))
         usage = total_usage(ordered)
         summary = {"items": counts.total, "succeeded": counts.succeeded, "failed": counts.failed, "usage": usage}
@@ -300,8 +222,6 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
         failed = [(index, result) for index, result in enumerate(ordered) if result.state == "failed"]
         for index, result in failed:
             self.log.warning("Item %d failed: %s", index, result.describe())
-        push_video_url(context, [result for result in ordered if result.state == "succeeded"])
-        self.completed = returned  # for the lineage of the task (the whole list, not its stored manifest)
         small = keep_small(returned, context, "results", root=self.results_path, summary=summary)
         if not self.wait_for_completion:
             return small
@@ -319,10 +239,3 @@ class BaseBatchVideoOperator(BaseGenerationOperator):
                 "A retry of this task submits only the failed items again."
             )
         return small
-
-    def item_result(self, index: int, result: TaskResult, body: Mapping[str, Any]) -> dict[str, Any]:
-        data = {"index": index, **result.to_dict()}
-        prompt = request_prompt(body)
-        if prompt:
-            data["prompt"] = prompt
-        return data

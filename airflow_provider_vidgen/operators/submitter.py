@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vidgen.core.batch import MAX_SUBMISSIONS_IN_FLIGHT, count, submissions_in_flight
 from airflow_provider_vidgen.core.budget import Budget
-from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError
+from airflow_provider_vidgen.core.errors import AmbiguousSubmissionError, ApiError, InvalidInputError
 from airflow_provider_vidgen.core.ledger import ItemRecord, SubmissionLedger, Unreadable, acknowledged
 from airflow_provider_vidgen.core.results import TaskResult, request_prompt, total_usage
+from airflow_provider_vidgen.core.submission import check_seconds
 
 if TYPE_CHECKING:
     from airflow_provider_vidgen.core.ledger import StateStore
@@ -35,9 +34,24 @@ LOOKUP_SLACK_SECONDS = 120.0
 # Vendor answers that refuse one item's request (nothing created): that item fails, the batch goes on.
 ITEM_REFUSED_STATUSES = frozenset({400, 413, 422})
 SUBMIT_LOG_SECONDS = 10.0  # a submission progress line at least this often
-# Test-only: a file path; the vendor task id is written there right after the submission's answer,
-# then the submitter waits (before it records the id), so a test can kill the worker at that moment.
-HOLD_AFTER_SUBMIT_ENV = "VIDGEN_TEST_HOLD_AFTER_SUBMIT"
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """How the submitter treats an operator's submissions; checked when made (InvalidInputError naming the
+    field: each is the operator parameter of that name, or made from them)."""
+
+    ride_out_throttles: bool = False  # 429s slow the submissions down (the token's pace adapts), never stop them
+    submit_timeout: float | None = None  # seconds after which this try stops submitting (None: no deadline)
+    budget: Budget | None = None  # the task's spend cap over all its tries (None: no limit)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ride_out_throttles, bool):
+            raise InvalidInputError("ride_out_throttles", f"must be True or False, got {self.ride_out_throttles!r}")
+        if self.submit_timeout is not None:
+            check_seconds("submit_timeout", self.submit_timeout)
+        if self.budget is not None and not isinstance(self.budget, Budget):
+            raise InvalidInputError("budget", f"must be a Budget (max_submissions / max_usage), got {self.budget!r}")
 
 
 @dataclass(frozen=True)
@@ -101,21 +115,15 @@ class SubmissionStopped(Exception):
 
 
 def after_submission_answer(task_id: str) -> None:
-    hold = os.environ.get(HOLD_AFTER_SUBMIT_ENV)
-    if hold:
-        # written whole, then renamed: the test waits for the file and must never read it half-written
-        partial = Path(f"{hold}.partial")
-        partial.write_text(task_id)
-        partial.replace(hold)
-        deadline = time.monotonic() + 120  # bounded: the test kills the process well before
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
+    """An extension point for tests, and nothing else: called with each vendor task id between the vendor's
+    answer and the moment the id is recorded (the crash window). Does nothing; the crash-window tests put
+    a process death here (tests/crash_hold.py) to prove that a retry finds the task and pays once."""
 
 
 class Submitter:
     """Submits prepared generations through ``hook``, recording each in ``store`` (None: no ledger,
-    Airflow < 3.3 or ``reattach=False``). ``clears`` is how often the task was cleared (see
-    :func:`~airflow_provider_vidgen.operators.base.clears_seen`)."""
+    Airflow < 3.3 or ``reattach=False``), as ``options`` say. ``clears`` is how often the task was cleared
+    (see :func:`~airflow_provider_vidgen.operators.base.clears_seen`)."""
 
     def __init__(
         self,
@@ -124,22 +132,20 @@ class Submitter:
         *,
         log: logging.Logger | Any,
         clears: int | None = None,
-        ride_out_throttles: bool = False,
-        submit_timeout: float | None = None,
-        budget: Budget | None = None,
+        options: SubmitOptions | None = None,
     ) -> None:
+        options = options or SubmitOptions()
         # A batch rides out 429s (its pace adapts; they never stop it) and stops sending at its submit_timeout.
-        retry = replace(hook.retry, count_throttles=False) if ride_out_throttles else hook.retry
-        self.hook = hook.with_policy(
-            retry=retry, deadline=None if submit_timeout is None else time.monotonic() + submit_timeout
-        )
+        retry = replace(hook.retry, count_throttles=False) if options.ride_out_throttles else hook.retry
+        timeout = options.submit_timeout
+        self.hook = hook.with_policy(retry=retry, deadline=None if timeout is None else time.monotonic() + timeout)
         self.store = store
         self.log = log
         self.clears = clears
         self.label = hook.vendor.label
         self.ledger: SubmissionLedger | None = None
         self.single = False
-        self.budget = budget
+        self.budget = options.budget
         self.counted: set[int] = set()  # items that were submitted, by any try (the budget's item count)
         self.reported: dict[str, TaskResult] = {}  # final results of this task's items, by vendor task id
 
