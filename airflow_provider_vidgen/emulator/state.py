@@ -158,12 +158,7 @@ class EmulatorState:
 
     def reset(self) -> None:
         """Forget every task, counter, rate window and received callback; re-seed the dice."""
-        for handles in self.timers.values():
-            for handle in handles:
-                handle.cancel()
-        self.timers.clear()
-        for pending in list(self.inflight):
-            pending.cancel()
+        self._cancel_pending()
         self.tasks.clear()
         self.spent.clear()
         self.windows.clear()
@@ -329,16 +324,20 @@ class EmulatorState:
         if len(self.sink) < MAX_SINK:
             self.sink.append({"path": path, "received_at": time.time(), "body": body})
 
-    async def startup(self) -> None:
-        self.loop = asyncio.get_running_loop()
-
-    async def shutdown(self) -> None:
+    def _cancel_pending(self) -> None:
+        """Stop every scheduled state change and callback still on its way."""
         for handles in self.timers.values():
             for handle in handles:
                 handle.cancel()
         self.timers.clear()
         for pending in list(self.inflight):
             pending.cancel()
+
+    async def startup(self) -> None:
+        self.loop = asyncio.get_running_loop()
+
+    async def shutdown(self) -> None:
+        self._cancel_pending()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
