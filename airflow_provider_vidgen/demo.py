@@ -52,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from airflow_provider_vidgen.emulator import EmulatorServer
 
-            emulator = stack.enter_context(EmulatorServer(token="demo-token", queued_seconds=1, running_seconds=2))
+            # It keeps the vendor's published limits (5 requests in flight per token, Sora 0.5 submissions/s, ...)
+            # and answers a submission in 0.2 s, so the provider's leases and paces are what keeps it from 429s.
+            emulator = stack.enter_context(
+                EmulatorServer(
+                    token="demo-token", queued_seconds=1, running_seconds=2, enforce_limits=True, submit_latency=0.2
+                )
+            )
             print(f"Started the local emulator at {emulator.url} (no account needed, nothing is billed)")
             for conn_id, conn_type in (("ACEDATA_DEFAULT", "acedata"), ("HIDREAM_DEFAULT", "hidream")):
                 env[f"AIRFLOW_CONN_{conn_id}"] = json.dumps(
@@ -73,8 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             run = subprocess.CompletedProcess(process.args, process.wait())
         elapsed = time.monotonic() - started
         if not real:
-            counts = emulator.stats()["counts"]
-            print(f"Emulator saw {counts['submit']} submissions and {counts['retrieve_batch']} batch polls.")
+            stats = emulator.stats()
+            counts, refused = stats["counts"], sum(stats["answers_429"].values())
+            print(
+                f"Emulator saw {counts['submit']} submissions and {counts['retrieve_batch']} batch polls, "
+                f"and answered {refused} of them 429 (it keeps the vendor's published limits)."
+            )
 
     if not summary_file.exists():
         print(log_file.read_text()[-4000:])

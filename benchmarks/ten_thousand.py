@@ -108,12 +108,7 @@ class Standalone(Topology):
         env = airflow_env(work, emulator.url, api_port, (worker_log, trigger_log))
         env.update(connections(emulator.url, token, args.rate, f"http://127.0.0.1:{api_port}"))
         env.update(bench_env(args))
-        # As benchmarks/batch_vs_mapped.py: ten tasks writing their ledgers at once wait for SQLite's lock
-        # (Python's default of 5 s fails them with "database is locked").
-        (work / "bench_sqlite.py").write_text("CONNECT_ARGS = {'timeout': 60.0}\n")
-        env["PYTHONPATH"] = os.pathsep.join([str(work), env["PYTHONPATH"]])
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "bench_sqlite.CONNECT_ARGS"
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"] = "bench_sqlite.CONNECT_ARGS"
+        patient_sqlite(work, env)
         self.work = work
         self.api = Api(f"http://127.0.0.1:{api_port}")
         self.process = start_standalone(work, env, self.api, tuple(f"bench_10k_{m}" for m in MODES), deadline)
@@ -128,6 +123,15 @@ class Standalone(Topology):
 
     def stop(self) -> None:
         stop_group(self.process)
+
+
+def patient_sqlite(work: Path, env: dict[str, str]) -> None:
+    """As benchmarks/batch_vs_mapped.py: ten tasks writing their ledgers at once wait for SQLite's lock
+    (Python's default of 5 s fails them with "database is locked")."""
+    (work / "bench_sqlite.py").write_text("CONNECT_ARGS = {'timeout': 60.0}\n")
+    env["PYTHONPATH"] = os.pathsep.join([str(work), env["PYTHONPATH"]])
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "bench_sqlite.CONNECT_ARGS"
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"] = "bench_sqlite.CONNECT_ARGS"
 
 
 class Prod(Topology):

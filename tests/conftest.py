@@ -65,7 +65,7 @@ def reset_emulator(emulator_server: object) -> None:
         queued_seconds=0.2, running_seconds=0.3, rate_limit=0, fail_429_rate=0, fail_500_rate=0,
         fail_502_rate=0, drop_rate=0, ambiguous_submit_rate=0, latency=0, unknown_404=False, refuse_search=False,
         callback_loss_rate=0, callback_duplicates=0, callback_delay=0, hidream_notify_shape="sub_task_results",
-        balance_submissions=None,
+        balance_submissions=None, enforce_limits=False, submit_latency=0,
     )  # fmt: skip
 
 

@@ -6,9 +6,12 @@ emulator root. What a vendor's API looks like (auth, envelopes, routes, records)
 
 Per API request, in this order: the request is counted by kind (``submit``, ``retrieve``,
 ``retrieve_batch``, ``delete``), ``latency`` is waited, the token is checked (``rejected_auth``),
-the per-token rate limit applies (``rate_limited``), a fault may be injected (``fault``), and only
-then is the request handled. So the kind counters count every attempt that reached the emulator,
-whatever its outcome; ``ids_polled`` counts the ids of polls that were answered normally.
+the per-token rate limit applies (``rate_limited``), then, with ``enforce_limits``, the vendor's published
+limits of the request's service (``emulator.limiter``: in flight per token and group, then a submission's
+rate; also ``rate_limited``), a fault may be injected (``fault``), a submission waits ``submit_latency``
+holding its in-flight place, and only then is the request handled. So the kind counters count every
+attempt that reached the emulator, whatever its outcome; ``ids_polled`` counts the ids of polls that were
+answered normally.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from airflow_provider_vidgen.core.schema import ServiceSpec
 from airflow_provider_vidgen.core.vendor import all_vendors
 from airflow_provider_vidgen.emulator.config import EmulatorConfig
 from airflow_provider_vidgen.emulator.face import NOT_JSON, DropConnection, Emulated, Handler, VendorFace, face_of
@@ -98,18 +102,23 @@ def create_app(config: EmulatorConfig | None = None, **overrides: Any) -> Emulat
 
 
 def guard_for(state: EmulatorState, faces: dict[str, VendorFace]) -> Any:
-    """The guard every API call passes: count, latency, token, rate limit, faults, then the handler."""
+    """The guard every API call passes: count, latency, token, rate limit, the vendor's published limits,
+    faults, then the handler."""
 
-    async def guarded(request: Request, vendor: str, kind: str, handle: Handler) -> Response:
+    async def guarded(
+        request: Request, vendor: str, kind: str, handle: Handler, spec: ServiceSpec | None = None
+    ) -> Response:
         state.count(kind, vendor)
         state.open_requests[kind] += 1
         state.peak_open_requests[kind] = max(state.peak_open_requests[kind], state.open_requests[kind])
         try:
-            return await answer(request, faces[vendor], kind, handle)
+            return await answer(request, faces[vendor], kind, handle, spec)
         finally:
             state.open_requests[kind] = max(0, state.open_requests[kind] - 1)  # a reset may have zeroed it
 
-    async def answer(request: Request, face: VendorFace, kind: str, handle: Handler) -> Response:
+    async def answer(
+        request: Request, face: VendorFace, kind: str, handle: Handler, spec: ServiceSpec | None
+    ) -> Response:
         config = state.config
         if config.latency:
             await asyncio.sleep(config.latency)
@@ -120,12 +129,37 @@ def guard_for(state: EmulatorState, faces: dict[str, VendorFace]) -> Any:
         state.record_rate(token)
         wait = state.rate_check(token, state.clock())
         if wait is not None:
-            state.count("rate_limited", face.name)
-            return face.too_many(_retry_after(config, wait))
+            return refused(face, face.too_many(_retry_after(config, wait)), "too_many_requests")
+        if spec is None:
+            return await fault_or_handle(face, kind, token, handle)
+        if not state.limiter.enter(token, spec.limits, config.enforce_limits):
+            return refused(face, face.concurrency_exceeded(), "rate_limited")
+        try:
+            if kind == "submit" and config.enforce_limits:
+                wait = state.limiter.submit_wait(token, spec.name, spec.limits)
+                if wait is not None:
+                    return refused(face, face.too_many(_retry_after(config, wait)), "too_many_requests")
+            return await fault_or_handle(face, kind, token, handle)
+        finally:
+            state.limiter.leave(token, spec.limits)
+
+    def refused(face: VendorFace, response: Response, code: str) -> Response:
+        """A 429 of a limit: counted as ``rate_limited`` (the kind) and by its error code."""
+        state.count("rate_limited", face.name)
+        state.limiter.refused(code)
+        return response
+
+    async def fault_or_handle(face: VendorFace, kind: str, token: str, handle: Handler) -> Response:
         fault = state.roll_fault()
         if fault is not None:
             state.count("fault", face.name)
-            return fault_response(face, fault, config)
+            if fault == "429":
+                state.limiter.refused("too_many_requests")
+            return fault_response(face, fault, state.config)
+        if kind == "submit" and state.config.submit_latency:
+            # The vendor's answer takes this long; the request holds its in-flight place meanwhile (other
+            # requests are served: this only suspends this one's coroutine).
+            await asyncio.sleep(state.config.submit_latency)
         return await handle(token)
 
     return guarded

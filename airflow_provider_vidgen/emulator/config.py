@@ -64,6 +64,15 @@ class EmulatorConfig:
         None, "Retry-After on 429; default: time until the rate window frees up (>= 1)", float
     )
     send_retry_after: bool = _setting(True, "send a Retry-After header with a 429 at all")
+    enforce_limits: bool = _setting(
+        False,
+        "Ace Data: keep the vendor's published limits from the service table (core.limits): requests in flight "
+        "per token and limit group (past it, 429 rate_limited) and submissions per second per service (past it, "
+        "429 too_many_requests)",
+    )
+    submit_latency: float = _setting(
+        0.0, "seconds a submission takes to answer, holding its in-flight place (what makes in-flight limits bite)"
+    )
     balance_submissions: int | None = _setting(
         None,
         "Ace Data: submissions each token's balance pays for from when this is set (set it again to top up); "
@@ -90,6 +99,7 @@ class EmulatorConfig:
             "rate_limit",
             "latency",
             "submit_hold_seconds",
+            "submit_latency",
             "callback_delay",
         ):
             if _number(getattr(self, name)) < 0:
@@ -117,6 +127,8 @@ class EmulatorConfig:
             raise ValueError(
                 f"hidream_notify_shape must be sub_task_results or result, got {self.hidream_notify_shape!r}"
             )
+        if not isinstance(self.enforce_limits, bool):
+            raise ValueError(f"enforce_limits must be true or false, got {self.enforce_limits!r}")
         if self.retry_after is not None and _number(self.retry_after) < 0:
             raise ValueError(f"retry_after must be >= 0, got {self.retry_after!r}")
         balance = self.balance_submissions

@@ -13,7 +13,7 @@ import json
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +29,16 @@ if TYPE_CHECKING:
     from airflow_provider_vidgen.emulator.tasks import Task
 
 Handler = Callable[[str], Awaitable[Response]]
+
+
+class Guard(Protocol):
+    """What every API call passes (``app.guard_for``); ``spec``: the service whose published limits apply."""
+
+    def __call__(
+        self, request: Request, vendor: str, kind: str, handle: Handler, spec: ServiceSpec | None = None
+    ) -> Awaitable[Response]: ...
+
+
 NOT_JSON = object()  # a request body that is not JSON
 
 
@@ -65,9 +75,7 @@ class DropConnection(Response):
 class Emulated:
     """What the emulator gives a face: its state, its settings and the guard every API call passes."""
 
-    def __init__(
-        self, state: EmulatorState, guard: Callable[[Request, str, str, Handler], Awaitable[Response]]
-    ) -> None:
+    def __init__(self, state: EmulatorState, guard: Guard) -> None:
         self.state = state
         self.guarded = guard
 
@@ -141,6 +149,10 @@ class VendorFace(ABC):
 
     def too_many(self, headers: dict[str, str]) -> Response:
         return self.error(429, "too_many_requests", "You have exceeded the rate limit.", headers)
+
+    def concurrency_exceeded(self) -> Response:
+        """Past the token's in-flight limit (Docs en/faq/concurrency.mdx; API_CONTRACT §1 "Rate limits")."""
+        return self.error(429, "rate_limited", "Concurrency limit exceeded for this token.")
 
     def server_error(self) -> Response:
         return self.error(500, "api_error", "Internal server error.")

@@ -12,13 +12,14 @@ import asyncio
 import logging
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from airflow_provider_vidgen.core.schema import ServiceSpec
 from airflow_provider_vidgen.emulator.config import EmulatorConfig
-from airflow_provider_vidgen.emulator.tasks import CANCELLED, QUEUED, RUNNING, Task, new_task
+from airflow_provider_vidgen.emulator.limiter import VendorLimiter
+from airflow_provider_vidgen.emulator.tasks import CANCELLED, QUEUED, RUNNING, Task, new_task, prompt_text
 
 
 class TaskRecords(Protocol):
@@ -93,6 +94,7 @@ class EmulatorState:
         self.config = config or EmulatorConfig()
         self.faces = dict(faces or {})  # vendor name -> its face (record ids, callback bodies)
         self.clock = EmulatorClock()
+        self.limiter = VendorLimiter(self.clock)
         self.rng = random.Random(self.config.seed)
         self.tasks: dict[str, Task] = {}
         self.windows: dict[str, deque[float]] = {}
@@ -144,6 +146,7 @@ class EmulatorState:
             "ids_polled": self.ids_polled,
             "tasks": len(self.tasks),
             "tasks_created": self.tasks_created,
+            "prompts": self.prompt_stats(),
             # Submissions each token's balance can still pay for (balance_submissions; absent: unlimited).
             "balance_left": {
                 f"token-{index}": max(self.config.balance_submissions - self.spent.get(token, 0), 0)
@@ -151,9 +154,23 @@ class EmulatorState:
             }
             if self.config.balance_submissions is not None
             else {},
+            # Per token and limit group: requests open now and the most at once (counted whether or not
+            # enforce_limits refuses past the vendor's figure); every 429 answered, by error code.
+            "in_flight": self.limiter.stats(self.config.tokens),
+            "answers_429": dict(self.limiter.answers_429),
             # The most requests of one kind answered at once: shows whether a client overlaps its calls.
             "peak_concurrent": {kind: peak for kind, peak in self.peak_open_requests.items() if peak},
             "by_vendor": {vendor: dict(counts) for vendor, counts in self.by_vendor.items()},
+        }
+
+    def prompt_stats(self) -> dict[str, int]:
+        """How many generations each prompt got (each one created, so paid): a client that submits every
+        prompt exactly once has ``most_tasks_per_prompt`` 1 and no ``prompts_created_twice``."""
+        per_prompt = Counter(prompt_text(task.request) for task in self.tasks.values())
+        return {
+            "distinct": len(per_prompt),
+            "most_tasks_per_prompt": max(per_prompt.values(), default=0),
+            "prompts_created_twice": sum(1 for count in per_prompt.values() if count > 1),
         }
 
     def reset(self) -> None:
@@ -162,6 +179,7 @@ class EmulatorState:
         self.tasks.clear()
         self.spent.clear()
         self.windows.clear()
+        self.limiter.reset()
         self.per_second.clear()
         self.sink.clear()
         self.rng = random.Random(self.config.seed)

@@ -15,7 +15,10 @@ through the REST API (JWT from ``/auth/token``) triggers one run of each (in par
   the metadata DB through the API, so the task process gets it from its supervisor): the
   ``deferrable=False`` generation waits in its task process (never ``deferred``, never a trigger)
   and returns the succeeded video; the non-deferrable sensor (``mode="reschedule"``, sync ``poke``)
-  returns the submit-only task as succeeded.
+  returns the submit-only task as succeeded;
+* an exhausted balance (``vidgen_balance.py``, the last phase): a 200-video batch whose balance pays for 80
+  gets at most 5 ``used_up`` answers and fails saying to top up, then clear; after the top-up, a clear
+  through the REST API gives 200 succeeded results in XCom, each prompt created exactly once over both tries.
 
 Every process it started is stopped (process-group kill) in ``finally``. Prints PASS/FAIL per
 check and exits non-zero on any failure. ``--keep`` keeps the temporary folder (logs, DB, videos).
@@ -77,6 +80,9 @@ CANCEL_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_cancel.py"
 HOSTILE_DAG = REPO / "tests" / "dags" / "hostile_dags.py"
 # A third-party vendor (tests/toy_vendor, installed in the venv as its own distribution) with callbacks.
 TOY_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_toy.py"
+BALANCE = "vidgen_e2e_balance"
+BALANCE_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_balance.py"
+BALANCE_ITEMS, BALANCE_PAID = 200, 80  # the batch, and the submissions the emulator's balance pays for
 TOY = "vidgen_toy"
 HOSTILE = "videos_view_hostile"
 FINISHED = ("success", "failed")
@@ -163,6 +169,7 @@ def run(work: Path, report: Report, budget: float) -> None:
     shutil.copy(CANCEL_DAG, work / "dags" / CANCEL_DAG.name)
     shutil.copy(HOSTILE_DAG, work / "dags" / HOSTILE_DAG.name)
     shutil.copy(TOY_DAG, work / "dags" / TOY_DAG.name)
+    shutil.copy(BALANCE_DAG, work / "dags" / BALANCE_DAG.name)
     write_quickstart_mistakes(work / "dags")
     api_port, worker_log_port, trigger_log_port = free_ports(3)
     log_path = work / "standalone.log"
@@ -389,6 +396,7 @@ def _exercise(api: Api, process, work: Path, emulator, report: Report, deadline:
     _toy_vendor(api, emulator, report, deadline)
     _cancel(api, emulator, report, deadline)
     _missing_video(api, emulator, report, deadline)
+    _balance(api, emulator, report, deadline)
 
 
 def write_quickstart_mistakes(dags: Path) -> None:
@@ -715,6 +723,49 @@ def _cancel(api: Api, emulator, report: Report, deadline: float) -> None:
         )
     finally:
         emulator.release_clock()
+
+
+def _balance(api: Api, emulator, report: Report, deadline: float) -> None:
+    """A 200-video batch whose balance runs out after 80: at most 5 used_up answers, the task fails saying to
+    top up, then clear; after the top-up, a clear through the REST API finishes 200 of 200, each prompt
+    submitted (created, paid) exactly once over both tries. Last phase: the emulator is reset for it."""
+    emulator.reset()
+    emulator.configure(balance_submissions=BALANCE_PAID)
+    run_id = f"e2e_balance__{int(time.time())}"
+    api.trigger(BALANCE, run_id)
+    first = api.run_end(BALANCE, run_id, deadline)
+    ti = api.task_instances(BALANCE, run_id)[0]
+    text = task_log(api, BALANCE, run_id, "generate", -1, ti["try_number"])
+    refused = emulator.stats()["counts"]["used_up"]
+    report.check(
+        f"a {BALANCE_ITEMS}-video batch whose balance pays for {BALANCE_PAID}: <= 5 used_up answers, the task "
+        "fails (no retry) saying to top up, then clear",
+        first == "failed"
+        and ti["try_number"] == 1
+        and 1 <= refused <= 5
+        and emulator.stats()["tasks_created"] == BALANCE_PAID
+        and "top it up in the Ace Data Cloud console, then clear this task" in text
+        and "check the API token" not in text,
+        f"run {first}, try {ti['try_number']}, {refused} used_up, {emulator.stats()['tasks_created']} created",
+    )
+    emulator.configure(balance_submissions=BALANCE_ITEMS)  # the top-up
+    body = {"dag_run_id": run_id, "task_ids": ["generate"], "only_failed": True, "dry_run": False}
+    api.send("POST", f"/api/v2/dags/{BALANCE}/clearTaskInstances", body)
+    second = api.run_end(BALANCE, run_id, deadline)
+    results = api.xcom(BALANCE, run_id, "generate") if second == "success" else []
+    stats = emulator.stats()
+    report.check(
+        "after the top-up and a clear through the REST API: 200 succeeded results in XCom, each prompt "
+        "submitted exactly once over both tries",
+        second == "success"
+        and [result["state"] for result in results] == ["succeeded"] * BALANCE_ITEMS
+        and stats["tasks_created"] == BALANCE_ITEMS
+        and stats["prompts"] == {"distinct": BALANCE_ITEMS, "most_tasks_per_prompt": 1, "prompts_created_twice": 0}
+        and stats["counts"]["used_up"] == refused,
+        f"run {second}, {sum(r['state'] == 'succeeded' for r in results)} succeeded, {stats['prompts']}, "
+        f"{stats['counts']['used_up'] - refused} used_up in the second try",
+    )
+    emulator.configure(balance_submissions=None)
 
 
 def epoch_seconds(stamp: str) -> float:

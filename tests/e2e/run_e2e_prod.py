@@ -25,6 +25,11 @@ triggerers, two Celery workers), all started here on loopback with their own dat
    its callback. Prints the time from a video being ready (the emulator calls back at once) to its task
    being resumed (p50, p95).
 
+6. **limits**: the emulator enforces the vendor's published limits (5 requests in flight per token,
+   submissions answered in 1 s) and 100 Hailuo videos run as four mapped batch chunks on one token, in
+   two Celery workers: the leases shared through Redis keep the token within 5 in flight (the emulator's
+   peak) and 429s at most 0.5% of the requests; each prompt created once.
+
 Phase ``crash`` kills a worker *while* the emulator holds the answer (the vendor task exists,
 its id never reached the worker): the retry must find the task by its request and reattach (one
 vendor task), through the intent the operator records before it submits.
@@ -57,6 +62,8 @@ PUBLISH = "vidgen_publish_videos"
 FANOUT = "vidgen_fanout"
 DAG_FILES = ("vidgen_content_pipeline.py", "vidgen_publish_videos.py", "content_prompts.txt")
 FANOUT_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_fanout.py"
+LIMITS = "vidgen_limits_chunks"
+LIMITS_DAG = Path(__file__).resolve().parent / "dags" / "vidgen_limits_chunks.py"
 FINISHED = ("success", "failed")
 
 
@@ -402,6 +409,28 @@ def phase_outage(ctx: Context, report: Report, deadline: float, outage: float) -
         print(f"  note: the defaults did not ride out {outage:.0f} s; failed tries recorded: {text[0][0]}", flush=True)
 
 
+def phase_limits(ctx: Context, report: Report, deadline: float) -> None:
+    print("\n--- phase 6: 100 Hailuo as 4 chunks on one token, the emulator enforcing the vendor's limits ---")
+    ctx.emulator.reset()  # the last phase: the in-flight peak and the 429s are this phase's alone
+    ctx.emulator.configure(enforce_limits=True, submit_latency=1.0, queued_seconds=2, running_seconds=4)
+    run = Run(ctx, LIMITS, f"p6-limits__{int(time.time())}", "p6-limits", 100)
+    ctx.api.trigger(LIMITS, run.run_id)
+    state = run.wait(deadline)
+    stats = ctx.emulator.stats()
+    ctx.emulator.configure(enforce_limits=False, submit_latency=0.0)
+    requests = sum(stats["counts"][kind] for kind in ("submit", "retrieve", "retrieve_batch", "delete"))
+    refused = sum(stats["answers_429"].values())
+    peak = stats["in_flight"].get("token-0", {}).get("video", {}).get("peak", 0)
+    ctx.figures.update({"limits_peak_in_flight": peak, "limits_429_share": round(refused / max(requests, 1), 4)})
+    report.check("phase 6: the run succeeded with the limits enforced", state == "success", f"state {state}")
+    report.check(
+        "phase 6: at most 5 requests in flight on the token (emulator's peak), 429s <= 0.5% of requests",
+        0 < peak <= 5 and refused <= 0.005 * requests,
+        f"peak {peak} in flight; {refused} 429s of {requests} requests ({stats['answers_429']})",
+    )
+    run.check_one_each(report, "phase 6")
+
+
 # ------------------------------------------------------------------------------------------------
 # the run
 # ------------------------------------------------------------------------------------------------
@@ -415,6 +444,7 @@ def run(work: Path, report: Report, args: argparse.Namespace) -> dict[str, Any]:
     for name in DAG_FILES:
         shutil.copy(REPO / "dags_examples" / name, work / "dags" / name)
     shutil.copy(FANOUT_DAG, work / "dags" / FANOUT_DAG.name)
+    shutil.copy(LIMITS_DAG, work / "dags" / LIMITS_DAG.name)
     print(f"Work folder: {work} (logs in logs/)", flush=True)
 
     emulator = EmulatorServer(token=TOKEN, queued_seconds=2, running_seconds=4)
@@ -431,7 +461,7 @@ def run(work: Path, report: Report, args: argparse.Namespace) -> dict[str, Any]:
             lambda: stack.alive() or api.client.get("/api/v2/monitor/health").status_code == 200, deadline, "the API"
         )
         api.login(stack.home, deadline)
-        dags = (PIPELINE, PUBLISH, FANOUT)
+        dags = (PIPELINE, PUBLISH, FANOUT, LIMITS)
         wait_for(
             lambda: stack.alive() or all(api.client.get(f"/api/v2/dags/{d}").status_code == 200 for d in dags),
             deadline,
@@ -454,6 +484,8 @@ def run(work: Path, report: Report, args: argparse.Namespace) -> dict[str, Any]:
             phase_callbacks(ctx, report, deadline)
         if "outage" in phases:
             phase_outage(ctx, report, deadline, args.outage)
+        if "limits" in phases:
+            phase_limits(ctx, report, deadline)
         return ctx.figures
     finally:
         print("Stopping every process started ...", flush=True)
@@ -469,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outage", type=float, default=60.0, help="seconds the vendor API is unreachable")
     parser.add_argument(
         "--phases",
-        default="triggerer,worker,crash,scheduler,callbacks,outage",
+        default="triggerer,worker,crash,scheduler,callbacks,outage,limits",
         help="which phases, comma-separated (crash: kill a worker while the vendor's answer is held)",
     )
     args = parser.parse_args(argv)

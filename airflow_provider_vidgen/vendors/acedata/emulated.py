@@ -183,7 +183,7 @@ class AceDataFace(VendorFace):
                     return JSONResponse({"task_id": task.id, "trace_id": task.trace_id})
                 return await self._blocking_answer(api, task)
 
-            return await api.guarded(request, self.name, "submit", handle)
+            return await api.guarded(request, self.name, "submit", handle, spec)
 
         return endpoint
 
@@ -220,7 +220,7 @@ class AceDataFace(VendorFace):
                 allowed = "'retrieve', 'retrieve_batch'" + (", 'delete'" if family.cancellable else "")
                 return self.error(400, "bad_request", f"action: must be one of {allowed}; got {action!r}")
 
-            return await api.guarded(request, self.name, kind, handle)
+            return await api.guarded(request, self.name, kind, handle, family)
 
         return endpoint
 
