@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -23,6 +25,7 @@ from conftest import TOKEN, set_connection
 from dags import callback_dags
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from test_pace import redis_url  # noqa: F401  (a fixture: a real redis-server)
 from test_reliability import run_dag
 
 from airflow_provider_vidgen.core.tickets import PATH, Ticket, callback_key, callback_url
@@ -525,3 +528,190 @@ def test_the_path_is_redacted_in_the_requests_scope():
         "path": "/vidgen/callbacks/acedata_default/***",
         "raw_path": b"/vidgen/callbacks/acedata_default/***",
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# Answered at once, confirmed in the background (issue 29, items 1, 2 and 4)
+# ------------------------------------------------------------------------------------------------
+
+
+class Counted:
+    """Metadata-DB statements and secrets-backend lookups made while it is open (in this process: the
+    receiver's server runs in a thread of it)."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        from airflow import settings
+        from airflow.models.connection import Connection
+
+        self.statements: list[str] = []
+        self.lookups: list[str] = []
+        self.engine = settings.engine
+        real = Connection.get_connection_from_secrets.__func__  # type: ignore[attr-defined]
+
+        def looked_up(cls: Any, conn_id: str) -> Any:
+            self.lookups.append(conn_id)
+            return real(cls, conn_id)
+
+        monkeypatch.setattr(Connection, "get_connection_from_secrets", classmethod(looked_up))
+
+    def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> Counted:
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+
+
+def post_all(requests: list[tuple[str, Any]], threads: int = 32) -> list[int]:
+    """Post every (url, body) at once from ``threads`` clients: the status codes, in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    def one(request: tuple[str, Any]) -> int:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(trust_env=False, timeout=30)
+        url, body = request
+        return local.client.post(url, json=body).status_code
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, requests))
+
+
+def test_a_burst_is_answered_2xx_with_no_db_vendor_or_secrets_work_in_the_request(
+    owner, emulator, confirmer, claims_here, monkeypatch
+):
+    """The confirmer is stopped during the burst: every answer comes from the request alone."""
+    dag_run, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    defer(dag_run, "batch", ids, "hailuo")
+    emulator.advance(5)
+    calls = [vendor_callback(emulator, task_id) for task_id in ids]
+    assert post(*calls[0]).status_code == 200  # the connection's key is now cached
+    before = emulator.stats()["counts"]
+    with Counted(monkeypatch) as counted:
+        statuses = post_all([calls[n % len(calls)] for n in range(600)])
+    assert statuses == [200] * 600
+    assert (counted.statements, counted.lookups) == ([], [])
+    assert emulator.stats()["counts"] == before  # not one vendor request
+    assert len(claims_here.pending()) == 3  # one record per item and id, however often it was posted
+    report = confirmer.confirm_now()
+    assert report.resumed == [ti_key(dag_run, "batch")] and report.status_requests == 1
+    assert emulator.stats()["counts"]["retrieve_batch"] == before["retrieve_batch"] + 1
+
+
+def test_a_flood_of_invalid_tickets_queries_neither_the_db_nor_the_secrets(owner, emulator, monkeypatch):
+    dag_run, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    url, body = vendor_callback(emulator, task_id)
+    base, ticket = url.rsplit("/", 1)
+    assert post(url, body).status_code == 200  # the connection's key is now cached
+    expired = callback_url(emulator_free(url), "acedata_default", callback_key(TOKEN), Ticket(
+        "acedata", "hailuo", dag_run.dag_id, dag_run.run_id, "single", -1, 0, "acedata_default", 1
+    ))  # fmt: skip
+    flood = [(f"{base}/{ticket[:-4]}{n:04d}", body) for n in range(1000)] + [(expired, body)] * 200
+    with Counted(monkeypatch) as counted:
+        statuses = post_all(flood + [(url, body)] * 20)
+    assert statuses == [404] * len(flood) + [200] * 20  # the real callbacks among them: answered
+    assert (counted.statements, counted.lookups) == ([], [])
+
+
+def test_a_failed_confirmation_keeps_the_claims_and_a_later_pass_resumes(owner, emulator, claims_here):
+    dag_run, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    defer(dag_run, "batch", ids, "hailuo")
+    emulator.advance(5)
+    for task_id in ids:
+        assert post(*vendor_callback(emulator, task_id)).status_code == 200
+    now = [1_000.0 + time.time()]
+    confirmer = Confirmer(stores=lambda: [claims_here], clock=lambda: now[0], holder="tests")
+    emulator.configure(fail_500_rate=1.0)  # the vendor's API fails every request
+    assert confirmer.confirm_now().unconfirmed == [ti_key(dag_run, "batch")]
+    kept = claims_here.pending()
+    assert len(kept) == 3 and {(claim.attempts, claim.not_before) for claim in kept} == {(1, now[0] + 1)}
+    emulator.configure(fail_500_rate=0.0)
+    before = emulator.stats()["counts"]["retrieve_batch"]
+    assert confirmer.confirm_now().unconfirmed == []  # backing off: not asked again yet
+    assert emulator.stats()["counts"]["retrieve_batch"] == before
+    now[0] += 1
+    assert confirmer.confirm_now().resumed == [ti_key(dag_run, "batch")]
+    assert ti_now(dag_run, "batch").state == "scheduled" and claims_here.pending() == []
+
+
+def test_two_receivers_sharing_a_file_store_one_confirms_and_the_other_takes_over(
+    owner, emulator, receiver, claims_here
+):
+    """Two API servers (two app instances) record into one store; one confirmer at a time works on it, and
+    when its lease expires (its server killed) the other takes over."""
+    from fastapi import FastAPI
+
+    from airflow_provider_vidgen.plugins import callbacks
+    from airflow_provider_vidgen.plugins.confirmer import LEASE_SECONDS
+
+    dag_run, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    single = xcoms[("single", -1, "vendor_task_id")]
+    defer(dag_run, "batch", ids, "hailuo")
+    defer(dag_run, "single", [single], "hailuo")
+    emulator.advance(5)
+    second_app = FastAPI()
+    second_app.include_router(callbacks.router)
+    first, second = Confirmer(stores=lambda: [claims_here]), Confirmer(stores=lambda: [claims_here])
+    with ThreadedServer(Starlette(routes=[Mount("/vidgen", app=second_app)])).start() as other:
+        url, body = vendor_callback(emulator, ids[0])
+        assert post(url, body).status_code == 200
+        assert first.confirm_now().led == 1  # it leads now; nothing is complete yet
+        for task_id in ids[1:]:  # the rest reach the other API server
+            url, body = vendor_callback(emulator, task_id)
+            assert post(url.replace(receiver.url.rstrip("/"), other.url.rstrip("/")), body).status_code == 200
+    report = second.confirm_now()
+    assert (report.led, report.resumed) == (0, [])  # the first one holds the lease
+    assert first.confirm_now().resumed == [ti_key(dag_run, "batch")]
+    # The first API server is killed (its lease is never given back): the second takes over when it expires.
+    assert post(*vendor_callback(emulator, single)).status_code == 200
+    assert second.confirm_now().led == 0
+    claims_here.clock = lambda: time.time() + LEASE_SECONDS + 1
+    assert second.confirm_now().resumed == [ti_key(dag_run, "single")]
+
+
+@pytest.fixture(params=["file", "redis"])
+def any_claims_store(request, tmp_path):
+    from airflow_provider_vidgen.plugins.claims import FileClaims, RedisClaims
+
+    if request.param == "file":
+        yield FileClaims(tmp_path)
+        return
+    url = request.getfixturevalue("redis_url")
+    yield RedisClaims(pace.RedisSlots(url).client)
+
+
+def test_claims_stores_keep_their_bounds_and_one_lease(any_claims_store, monkeypatch):
+    from airflow_provider_vidgen.plugins.claims import Claim
+
+    monkeypatch.setattr(claims_module, "MAX_CLAIMS_PER_TASK_INSTANCE", 5)
+    store = any_claims_store
+
+    def claim(item: int, task_id: str) -> Claim:
+        return Claim("acedata_default", "acedata", "hailuo", "dag", "run", "batch", -1, item, task_id, 1.0)
+
+    kept = [store.record(claim(0, f"id-{n}")) for n in range(MAX_CLAIMS_PER_TICKET + 1)]
+    assert kept == [True] * MAX_CLAIMS_PER_TICKET + [False]  # claims per ticket
+    assert store.record(claim(0, "id-0"))  # a duplicate replaces its own record
+    assert [store.record(claim(item, "x")) for item in (1, 2, 3)] == [True, True, False]  # per task instance
+    assert len(store.pending()) == 5
+    store.update(claim(0, "id-0").backed_off(10.0))
+    assert {c.attempts for c in store.pending() if c.vendor_task_id == "id-0"} == {1}
+    store.remove([claim(0, "id-0")])
+    assert store.record(claim(3, "x"))  # room again
+    store.remove(store.pending())
+    assert store.pending() == []
+    assert store.lead("a", 30) and store.lead("a", 30) and not store.lead("b", 30)
+    store.step_down("a")
+    assert store.lead("b", 30) and not store.lead("a", 30)
