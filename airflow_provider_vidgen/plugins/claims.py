@@ -12,6 +12,9 @@ shares that store sees them and any one of them can confirm them:
   connections from the DB pool the API server also serves the tasks' execution API from;
 * ``process``: this API server process only.
 
+Each deployment's claims are kept apart (a hash of its metadata DB's address in the folder or key names):
+a confirmer only sees claims its own DB can match, and drops what nothing in it waits on.
+
 Bounded by construction: at most ``MAX_CLAIMS_PER_TICKET`` claims per ticket (different vendor task ids
 named with one ticket: a duplicate replaces its own record) and ``MAX_CLAIMS_PER_TASK_INSTANCE`` per task
 instance, whatever the callbacks say. One lease per store (``lead``) lets one confirmer work at a time; it
@@ -303,7 +306,6 @@ _STEP_DOWN = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 """
-_INDEX = "vidgen:claims"
 
 
 class RedisClaims:
@@ -311,16 +313,15 @@ class RedisClaims:
 
     kind = "redis"
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
+    def __init__(self, client: Any, prefix: str = "vidgen:claims") -> None:
+        self.client, self.prefix = client, prefix
         self._record = client.register_script(_RECORD)
         self._remove = client.register_script(_REMOVE)
         self._lead = client.register_script(_LEAD)
         self._step_down = client.register_script(_STEP_DOWN)
 
-    @staticmethod
-    def _keys(group: str) -> list[str]:
-        return [f"{_INDEX}:{group}", f"{_INDEX}:{group}:items", _INDEX]
+    def _keys(self, group: str) -> list[str]:
+        return [f"{self.prefix}:{group}", f"{self.prefix}:{group}:items", self.prefix]
 
     def record(self, claim: Claim) -> bool:
         args = [claim.name, claim.to_json(), claim.item, MAX_CLAIMS_PER_TASK_INSTANCE, MAX_CLAIMS_PER_TICKET]
@@ -328,11 +329,11 @@ class RedisClaims:
 
     def pending(self) -> list[Claim]:
         claims = []
-        for group in self.client.smembers(_INDEX):
+        for group in self.client.smembers(self.prefix):
             group = group.decode() if isinstance(group, bytes) else group
-            records = self.client.hvals(f"{_INDEX}:{group}")
+            records = self.client.hvals(f"{self.prefix}:{group}")
             if not records:
-                self.client.srem(_INDEX, group)  # expired
+                self.client.srem(self.prefix, group)  # expired
             claims.extend(claim for text in records if (claim := Claim.from_json(text)) is not None)
         return claims
 
@@ -346,10 +347,10 @@ class RedisClaims:
             self._remove(keys=self._keys(claim.group), args=[claim.name, claim.item, claim.group])
 
     def lead(self, holder: str, ttl: float) -> bool:
-        return bool(int(self._lead(keys=[f"{_INDEX}:confirmer"], args=[holder, int(ttl * 1000)])))
+        return bool(int(self._lead(keys=[f"{self.prefix}:confirmer"], args=[holder, int(ttl * 1000)])))
 
     def step_down(self, holder: str) -> None:
-        self._step_down(keys=[f"{_INDEX}:confirmer"], args=[holder])
+        self._step_down(keys=[f"{self.prefix}:confirmer"], args=[holder])
 
 
 _claim_stores: dict[int, tuple[SlotStore, ClaimStore]] = {}
@@ -366,11 +367,23 @@ def claims_for(shared_pace: str) -> ClaimStore:
         return found[1]
 
 
+def deployment_key() -> str:
+    """This Airflow deployment's claims are kept apart from another's on the same machine or Redis (a hash
+    of its metadata DB's address): a confirmer only ever sees claims its own DB can match."""
+    try:
+        from airflow.configuration import conf
+
+        address = conf.get("database", "sql_alchemy_conn", fallback="")
+    except Exception:  # no Airflow configuration (unit use of the stores)
+        address = ""
+    return hashlib.sha256(address.encode()).hexdigest()[:12]
+
+
 def _claims_beside(slots: SlotStore) -> ClaimStore:
     if isinstance(slots, RedisSlots):
-        return RedisClaims(slots.client)
+        return RedisClaims(slots.client, f"vidgen:claims:{deployment_key()}")
     if isinstance(slots, FileSlots):
-        return FileClaims(slots.folder / "callbacks")
+        return FileClaims(slots.folder / f"callbacks-{deployment_key()}")
     if isinstance(slots, ProcessSlots):
         return ProcessClaims()
     raise TypeError(f"no claims store beside a {type(slots).__name__}")
