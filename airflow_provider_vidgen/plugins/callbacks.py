@@ -71,20 +71,20 @@ IGNORED = CallbackAnswer(202, "ignored")  # accepted, no effect: a vendor has no
 async def receive(conn_id: str, ticket: str, request: Request) -> Response:
     redact_path(request.scope)  # before anything can fail: the access log reads the path when it ends
     CONFIRMER.ensure_started()
-    try:
-        body = await asyncio.wait_for(read_capped(request), BODY_DEADLINE_SECONDS)
-    except asyncio.TimeoutError:
-        return answer(CallbackAnswer(408, "too slow"))
-    if body is None:
-        return answer(CallbackAnswer(413, "too large"))
-    # The key is cached per connection (misses too): only a connection's first callback in a minute looks
-    # it up, in a thread; the rest is CPU only.
+    # The ticket first, before the body is read: the key is cached per connection (misses too), so only a
+    # connection's first callback in a minute looks it up (in a thread); the rest is CPU only.
     found = connection_signer_cached(conn_id)
     if found is _NOT_CACHED:
         found = await run_in_threadpool(connection_signer, conn_id)
     signed = verified(conn_id, ticket, found)
     if signed is None:
         return answer(CallbackAnswer(404, "unknown"))
+    try:
+        body = await asyncio.wait_for(read_capped(request), BODY_DEADLINE_SECONDS)
+    except asyncio.TimeoutError:
+        return answer(CallbackAnswer(408, "too slow"))
+    if body is None:
+        return answer(CallbackAnswer(413, "too large"))
     payload = parsed(body)
     if payload is None:
         return answer(CallbackAnswer(400, "not json"))
