@@ -1,5 +1,9 @@
 """Vendor callbacks finish the wait, and a callback is a hint, never proof.
 
+The receiver only records claims and answers; the confirmer (``plugins.confirmer``) resumes tasks in the
+background. Here it does not run by itself: each test runs its passes with ``confirmer.confirm_now()``, so
+nothing waits on a thread or a clock.
+
 Generations are submitted for real (``dag.test()`` against the emulator; the connection has a
 ``callback_base_url``), so each request carries its own ticketed callback URL; their task instances are
 then put into the deferred state a real trigger leaves (a ``VideoTaskTrigger`` row), and callbacks are
@@ -11,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -19,10 +25,15 @@ from conftest import TOKEN, set_connection
 from dags import callback_dags
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from test_pace import redis_url  # noqa: F401  (a fixture: a real redis-server)
 from test_reliability import run_dag
 
 from airflow_provider_vidgen.core.tickets import PATH, Ticket, callback_key, callback_url
 from airflow_provider_vidgen.emulator.server import ThreadedServer
+from airflow_provider_vidgen.hooks import pace
+from airflow_provider_vidgen.plugins import claims as claims_module
+from airflow_provider_vidgen.plugins.claims import MAX_CLAIMS_PER_TICKET, claims_for
+from airflow_provider_vidgen.plugins.confirmer import CONFIRMER, Confirmer
 from airflow_provider_vidgen.triggers.video import VideoTaskTrigger, next_event
 
 
@@ -34,13 +45,38 @@ def receiver():
         yield server
 
 
+@pytest.fixture(autouse=True)
+def claims_here(tmp_path, monkeypatch):
+    """Each test's claims in its own folder (the connections' ``shared_pace`` is ``file``), and no confirmer
+    thread: the tests run its passes."""
+    CONFIRMER.autostart = False
+    CONFIRMER.stop()
+    monkeypatch.setitem(pace._stores, "file", pace.FileSlots(tmp_path / "pace"))
+    claims_module.forget_claim_stores()
+    yield claims_for("file")
+    claims_module.forget_claim_stores()
+
+
+@pytest.fixture
+def confirmer(claims_here):
+    """A confirmer of the test's claims store, run one pass at a time."""
+    made = Confirmer(stores=lambda: [claims_here], holder="tests")
+    yield made
+    made.stop()
+
+
+def ti_key(dag_run: Any, task_id: str) -> tuple[str, str, str, int]:
+    return dag_run.dag_id, dag_run.run_id, task_id, -1
+
+
 @pytest.fixture
 def owner(airflow_db, emulator, monkeypatch, receiver):
     """One run of the owner DAG: a single, a batch of three and a HiDream generation, each with its own
     callback URL; the emulator's own callbacks are off (the tests post them), its clock held."""
     emulator.configure(callback_loss_rate=1.0)
     for conn_id, conn_type in (("acedata_default", "acedata"), ("hidream_default", "hidream")):
-        set_connection(monkeypatch, conn_id, conn_type, emulator.url, TOKEN, callback_base_url=receiver.url)
+        set_connection(monkeypatch, conn_id, conn_type, emulator.url, TOKEN, callback_base_url=receiver.url,
+                       shared_pace="file")  # fmt: skip
     emulator.hold_clock()  # every task stays queued until a test advances the clock
     dag_run, states, xcoms = run_dag(callback_dags.owner_dag)
     assert set(states.values()) == {"success"}, states
@@ -79,18 +115,6 @@ def ti_now(dag_run: Any, task_id: str) -> Any:
         return ti
 
 
-def all_xcoms(dag_run: Any) -> list[tuple[str, int, str]]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.execute(
-            select(XComModel.task_id, XComModel.map_index, XComModel.key).where(XComModel.run_id == dag_run.run_id)
-        )
-        return [tuple(row) for row in rows]
-
-
 def vendor_callback(emulator: Any, task_id: str) -> tuple[str, dict[str, Any]]:
     """The URL the vendor got with the submission, and the body it posts there once the task is final."""
     task = emulator.state.tasks[task_id]
@@ -102,7 +126,9 @@ def post(url: str, body: Any) -> httpx.Response:
     return httpx.post(url, json=body, trust_env=False, timeout=30)
 
 
-def test_a_callback_resumes_the_waiting_task_with_the_result_confirmed_from_the_api(owner, emulator, receiver, caplog):
+def test_a_callback_resumes_the_waiting_task_with_the_result_confirmed_from_the_api(
+    owner, emulator, receiver, confirmer, caplog
+):
     dag_run, xcoms = owner
     task_id = xcoms[("single", -1, "vendor_task_id")]
     defer(dag_run, "single", [task_id], "hailuo")
@@ -113,7 +139,9 @@ def test_a_callback_resumes_the_waiting_task_with_the_result_confirmed_from_the_
     before = emulator.stats()["counts"]["retrieve"]
     with caplog.at_level(logging.DEBUG):
         answer = post(url, body)
-    assert answer.status_code == 200 and answer.json()["effect"] == "resumed"
+        assert answer.status_code == 200 and answer.json()["effect"] == "recorded"
+        assert emulator.stats()["counts"]["retrieve"] == before  # nothing asked in the request
+        assert confirmer.confirm_now().resumed == [ti_key(dag_run, "single")]
     assert emulator.stats()["counts"]["retrieve"] == before + 1  # one confirming retrieve
     ti = ti_now(dag_run, "single")
     assert ti.state == "scheduled" and ti.trigger_id is None
@@ -126,7 +154,9 @@ def test_a_callback_resumes_the_waiting_task_with_the_result_confirmed_from_the_
     assert ticket not in caplog.text and TOKEN not in caplog.text and ticket not in answer.text
 
     replay = post(url, body)  # the same callback again: the task is no longer waiting
-    assert replay.status_code == 202 and replay.json()["effect"] == "ignored"
+    assert replay.status_code == 200
+    report = confirmer.confirm_now()
+    assert (report.resumed, report.dropped) == ([], 1)
     assert emulator.stats()["counts"]["retrieve"] == before + 1
 
 
@@ -134,7 +164,7 @@ def emulator_free(url: str) -> str:
     return url.split(PATH)[0]
 
 
-def test_forged_tickets_foreign_tasks_and_bad_bodies_have_no_effect(owner, emulator, monkeypatch):
+def test_forged_tickets_foreign_tasks_and_bad_bodies_have_no_effect(owner, emulator, confirmer, claims_here):
     dag_run, xcoms = owner
     task_id = xcoms[("single", -1, "vendor_task_id")]
     defer(dag_run, "single", [task_id], "hailuo")
@@ -160,36 +190,40 @@ def test_forged_tickets_foreign_tasks_and_bad_bodies_have_no_effect(owner, emula
         "forged ticket": 404,
         "tampered ticket": 404,
         "unknown connection": 404,
-        "another task's body": 202,
+        "another task's body": 200,  # recorded: only the confirmer reads what the submission recorded
         "not json": 400,
         "oversize": 413,
         "no task id": 202,
     }
+    assert confirmer.confirm_now().dropped == 1  # the other task's id: not what this ticket's item recorded
     assert emulator.stats()["counts"]["retrieve"] == before  # not one vendor request for any of them
-    assert ti_now(dag_run, "single").state == "deferred"
+    assert ti_now(dag_run, "single").state == "deferred" and claims_here.pending() == []
 
 
-def test_a_callback_for_another_runs_task_has_no_effect(owner, emulator, monkeypatch):
+def test_a_callback_for_another_runs_task_has_no_effect(owner, emulator, confirmer):
     _, xcoms = owner
     task_id = xcoms[("single", -1, "vendor_task_id")]
     url, body = vendor_callback(emulator, task_id)
     second_run, _, second = run_dag(callback_dags.owner_dag)  # a later run of the same DAG, its own task ids
     defer(second_run, "single", [second[("single", -1, "vendor_task_id")]], "hailuo")
     emulator.advance(5)
-    assert post(url, body).json()["effect"] == "ignored"  # run 1's ticket: run 2's task is none of its business
+    assert post(url, body).status_code == 200
+    report = confirmer.confirm_now()  # run 1's ticket: run 2's task is none of its business
+    assert (report.resumed, report.dropped) == ([], 1)
     assert ti_now(second_run, "single").state == "deferred"
 
 
-def test_a_callback_claiming_a_final_state_the_api_does_not_confirm_changes_nothing(owner, emulator):
+def test_a_callback_claiming_a_final_state_the_api_does_not_confirm_changes_nothing(owner, emulator, confirmer):
     dag_run, xcoms = owner
     task_id = xcoms[("single", -1, "vendor_task_id")]
     defer(dag_run, "single", [task_id], "hailuo")
     url, body = vendor_callback(emulator, task_id)  # the clock is held: the task is still queued
-    answer = post(url, body)
-    assert answer.json()["effect"] == "unconfirmed"
+    assert post(url, body).json()["effect"] == "recorded"
+    assert confirmer.confirm_now().unconfirmed == [ti_key(dag_run, "single")]
     assert ti_now(dag_run, "single").state == "deferred"
     emulator.advance(5)  # now it is final: the genuine callback resumes the task
-    assert post(url, body).json()["effect"] == "resumed"
+    assert post(url, body).json()["effect"] == "recorded"
+    assert confirmer.confirm_now().resumed == [ti_key(dag_run, "single")]
 
 
 def test_intermediate_callbacks_cost_no_vendor_request(owner, emulator):
@@ -203,26 +237,29 @@ def test_intermediate_callbacks_cost_no_vendor_request(owner, emulator):
     assert emulator.stats()["counts"]["retrieve"] == before
 
 
-def test_a_batch_resumes_once_every_item_is_confirmed_in_input_order(owner, emulator):
-    """Claims are noted for free; the last one confirms every item with one batch request."""
+def test_a_batch_resumes_once_every_item_is_confirmed_in_input_order(owner, emulator, confirmer, claims_here):
+    """Claims are noted for free; once the last one is in, one batch request confirms every item."""
     dag_run, xcoms = owner
     ids = xcoms[("batch", -1, "vendor_task_id")]
     defer(dag_run, "batch", ids, "hailuo")
     emulator.advance(5)
     before = emulator.stats()["counts"]
     effects = []
+    passes = []
     for task_id in (ids[2], ids[0], ids[0], ids[1]):  # out of order, one duplicate
         url, body = vendor_callback(emulator, task_id)
         effects.append(post(url, body).json()["effect"])
+        passes.append(confirmer.confirm_now().resumed)
     after = emulator.stats()["counts"]
-    assert effects == ["recorded", "recorded", "recorded", "resumed"]
+    assert effects == ["recorded"] * 4
+    assert passes == [[], [], [], [ti_key(dag_run, "batch")]]
     assert (after["retrieve_batch"] - before["retrieve_batch"], after["retrieve"] - before["retrieve"]) == (1, 0)
     event = ti_now(dag_run, "batch").next_kwargs["event"]
     assert [result["task_id"] for result in event["results"]] == ids
-    assert not [key for (task, _, key) in all_xcoms(dag_run) if task == "batch" and key.startswith("vidgen_callback")]
+    assert claims_here.pending() == []
 
 
-def test_callbacks_before_a_batch_defers_count_once_it_waits_bound_to_their_item(owner, emulator):
+def test_callbacks_before_a_batch_defers_count_once_it_waits_bound_to_their_item(owner, emulator, confirmer):
     """A large batch can take longer to submit than a video to render: callbacks that come while it is
     still submitting are kept with their item, and count once it waits, if it recorded that item's id."""
     from airflow.models.taskinstance import TaskInstance as TI
@@ -242,15 +279,20 @@ def test_callbacks_before_a_batch_defers_count_once_it_waits_bound_to_their_item
         post(first_url, calls[ids[1]][1]).json()["effect"],  # item 0's ticket claiming item 1's id
         post(*calls[ids[0]]).json()["effect"],
     ]
+    assert confirmer.confirm_now().dropped == 0  # kept while the batch submits
     defer(dag_run, "batch", ids, "hailuo")
-    later = [post(*calls[ids[2]]).json()["effect"], post(*calls[ids[1]]).json()["effect"]]
+    report = confirmer.confirm_now()
+    assert (report.resumed, report.dropped) == ([], 1)  # item 0's ticket naming item 1's id: not its own
+    post(*calls[ids[2]])
+    assert confirmer.confirm_now().resumed == []  # item 1 counts only from its own ticket
+    post(*calls[ids[1]])
     assert early == ["recorded", "recorded"]
-    assert later == ["recorded", "resumed"]  # item 1 counted only from its own ticket
+    assert confirmer.confirm_now().resumed == [ti_key(dag_run, "batch")]
     event = ti_now(dag_run, "batch").next_kwargs["event"]
     assert [result["task_id"] for result in event["results"]] == ids
 
 
-def test_a_sensor_waiting_on_the_task_in_the_same_run_is_resumed(owner, emulator):
+def test_a_sensor_waiting_on_the_task_in_the_same_run_is_resumed(owner, emulator, confirmer):
     """Submitted without waiting (its own task instance is done), collected by a sensor of the run."""
     dag_run, xcoms = owner
     task_id = xcoms[("hidream", -1, "vendor_task_id")]
@@ -258,11 +300,12 @@ def test_a_sensor_waiting_on_the_task_in_the_same_run_is_resumed(owner, emulator
     emulator.advance(5)
     url, body = vendor_callback(emulator, task_id)
     assert set(body) == {"main_task_id", "sub_task_results"}
-    assert post(url, body).json()["effect"] == "resumed"
+    assert post(url, body).json()["effect"] == "recorded"
+    assert confirmer.confirm_now().resumed == [ti_key(dag_run, "single")]
     assert ti_now(dag_run, "single").next_kwargs["event"]["results"][0]["task_id"] == task_id
 
 
-def test_hidreams_batch_docs_callback_shape_is_read_too(owner, emulator):
+def test_hidreams_batch_docs_callback_shape_is_read_too(owner, emulator, confirmer):
     dag_run, xcoms = owner
     task_id = xcoms[("hidream", -1, "vendor_task_id")]
     defer(dag_run, "single", [task_id], "txt2video", conn_id="hidream_default")
@@ -270,7 +313,8 @@ def test_hidreams_batch_docs_callback_shape_is_read_too(owner, emulator):
     emulator.advance(5)
     url, body = vendor_callback(emulator, task_id)
     assert set(body) == {"main_task_id", "result"}
-    assert post(url, body).json()["effect"] == "resumed"
+    assert post(url, body).json()["effect"] == "recorded"
+    assert confirmer.confirm_now().resumed == [ti_key(dag_run, "single")]
 
 
 def test_the_callback_url_is_in_the_request_only_never_in_kwargs_or_xcom(owner, emulator):
@@ -374,7 +418,7 @@ def fresh_signers():
     forget_signers()
 
 
-def test_a_ticket_is_good_only_for_its_connection_and_until_it_expires(owner, emulator, monkeypatch):
+def test_a_ticket_is_good_only_for_its_connection_and_until_it_expires(owner, emulator, monkeypatch, confirmer):
     dag_run, xcoms = owner
     task_id = xcoms[("single", -1, "vendor_task_id")]
     defer(dag_run, "single", [task_id], "hailuo")
@@ -387,7 +431,8 @@ def test_a_ticket_is_good_only_for_its_connection_and_until_it_expires(owner, em
     expired = Ticket("acedata", "hailuo", dag_run.dag_id, dag_run.run_id, "single", -1, 0, "acedata_default", 1)
     assert post(callback_url(base, "acedata_default", callback_key(TOKEN), expired), body).status_code == 404
     assert ti_now(dag_run, "single").state == "deferred"
-    assert post(url, body).json()["effect"] == "resumed"  # the ticket the submission carried is good
+    assert post(url, body).json()["effect"] == "recorded"  # the ticket the submission carried is good
+    assert confirmer.confirm_now().resumed == [ti_key(dag_run, "single")]
 
 
 def test_a_flood_of_bad_urls_looks_nothing_up_after_the_first(owner, emulator, monkeypatch):
@@ -427,7 +472,7 @@ def test_bodies_too_deep_or_too_slow_are_refused_without_an_error(owner, emulato
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-def test_early_claims_are_one_per_item_however_many_callbacks_come(owner, emulator):
+def test_claims_per_ticket_are_bounded_however_many_callbacks_come(owner, emulator, claims_here):
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.utils.session import create_session
     from airflow.utils.state import TaskInstanceState
@@ -440,10 +485,10 @@ def test_early_claims_are_one_per_item_however_many_callbacks_come(owner, emulat
         ti.state = TaskInstanceState.RUNNING
     emulator.advance(5)
     url, body = vendor_callback(emulator, first)
-    for n in range(30):  # a valid ticket, bodies naming 30 different tasks
-        assert post(url, {**body, "task_id": f"made-up-{n}"}).status_code in (200, 202)
-    claims = [key for task, _, key in all_xcoms(dag_run) if task == "batch" and key.startswith("vidgen_callback:")]
-    assert claims == ["vidgen_callback:#0"]
+    answers = [post(url, {**body, "task_id": f"made-up-{n}"}).status_code for n in range(30)]  # one ticket
+    assert answers == [200] * MAX_CLAIMS_PER_TICKET + [202] * (30 - MAX_CLAIMS_PER_TICKET)
+    assert post(url, {**body, "task_id": "made-up-0"}).status_code == 200  # a duplicate replaces its own record
+    assert sorted(claim.vendor_task_id for claim in claims_here.pending()) == ["made-up-0", "made-up-1", "made-up-2"]
 
 
 def test_the_ticket_never_reaches_the_access_log(owner, emulator, monkeypatch, capsys, caplog):
@@ -483,3 +528,190 @@ def test_the_path_is_redacted_in_the_requests_scope():
         "path": "/vidgen/callbacks/acedata_default/***",
         "raw_path": b"/vidgen/callbacks/acedata_default/***",
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# Answered at once, confirmed in the background (issue 29, items 1, 2 and 4)
+# ------------------------------------------------------------------------------------------------
+
+
+class Counted:
+    """Metadata-DB statements and secrets-backend lookups made while it is open (in this process: the
+    receiver's server runs in a thread of it)."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        from airflow import settings
+        from airflow.models.connection import Connection
+
+        self.statements: list[str] = []
+        self.lookups: list[str] = []
+        self.engine = settings.engine
+        real = Connection.get_connection_from_secrets.__func__  # type: ignore[attr-defined]
+
+        def looked_up(cls: Any, conn_id: str) -> Any:
+            self.lookups.append(conn_id)
+            return real(cls, conn_id)
+
+        monkeypatch.setattr(Connection, "get_connection_from_secrets", classmethod(looked_up))
+
+    def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> Counted:
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+
+
+def post_all(requests: list[tuple[str, Any]], threads: int = 32) -> list[int]:
+    """Post every (url, body) at once from ``threads`` clients: the status codes, in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    def one(request: tuple[str, Any]) -> int:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(trust_env=False, timeout=30)
+        url, body = request
+        return local.client.post(url, json=body).status_code
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, requests))
+
+
+def test_a_burst_is_answered_2xx_with_no_db_vendor_or_secrets_work_in_the_request(
+    owner, emulator, confirmer, claims_here, monkeypatch
+):
+    """The confirmer is stopped during the burst: every answer comes from the request alone."""
+    dag_run, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    defer(dag_run, "batch", ids, "hailuo")
+    emulator.advance(5)
+    calls = [vendor_callback(emulator, task_id) for task_id in ids]
+    assert post(*calls[0]).status_code == 200  # the connection's key is now cached
+    before = emulator.stats()["counts"]
+    with Counted(monkeypatch) as counted:
+        statuses = post_all([calls[n % len(calls)] for n in range(600)])
+    assert statuses == [200] * 600
+    assert (counted.statements, counted.lookups) == ([], [])
+    assert emulator.stats()["counts"] == before  # not one vendor request
+    assert len(claims_here.pending()) == 3  # one record per item and id, however often it was posted
+    report = confirmer.confirm_now()
+    assert report.resumed == [ti_key(dag_run, "batch")] and report.status_requests == 1
+    assert emulator.stats()["counts"]["retrieve_batch"] == before["retrieve_batch"] + 1
+
+
+def test_a_flood_of_invalid_tickets_queries_neither_the_db_nor_the_secrets(owner, emulator, monkeypatch):
+    dag_run, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    url, body = vendor_callback(emulator, task_id)
+    base, ticket = url.rsplit("/", 1)
+    assert post(url, body).status_code == 200  # the connection's key is now cached
+    expired = callback_url(emulator_free(url), "acedata_default", callback_key(TOKEN), Ticket(
+        "acedata", "hailuo", dag_run.dag_id, dag_run.run_id, "single", -1, 0, "acedata_default", 1
+    ))  # fmt: skip
+    flood = [(f"{base}/{ticket[:-4]}{n:04d}", body) for n in range(1000)] + [(expired, body)] * 200
+    with Counted(monkeypatch) as counted:
+        statuses = post_all(flood + [(url, body)] * 20)
+    assert statuses == [404] * len(flood) + [200] * 20  # the real callbacks among them: answered
+    assert (counted.statements, counted.lookups) == ([], [])
+
+
+def test_a_failed_confirmation_keeps_the_claims_and_a_later_pass_resumes(owner, emulator, claims_here):
+    dag_run, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    defer(dag_run, "batch", ids, "hailuo")
+    emulator.advance(5)
+    for task_id in ids:
+        assert post(*vendor_callback(emulator, task_id)).status_code == 200
+    now = [1_000.0 + time.time()]
+    confirmer = Confirmer(stores=lambda: [claims_here], clock=lambda: now[0], holder="tests")
+    emulator.configure(fail_500_rate=1.0)  # the vendor's API fails every request
+    assert confirmer.confirm_now().unconfirmed == [ti_key(dag_run, "batch")]
+    kept = claims_here.pending()
+    assert len(kept) == 3 and {(claim.attempts, claim.not_before) for claim in kept} == {(1, now[0] + 1)}
+    emulator.configure(fail_500_rate=0.0)
+    before = emulator.stats()["counts"]["retrieve_batch"]
+    assert confirmer.confirm_now().unconfirmed == []  # backing off: not asked again yet
+    assert emulator.stats()["counts"]["retrieve_batch"] == before
+    now[0] += 1
+    assert confirmer.confirm_now().resumed == [ti_key(dag_run, "batch")]
+    assert ti_now(dag_run, "batch").state == "scheduled" and claims_here.pending() == []
+
+
+def test_two_receivers_sharing_a_file_store_one_confirms_and_the_other_takes_over(
+    owner, emulator, receiver, claims_here
+):
+    """Two API servers (two app instances) record into one store; one confirmer at a time works on it, and
+    when its lease expires (its server killed) the other takes over."""
+    from fastapi import FastAPI
+
+    from airflow_provider_vidgen.plugins import callbacks
+    from airflow_provider_vidgen.plugins.confirmer import LEASE_SECONDS
+
+    dag_run, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    single = xcoms[("single", -1, "vendor_task_id")]
+    defer(dag_run, "batch", ids, "hailuo")
+    defer(dag_run, "single", [single], "hailuo")
+    emulator.advance(5)
+    second_app = FastAPI()
+    second_app.include_router(callbacks.router)
+    first, second = Confirmer(stores=lambda: [claims_here]), Confirmer(stores=lambda: [claims_here])
+    with ThreadedServer(Starlette(routes=[Mount("/vidgen", app=second_app)])).start() as other:
+        url, body = vendor_callback(emulator, ids[0])
+        assert post(url, body).status_code == 200
+        assert first.confirm_now().led == 1  # it leads now; nothing is complete yet
+        for task_id in ids[1:]:  # the rest reach the other API server
+            url, body = vendor_callback(emulator, task_id)
+            assert post(url.replace(receiver.url.rstrip("/"), other.url.rstrip("/")), body).status_code == 200
+    report = second.confirm_now()
+    assert (report.led, report.resumed) == (0, [])  # the first one holds the lease
+    assert first.confirm_now().resumed == [ti_key(dag_run, "batch")]
+    # The first API server is killed (its lease is never given back): the second takes over when it expires.
+    assert post(*vendor_callback(emulator, single)).status_code == 200
+    assert second.confirm_now().led == 0
+    claims_here.clock = lambda: time.time() + LEASE_SECONDS + 1
+    assert second.confirm_now().resumed == [ti_key(dag_run, "single")]
+
+
+@pytest.fixture(params=["file", "redis"])
+def any_claims_store(request, tmp_path):
+    from airflow_provider_vidgen.plugins.claims import FileClaims, RedisClaims
+
+    if request.param == "file":
+        yield FileClaims(tmp_path)
+        return
+    url = request.getfixturevalue("redis_url")
+    yield RedisClaims(pace.RedisSlots(url).client)
+
+
+def test_claims_stores_keep_their_bounds_and_one_lease(any_claims_store, monkeypatch):
+    from airflow_provider_vidgen.plugins.claims import Claim
+
+    monkeypatch.setattr(claims_module, "MAX_CLAIMS_PER_TASK_INSTANCE", 5)
+    store = any_claims_store
+
+    def claim(item: int, task_id: str) -> Claim:
+        return Claim("acedata_default", "acedata", "hailuo", "dag", "run", "batch", -1, item, task_id, 1.0)
+
+    kept = [store.record(claim(0, f"id-{n}")) for n in range(MAX_CLAIMS_PER_TICKET + 1)]
+    assert kept == [True] * MAX_CLAIMS_PER_TICKET + [False]  # claims per ticket
+    assert store.record(claim(0, "id-0"))  # a duplicate replaces its own record
+    assert [store.record(claim(item, "x")) for item in (1, 2, 3)] == [True, True, False]  # per task instance
+    assert len(store.pending()) == 5
+    store.update(claim(0, "id-0").backed_off(10.0))
+    assert {c.attempts for c in store.pending() if c.vendor_task_id == "id-0"} == {1}
+    store.remove([claim(0, "id-0")])
+    assert store.record(claim(3, "x"))  # room again
+    store.remove(store.pending())
+    assert store.pending() == []
+    assert store.lead("a", 30) and store.lead("a", 30) and not store.lead("b", 30)
+    store.step_down("a")
+    assert store.lead("b", 30) and not store.lead("a", 30)

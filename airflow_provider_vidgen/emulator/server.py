@@ -186,6 +186,10 @@ class EmulatorServer(ThreadedServer):
         """Vendor task id -> wall time (epoch s) its final callback was answered with a 2xx."""
         return self._on_loop(lambda: dict(self.state.callbacks_delivered))
 
+    def callback_answer_times(self) -> list[float]:
+        """Seconds each callback POST took to be answered (or to fail: a timeout counts its whole wait)."""
+        return self._on_loop(lambda: list(self.state.callback_answer_seconds))
+
     def reset(self) -> None:
         """Forget all tasks, counters, rate windows and received callbacks."""
         self._on_loop(self.state.reset)

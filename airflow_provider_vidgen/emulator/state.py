@@ -117,6 +117,8 @@ class EmulatorState:
         self.peak_open_requests = dict.fromkeys(KINDS, 0)
         self.per_second: dict[str, dict[int, int]] = {}  # token -> wall-clock second -> API requests
         self.callbacks_delivered: dict[str, float] = {}  # task id -> wall time its final callback was answered
+        # Seconds from sending each callback to its answer (a timeout or failure: the time it took to fail)
+        self.callback_answer_seconds: list[float] = []
 
     def count(self, kind: str, vendor: str | None = None, n: int = 1) -> None:
         self.counts[kind] += n
@@ -326,12 +328,15 @@ class EmulatorState:
         if self._client is None:
             self._client = httpx.AsyncClient(trust_env=False)
         where = httpx.URL(task.callback_url or "").host  # never the whole URL: it carries the ticket
+        sent = time.monotonic()
         try:
             answer = await self._client.post(task.callback_url, json=body, timeout=self.config.callback_timeout)
         except httpx.HTTPError as exc:
             log.warning("callback for task %s to %s failed: %s", task.id, where, type(exc).__name__)
             self.count("callback_failed", task.vendor)
             return
+        finally:
+            self.callback_answer_seconds.append(time.monotonic() - sent)
         if final:
             self.callbacks_delivered.setdefault(task.id, time.time())
         if not 200 <= answer.status_code < 300:

@@ -17,7 +17,9 @@ class _LazyFastAPIApps:
 
     def __get__(self, obj: Any, owner: Any) -> list[dict[str, Any]]:
         from airflow_provider_vidgen.plugins.app import app
+        from airflow_provider_vidgen.plugins.confirmer import CONFIRMER
 
+        CONFIRMER.ensure_started()  # the API server: confirms the claims other servers recorded too
         return [{"app": app, "url_prefix": URL_PREFIX, "name": "airflow-provider-vidgen"}]
 
 
