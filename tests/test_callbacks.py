@@ -52,6 +52,10 @@ def claims_here(tmp_path, monkeypatch):
     CONFIRMER.autostart = False
     CONFIRMER.stop()
     monkeypatch.setitem(pace._stores, "file", pace.FileSlots(tmp_path / "pace"))
+    # Paces and leases made here hold that folder's store: forgotten after the test, so later tests on the
+    # same token share the machine's real folder with their other processes again.
+    monkeypatch.setattr(pace, "_paces", {})
+    monkeypatch.setattr(pace, "_in_flight", {})
     claims_module.forget_claim_stores()
     yield claims_for("file")
     claims_module.forget_claim_stores()

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -118,6 +118,26 @@ class ProcessSlots:
             self._leases.get(key, {}).pop(lease, None)
 
 
+@contextlib.contextmanager
+def locked_json(path: Path, write: bool = True) -> Iterator[dict[str, Any]]:
+    """A small JSON document of every process of this machine, read (and written back) under ``flock``."""
+    with path.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
+        try:
+            handle.seek(0)
+            text = handle.read()
+            state = json.loads(text) if text.strip() else {}
+            yield state
+            if not write:
+                return
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(state))
+            handle.flush()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class FileSlots:
     """Slots of every process of this machine: one small JSON file per token, updated under ``flock``."""
 
@@ -128,23 +148,8 @@ class FileSlots:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.clock = clock
 
-    @contextlib.contextmanager
-    def _locked(self, key: str, write: bool = True) -> Any:
-        with (self.folder / f"{key}.json").open("a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
-            try:
-                handle.seek(0)
-                text = handle.read()
-                state = json.loads(text) if text.strip() else {}
-                yield state
-                if not write:
-                    return
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(state))
-                handle.flush()
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _locked(self, key: str, write: bool = True) -> contextlib.AbstractContextManager[dict[str, Any]]:
+        return locked_json(self.folder / f"{key}.json", write)
 
     def reserve(self, key: str, interval: float) -> float:
         with self._locked(key) as state:

@@ -24,7 +24,6 @@ expires, so a killed API server's role is taken over.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -37,7 +36,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from airflow_provider_vidgen.hooks.pace import FileSlots, ProcessSlots, RedisSlots, SlotStore, store_for
+from airflow_provider_vidgen.hooks.pace import (
+    FileSlots,
+    ProcessSlots,
+    RedisSlots,
+    SlotStore,
+    locked_json,
+    store_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -245,21 +251,8 @@ class FileClaims:
             with contextlib.suppress(OSError):  # not empty: a claim came meanwhile
                 (self.folder / group).rmdir()
 
-    @contextlib.contextmanager
-    def _lease_file(self) -> Any:
-        with (self.folder / ".confirmer.lease").open("a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                handle.seek(0)
-                text = handle.read()
-                lease = json.loads(text) if text.strip() else {}
-                yield lease
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(lease))
-                handle.flush()
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _lease_file(self) -> contextlib.AbstractContextManager[dict[str, Any]]:
+        return locked_json(self.folder / ".confirmer.lease")
 
     def lead(self, holder: str, ttl: float) -> bool:
         with self._lease_file() as lease:
