@@ -719,3 +719,12 @@ def test_claims_stores_keep_their_bounds_and_one_lease(any_claims_store, monkeyp
     assert store.lead("a", 30) and store.lead("a", 30) and not store.lead("b", 30)
     store.step_down("a")
     assert store.lead("b", 30) and not store.lead("a", 30)
+
+
+def test_a_body_whose_numbers_overflow_is_answered_without_an_error(owner, emulator, caplog):
+    """A ticket holder's body with a 400-digit progress (float division overflows in the vendor's reader)."""
+    _, xcoms = owner
+    url, _ = vendor_callback(emulator, xcoms[("single", -1, "vendor_task_id")])
+    body = '{"task_id": "x", "state": "succeeded", "progress": 1' + "0" * 400 + "}"
+    answer = httpx.post(url, content=body, headers={"content-type": "application/json"})
+    assert answer.status_code < 300 and "Traceback" not in caplog.text

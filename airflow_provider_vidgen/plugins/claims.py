@@ -365,8 +365,10 @@ def deployment_key() -> str:
     of its metadata DB's address): a confirmer only ever sees claims its own DB can match."""
     try:
         from airflow.configuration import conf
+        from sqlalchemy.engine import make_url
 
-        address = conf.get("database", "sql_alchemy_conn", fallback="")
+        # Without its password: the hash stands in folder and key names anyone on the machine may list.
+        address = make_url(conf.get("database", "sql_alchemy_conn")).render_as_string(hide_password=True)
     except Exception:  # no Airflow configuration (unit use of the stores)
         address = ""
     return hashlib.sha256(address.encode()).hexdigest()[:12]

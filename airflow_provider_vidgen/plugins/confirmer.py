@@ -286,9 +286,12 @@ class Confirmer:
         report = PassReport()
         with self._pass_lock:
             for store in list(self.stores()):
-                if store.lead(self.holder, LEASE_SECONDS):
-                    report.led += 1
-                    self._confirm_store(store, report)
+                try:  # one store out of reach (Redis down) must not keep the others' claims waiting
+                    if store.lead(self.holder, LEASE_SECONDS):
+                        report.led += 1
+                        self._confirm_store(store, report)
+                except Exception:
+                    log.exception("vendor callback confirmation failed for the %s claims store", store.kind)
         return report
 
     def _confirm_store(self, store: ClaimStore, report: PassReport) -> None:
@@ -315,7 +318,13 @@ class Confirmer:
             results = confirm(conn_id, service, ids)
             report.status_requests += 1
             for waiter in waiters:
-                self._settle(store, waiter, results, report)
+                try:  # one task instance failing to resume must not stop the others'
+                    self._settle(store, waiter, results, report)
+                except Exception:
+                    log.exception("could not resume %s after its vendor callbacks; tried again later", waiter.ti)
+                    now = self.clock()
+                    for claim in waiter.claims:
+                        store.update(claim.backed_off(now))
 
     def _settle(self, store: ClaimStore, waiter: Waiter, results: Mapping[str, Any], report: PassReport) -> None:
         if any(task_id not in results or not results[task_id].terminal for task_id in waiter.trigger.task_ids):
