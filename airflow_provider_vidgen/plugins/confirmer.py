@@ -322,15 +322,11 @@ class Confirmer:
                     self._settle(store, waiter, results, report)
                 except Exception:
                     log.exception("could not resume %s after its vendor callbacks; tried again later", waiter.ti)
-                    now = self.clock()
-                    for claim in waiter.claims:
-                        store.update(claim.backed_off(now))
+                    self._back_off(store, waiter)
 
     def _settle(self, store: ClaimStore, waiter: Waiter, results: Mapping[str, Any], report: PassReport) -> None:
         if any(task_id not in results or not results[task_id].terminal for task_id in waiter.trigger.task_ids):
-            now = self.clock()
-            for claim in waiter.claims:  # kept: the vendor's answer may come later, or the vendor be back
-                store.update(claim.backed_off(now))
+            self._back_off(store, waiter)  # kept: the vendor's answer may come later, or the vendor be back
             report.unconfirmed.append(waiter.ti)
             return
         if resume(waiter, results):
@@ -338,6 +334,11 @@ class Confirmer:
         else:
             report.dropped += len(waiter.claims)
         store.remove(waiter.claims)
+
+    def _back_off(self, store: ClaimStore, waiter: Waiter) -> None:
+        now = self.clock()
+        for claim in waiter.claims:
+            store.update(claim.backed_off(now))
 
 
 CONFIRMER = Confirmer()  # this process's (the API server's) one confirmer
