@@ -450,10 +450,73 @@ def test_a_flood_of_bad_urls_looks_nothing_up_after_the_first(owner, emulator, m
     real = callbacks._connection
     monkeypatch.setattr(callbacks, "_connection", lambda conn_id: lookups.append(conn_id) or real(conn_id))
     statuses = {post(f"{base}/{ticket[:-4]}{n:04d}", body).status_code for n in range(200)}
+    # The real ticket under other ids, garbage tickets under made-up ids: no ticket for that URL, no lookup.
     statuses |= {post(url.replace("/acedata_default/", f"/nope{n % 3}/"), body).status_code for n in range(60)}
+    statuses |= {post(f"{base.rsplit('/', 1)[0]}/made-up-{n}/garbage.x", body).status_code for n in range(60)}
     statuses.add(post(url.replace("/acedata_default/", "/bad%20id/"), body).status_code)
     assert statuses == {404}
-    assert sorted(lookups) == ["acedata_default", "nope0", "nope1", "nope2"]  # one each, misses cached too
+    assert lookups == ["acedata_default"]  # once, for the forged signatures under the real id (then cached)
+
+
+def unsigned_ticket_for(conn_id: str, dag_run: Any) -> str:
+    """A ticket as a forger who read our code makes it: right shape, for this URL, unexpired, signed with a
+    key of their own."""
+    made_up = Ticket("acedata", "hailuo", dag_run.dag_id, dag_run.run_id, "single", -1, 0, conn_id, 2**40)
+    return callback_url("", conn_id, b"a forger's key", made_up).rsplit("/", 1)[1]
+
+
+class MovedClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_well_formed_tickets_naming_made_up_connections_cost_a_bounded_trickle_of_lookups(owner, emulator, monkeypatch):
+    from airflow_provider_vidgen.plugins import callbacks
+
+    dag_run, xcoms = owner
+    url, body = vendor_callback(emulator, xcoms[("single", -1, "vendor_task_id")])
+    base = url.split("/acedata_default/", 1)[0]
+    clock = MovedClock()
+    monkeypatch.setattr(callbacks, "clock", clock)
+    lookups: list[str] = []
+    real = callbacks._connection
+    monkeypatch.setattr(callbacks, "_connection", lambda conn_id: lookups.append(conn_id) or real(conn_id))
+    assert post(url, body).status_code == 200  # the real connection has a key here: it is known
+    flood = [(f"{base}/made-up-{n}/{unsigned_ticket_for(f'made-up-{n}', dag_run)}", body) for n in range(100)]
+    assert set(post_all(flood)) == {404}
+    assert len(lookups) == callbacks.LOOKUP_BURST  # the real id's first lookup and the burst's rest, then nothing
+    clock.now += callbacks.LOOKUP_EVERY_SECONDS
+    assert set(post_all(flood[50:60])) == {404} and len(lookups) == 1 + callbacks.LOOKUP_BURST  # one more
+    # A minute on, the budget spent again: the known connection's key is still looked up again when it is due.
+    clock.now += callbacks.KEY_TTL_SECONDS
+    assert set(post_all(flood[:40])) == {404}
+    assert post(url, body).status_code == 200
+    assert lookups[-1] == "acedata_default"
+
+
+def test_a_failing_secrets_backend_is_answered_503_and_asked_again_soon(owner, emulator, monkeypatch):
+    from airflow_provider_vidgen.plugins import callbacks
+
+    _, xcoms = owner
+    url, body = vendor_callback(emulator, xcoms[("single", -1, "vendor_task_id")])
+    clock = MovedClock()
+    monkeypatch.setattr(callbacks, "clock", clock)
+    real, failing = callbacks._connection, [True]
+
+    def connection(conn_id: str) -> Any:
+        if failing[0]:
+            raise ConnectionError("vault sealed")
+        return real(conn_id)
+
+    monkeypatch.setattr(callbacks, "_connection", connection)
+    assert post(url, body).status_code == 503  # not "unknown": the connection may well exist
+    failing[0] = False
+    assert post(url, body).status_code == 503  # the failure is cached, briefly
+    clock.now += callbacks.UNREACHABLE_TTL_SECONDS
+    assert post(url, body).status_code == 200
 
 
 def test_bodies_too_deep_or_too_slow_are_refused_without_an_error(owner, emulator, receiver, monkeypatch, caplog):
@@ -473,7 +536,27 @@ def test_bodies_too_deep_or_too_slow_are_refused_without_an_error(owner, emulato
         slow.sendall(head.encode() + b"{")  # then nothing more: a client that never finishes its body
         answer = slow.recv(4096).decode()
     assert answer.startswith("HTTP/1.1 408")
+    effects: list[str] = []
+    real_answer = callbacks.answer
+    monkeypatch.setattr(callbacks, "answer", lambda outcome: effects.append(outcome.effect) or real_answer(outcome))
+    with socket.create_connection((host, int(port)), timeout=10) as gone:
+        gone.sendall(head.encode() + b'{"task_id": ')  # then the client hangs up mid-body
+    deadline = time.monotonic() + 30
+    while "gone" not in effects and time.monotonic() < deadline:  # until the receiver has seen the hang-up
+        time.sleep(0.01)
+    assert effects == ["gone"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(owner, emulator, confirmer):
+    dag_run, xcoms = owner
+    task_id = xcoms[("single", -1, "vendor_task_id")]
+    defer(dag_run, "single", [task_id], "hailuo")
+    emulator.advance(5)
+    url, body = vendor_callback(emulator, task_id)
+    answer = post(url, {**body, "prompt": "[" * 500 + "{" * 500})  # a prompt may hold any characters
+    assert answer.json()["effect"] == "recorded"
+    assert confirmer.confirm_now().resumed == [ti_key(dag_run, "single")]
 
 
 def test_claims_per_ticket_are_bounded_however_many_callbacks_come(owner, emulator, claims_here):
@@ -728,3 +811,32 @@ def test_a_body_whose_numbers_overflow_is_answered_without_an_error(owner, emula
     body = '{"task_id": "x", "state": "succeeded", "progress": 1' + "0" * 400 + "}"
     answer = httpx.post(url, content=body, headers={"content-type": "application/json"})
     assert answer.status_code < 300 and "Traceback" not in caplog.text
+
+
+def test_while_redis_is_down_claims_go_to_this_machines_files_and_redis_is_tried_again_later(
+    owner, emulator, monkeypatch, receiver, claims_here
+):
+    import socket
+
+    from airflow_provider_vidgen.plugins import callbacks
+
+    _, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    set_connection(monkeypatch, "acedata_default", "acedata", emulator.url, TOKEN, callback_base_url=receiver.url,
+                   shared_pace=closed)  # fmt: skip
+    clock = MovedClock()
+    monkeypatch.setattr(callbacks, "clock", clock)
+    monkeypatch.setattr(callbacks, "_store_down_until", {})
+    tried: list[str] = []
+    real = callbacks.claims_for
+    monkeypatch.setattr(callbacks, "claims_for", lambda shared_pace: tried.append(shared_pace) or real(shared_pace))
+    emulator.advance(5)
+    calls = [vendor_callback(emulator, task_id) for task_id in ids]
+    assert [post(*call).json()["effect"] for call in calls] == ["recorded"] * 3
+    assert tried.count(closed) == 1  # the first callback found it down; the others went straight to the files
+    assert sorted(claim.vendor_task_id for claim in claims_here.pending()) == sorted(ids)
+    clock.now += callbacks.STORE_RETRY_SECONDS
+    assert post(*calls[0]).json()["effect"] == "recorded" and tried.count(closed) == 2

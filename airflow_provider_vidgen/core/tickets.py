@@ -16,7 +16,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 VERSION = 2  # 2: bound to its connection, with an expiry (a version-1 ticket no longer verifies)
 PATH = "/vidgen/callbacks"  # under the API server: the plugin's prefix and the receiver's route
@@ -64,13 +64,36 @@ def read_ticket(key: bytes, text: str) -> Ticket | None:
     expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
     if not signature or not hmac.compare_digest(signature.encode(), expected.encode()):
         return None
+    return _decoded(body)
+
+
+def peek_ticket(text: str) -> Ticket | None:
+    """What ``text`` says it is, signature unchecked: only to turn away, without looking a key up, what
+    cannot be a ticket for its URL. Never to trust (None for anything that does not decode)."""
+    body, _, signature = text.partition(".")
+    return _decoded(body) if signature else None
+
+
+def _decoded(body: str) -> Ticket | None:
     try:
         data = json.loads(_unb64(body))
-        if data.pop("v") != VERSION:
-            return None
-        return Ticket(**data)
-    except (ValueError, TypeError, KeyError, binascii.Error):
+    except (ValueError, RecursionError, binascii.Error):
         return None
+    if not isinstance(data, dict) or data.pop("v", None) != VERSION:
+        return None
+    try:
+        ticket = Ticket(**data)
+    except TypeError:
+        return None
+    return ticket if _well_typed(ticket) else None
+
+
+_FIELD_TYPES = {"str": str, "int": int}
+
+
+def _well_typed(ticket: Ticket) -> bool:
+    """Every field of the type it is declared with (an unsigned ticket's JSON may hold anything)."""
+    return all(type(getattr(ticket, f.name)) is _FIELD_TYPES[str(f.type)] for f in fields(ticket))
 
 
 TICKET_LIFETIME_FLOOR = 7 * 24 * 3600  # a sensor may collect a submit-only task's videos days later

@@ -6,7 +6,11 @@ batch's videos finish together). So the request does no I/O beyond what it canno
 
 1. who may post is decided by the URL: its ticket (``core.tickets``) must verify, in constant time, with
    the key of the connection it names (cached per connection, misses too); anything else is answered like
-   an unknown URL, with no DB query and, after the first per connection id, no secrets lookup;
+   an unknown URL, with no DB query. A connection's key is looked up (the secrets backend) only for a
+   ticket that reads as one for its URL (right shape, this connection, unexpired, a known vendor and
+   service), at most once a minute per id, and for ids that never had a key here at most ``LOOKUP_BURST``
+   at once then one per ``LOOKUP_EVERY_SECONDS``: a flood of made-up URLs looks nothing up, and one of
+   well-formed tickets naming made-up connections costs a bounded trickle;
 2. the body is read under a size cap and a deadline, parsed under a depth cap, and only says which vendor
    task it is about;
 3. a callback claiming a final state is recorded as a claim in the store the connection shares its pace
@@ -30,16 +34,18 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from airflow_provider_vidgen.core.settings import api_settings
-from airflow_provider_vidgen.core.tickets import Ticket, callback_key, read_ticket
-from airflow_provider_vidgen.core.vendor import vendor_for_conn_type
+from airflow_provider_vidgen.core.tickets import Ticket, callback_key, peek_ticket, read_ticket
+from airflow_provider_vidgen.core.vendor import get_vendor, vendor_for_conn_type
 from airflow_provider_vidgen.plugins.claims import Claim, claims_for
 from airflow_provider_vidgen.plugins.confirmer import CONFIRMER
 
@@ -49,7 +55,11 @@ MAX_BODY_BYTES = 256 * 1024  # callbacks are small JSON documents; anything larg
 BODY_DEADLINE_SECONDS = 10.0  # a body that trickles in slower than this is no vendor's callback
 MAX_JSON_DEPTH = 32  # the vendors' callbacks nest 3 or 4 deep
 KEY_TTL_SECONDS = 60.0  # a connection's ticket key (or its absence) is looked up at most this often
+UNREACHABLE_TTL_SECONDS = 5.0  # after the secrets backend failed (not "no such connection"): ask again soon
 KEYS_KEPT = 1024
+LOOKUP_BURST = 10  # lookups of connection ids that never had a key here, at once ...
+LOOKUP_EVERY_SECONDS = 6.0  # ... then one per this long (known ids are always looked up again)
+STORE_RETRY_SECONDS = 10.0  # a claims store that failed is not tried again for this long
 CONN_ID = re.compile(r"[\w.-]{1,250}")  # what Airflow allows in a connection id
 MAX_TASK_ID_CHARS = 200  # vendor task ids are UUIDs or short numbers
 
@@ -75,7 +85,11 @@ async def receive(conn_id: str, ticket: str, request: Request) -> Response:
     # connection's first callback in a minute looks it up (in a thread); the rest is CPU only.
     found = connection_signer_cached(conn_id)
     if found is _NOT_CACHED:
+        if not may_look_up(conn_id, ticket):
+            return answer(CallbackAnswer(404, "unknown"))
         found = await run_in_threadpool(connection_signer, conn_id)
+    if found is _UNREACHABLE:
+        return answer(CallbackAnswer(503, "connection unavailable"))
     signed = verified(conn_id, ticket, found)
     if signed is None:
         return answer(CallbackAnswer(404, "unknown"))
@@ -83,6 +97,8 @@ async def receive(conn_id: str, ticket: str, request: Request) -> Response:
         body = await asyncio.wait_for(read_capped(request), BODY_DEADLINE_SECONDS)
     except asyncio.TimeoutError:
         return answer(CallbackAnswer(408, "too slow"))
+    except ClientDisconnect:
+        return answer(CallbackAnswer(400, "gone"))  # nobody reads it; what matters is no 500 and no traceback
     if body is None:
         return answer(CallbackAnswer(413, "too large"))
     payload = parsed(body)
@@ -114,20 +130,28 @@ def redact_path(scope: Any) -> None:
 
 
 def parsed(body: bytes) -> Any:
-    """The JSON body, or None: not JSON, or nested deeper than any vendor's callback (checked before parsing,
-    so a body 200,000 levels deep costs a scan, not a RecursionError)."""
-    depth = 0
-    for byte in body:
-        if byte in b"[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return None
-        elif byte in b"]}":
-            depth -= 1
+    """The JSON body, or None: not JSON, or nested deeper than any vendor's callback. The C parser stops a
+    body 200,000 levels deep with a RecursionError at once; the depth is then measured on what it built, so
+    brackets inside strings (a prompt may hold any) do not count."""
     try:
-        return json.loads(body)
+        payload = json.loads(body)
     except (ValueError, RecursionError):
         return None
+    return payload if nested_within(payload, MAX_JSON_DEPTH) else None
+
+
+def nested_within(value: Any, limit: int) -> bool:
+    """Whether no list or object in ``value`` lies deeper than ``limit`` (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
 
 
 async def read_capped(request: Request) -> bytes | None:
@@ -189,23 +213,71 @@ def claimed(signed: Signed, payload: Any) -> Claim | None:
 
 
 def record(shared_pace: str, claim: Claim) -> bool:
-    """Keep the claim durably; a Redis that cannot be reached leaves it in this machine's files instead."""
-    try:
-        return claims_for(shared_pace).record(claim)
-    except Exception as err:
-        log.warning("vendor callback claims store unreachable (%s); kept on this machine", type(err).__name__)
-        return claims_for("file").record(claim)
+    """Keep the claim durably; a Redis that cannot be reached leaves it in this machine's files instead, and
+    is not tried again for STORE_RETRY_SECONDS (each try would hold a callback for the client's timeout)."""
+    if _store_down_until.get(shared_pace, 0.0) <= clock():
+        try:
+            return claims_for(shared_pace).record(claim)
+        except Exception as err:
+            _store_down_until[shared_pace] = clock() + STORE_RETRY_SECONDS
+            log.warning("vendor callback claims store unreachable (%s); kept on this machine", type(err).__name__)
+    return claims_for("file").record(claim)
 
 
+_store_down_until: dict[str, float] = {}  # claims stores that failed, by setting: when to try them again
+
+
+clock: Callable[[], float] = time.monotonic  # the key cache's and the lookup budget's (tests move it)
 _signers: OrderedDict[str, tuple[float, Signer | None]] = OrderedDict()
+_known: OrderedDict[str, None] = OrderedDict()  # ids that had a key here: looked up again whatever the budget
 _signers_lock = threading.Lock()
 _NOT_CACHED: Any = object()
+_UNREACHABLE: Any = object()  # the secrets backend failed: neither a key nor "no such connection"
+
+
+class LookupBudget:
+    """Lookups of connection ids that never had a key here: ``burst`` at once, then one per ``every`` seconds
+    (a token bucket on ``clock``). What a flood of well-formed tickets naming made-up connections can cost."""
+
+    def __init__(self, burst: int = LOOKUP_BURST, every: float = LOOKUP_EVERY_SECONDS) -> None:
+        self.burst, self.every = burst, every
+        self.tokens, self.at = float(burst), None
+
+    def take(self, now: float) -> bool:
+        if self.at is not None:
+            self.tokens = min(float(self.burst), self.tokens + (now - self.at) / self.every)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+_budget = LookupBudget()
 
 
 def forget_signers() -> None:
-    """Look every connection up again at its next callback (tests that change a connection's token)."""
+    """Look every connection up again at its next callback, budget refilled (tests that change a token)."""
+    global _budget
     with _signers_lock:
         _signers.clear()
+        _known.clear()
+        _budget = LookupBudget()
+
+
+def may_look_up(conn_id: str, ticket_text: str) -> bool:
+    """Whether this callback may cost a lookup of its connection: its ticket must read as one for its URL
+    (unsigned: CPU only), and an id that never had a key here must find the budget not spent."""
+    ticket = peek_ticket(ticket_text)
+    if ticket is None or not ticket.valid_for(conn_id, time.time()):
+        return False
+    try:
+        if ticket.service not in get_vendor(ticket.vendor).services:
+            return False
+    except Exception:  # not a vendor of this installation
+        return False
+    with _signers_lock:
+        return conn_id in _known or _budget.take(clock())
 
 
 def connection_signer_cached(conn_id: str) -> Signer | None:
@@ -214,7 +286,7 @@ def connection_signer_cached(conn_id: str) -> Signer | None:
         return None
     with _signers_lock:
         cached = _signers.get(conn_id)
-        if cached is not None and cached[0] > time.monotonic():
+        if cached is not None and cached[0] > clock():
             _signers.move_to_end(conn_id)
             return cached[1]
     return _NOT_CACHED
@@ -224,25 +296,39 @@ def connection_signer(conn_id: str) -> Signer | None:
     """The connection's vendor, ticket key and claims store; None for what is not a video vendor's connection
     with a token. Looked up at most once per KEY_TTL_SECONDS per id, absences included (a rotated token's
     tickets verify within that time; until then their tasks wait for the safety poll), and only for a
-    well-formed id."""
+    well-formed id; a failing secrets backend is asked again after UNREACHABLE_TTL_SECONDS."""
     cached = connection_signer_cached(conn_id)
     if cached is not _NOT_CACHED:
         return cached
     signer = _look_up_signer(conn_id)
+    ttl = UNREACHABLE_TTL_SECONDS if signer is _UNREACHABLE else KEY_TTL_SECONDS
     with _signers_lock:
-        _signers[conn_id] = (time.monotonic() + KEY_TTL_SECONDS, signer)
+        _signers[conn_id] = (clock() + ttl, signer)
         _signers.move_to_end(conn_id)
         while len(_signers) > KEYS_KEPT:
             _signers.popitem(last=False)
+        if isinstance(signer, Signer):
+            _known[conn_id] = None
+            _known.move_to_end(conn_id)
+            while len(_known) > KEYS_KEPT:
+                _known.popitem(last=False)
     return signer
 
 
 def _look_up_signer(conn_id: str) -> Signer | None:
+    from airflow.exceptions import AirflowNotFoundException
+
     try:
         conn = _connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+    except Exception as err:  # the backend failing is not "no such connection": its callbacks get a 503
+        log.warning("vendor callback: looking up a connection failed (%s)", type(err).__name__)
+        return _UNREACHABLE
+    try:
         vendor = vendor_for_conn_type(conn.conn_type)
         shared_pace = api_settings(vendor, conn.host, conn.extra_dejson).shared_pace
-    except Exception:  # no such connection, not a video vendor's, or unusable settings: an unknown URL
+    except Exception:  # not a video vendor's connection, or unusable settings: an unknown URL
         return None
     return Signer(vendor, callback_key(conn.password), shared_pace) if conn.password else None
 
