@@ -497,6 +497,41 @@ def test_well_formed_tickets_naming_made_up_connections_cost_a_bounded_trickle_o
     assert lookups[-1] == "acedata_default"
 
 
+def test_callbacks_that_find_a_busy_connections_key_due_wait_for_one_lookup(owner, emulator, monkeypatch):
+    """A burst arriving as the key falls due: every request finds it not cached, one looks it up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airflow_provider_vidgen.plugins import callbacks
+
+    waiting, arrived, release = 8, set(), threading.Event()
+    everyone_in = threading.Event()
+    real_cached, real_connection = callbacks.connection_signer_cached, callbacks._connection
+    lookups: list[str] = []
+
+    def cached(conn_id: str) -> Any:
+        found = real_cached(conn_id)
+        arrived.add(threading.get_ident())  # every caller has found the key not cached (or is past that)
+        if len(arrived) == waiting:
+            everyone_in.set()
+        return found
+
+    def connection(conn_id: str) -> Any:
+        lookups.append(conn_id)
+        assert everyone_in.wait(30), "not every caller asked for the key"
+        release.wait(30)
+        return real_connection(conn_id)
+
+    monkeypatch.setattr(callbacks, "connection_signer_cached", cached)
+    monkeypatch.setattr(callbacks, "_connection", connection)
+    with ThreadPoolExecutor(waiting) as pool:
+        found = [pool.submit(callbacks.connection_signer, "acedata_default") for _ in range(waiting)]
+        assert everyone_in.wait(30)
+        release.set()
+        signers = [f.result(timeout=30) for f in found]
+    assert lookups == ["acedata_default"]
+    assert all(isinstance(s, callbacks.Signer) for s in signers) and len({s.key for s in signers}) == 1
+
+
 def test_a_failing_secrets_backend_is_answered_503_and_asked_again_soon(owner, emulator, monkeypatch):
     from airflow_provider_vidgen.plugins import callbacks
 

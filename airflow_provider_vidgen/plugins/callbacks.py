@@ -227,10 +227,27 @@ def record(shared_pace: str, claim: Claim) -> bool:
 _store_down_until: dict[str, float] = {}  # claims stores that failed, by setting: when to try them again
 
 
+class Recent(OrderedDict[str, Any]):
+    """A dict that keeps only its ``size`` most recently set or read keys (the receiver's caches are bounded)."""
+
+    def __init__(self, size: int = KEYS_KEPT) -> None:
+        super().__init__()
+        self.size = size
+
+    def keep(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
 clock: Callable[[], float] = time.monotonic  # the key cache's and the lookup budget's (tests move it)
-_signers: OrderedDict[str, tuple[float, Signer | None]] = OrderedDict()
-_known: OrderedDict[str, None] = OrderedDict()  # ids that had a key here: looked up again whatever the budget
+_signers: Recent = Recent()  # conn id -> (fresh until, Signer or None or _UNREACHABLE)
+_known: Recent = Recent()  # ids that had a key here: looked up again whatever the budget
 _signers_lock = threading.Lock()
+# One lookup at a time per connection id (striped: bounded, whatever the ids): when a busy connection's key
+# falls due, the callbacks that find it so wait for the one lookup instead of each making their own.
+_lookup_locks = tuple(threading.Lock() for _ in range(64))
 _NOT_CACHED: Any = object()
 _UNREACHABLE: Any = object()  # the secrets backend failed: neither a key nor "no such connection"
 
@@ -300,18 +317,16 @@ def connection_signer(conn_id: str) -> Signer | None:
     cached = connection_signer_cached(conn_id)
     if cached is not _NOT_CACHED:
         return cached
-    signer = _look_up_signer(conn_id)
-    ttl = UNREACHABLE_TTL_SECONDS if signer is _UNREACHABLE else KEY_TTL_SECONDS
-    with _signers_lock:
-        _signers[conn_id] = (clock() + ttl, signer)
-        _signers.move_to_end(conn_id)
-        while len(_signers) > KEYS_KEPT:
-            _signers.popitem(last=False)
-        if isinstance(signer, Signer):
-            _known[conn_id] = None
-            _known.move_to_end(conn_id)
-            while len(_known) > KEYS_KEPT:
-                _known.popitem(last=False)
+    with _lookup_locks[hash(conn_id) % len(_lookup_locks)]:
+        cached = connection_signer_cached(conn_id)  # looked up while this one waited for the lock
+        if cached is not _NOT_CACHED:
+            return cached
+        signer = _look_up_signer(conn_id)
+        ttl = UNREACHABLE_TTL_SECONDS if signer is _UNREACHABLE else KEY_TTL_SECONDS
+        with _signers_lock:
+            _signers.keep(conn_id, (clock() + ttl, signer))
+            if isinstance(signer, Signer):
+                _known.keep(conn_id, None)
     return signer
 
 
