@@ -331,6 +331,18 @@ def test_the_callback_url_is_in_the_request_only_never_in_kwargs_or_xcom(owner, 
     assert "/vidgen/" not in json.dumps(kwargs)
 
 
+def test_a_task_waiting_in_its_worker_slot_asks_for_no_callback_and_polls_at_its_interval(
+    airflow_db, emulator, monkeypatch, receiver
+):
+    """Nothing resumes a task that waits inline: with a callback it would wait out the safety poll."""
+    set_connection(monkeypatch, "acedata_default", "acedata", emulator.url, TOKEN, callback_base_url=receiver.url,
+                   shared_pace="file")  # fmt: skip
+    _, states, xcoms = run_dag(callback_dags.inline_dag)
+    assert states == {("inline", -1): "success"}
+    task = emulator.state.tasks[xcoms[("inline", -1, "vendor_task_id")]]
+    assert "callback_url" not in task.request and task.callback_url in (None, "")
+
+
 async def test_a_lost_callback_is_found_by_the_safety_poll(emulator):
     """No callback ever comes: the trigger's slow safety poll still finds the video."""
     emulator.configure(callback_loss_rate=1.0)
@@ -765,6 +777,39 @@ def test_a_failed_confirmation_keeps_the_claims_and_a_later_pass_resumes(owner, 
     now[0] += 1
     assert confirmer.confirm_now().resumed == [ti_key(dag_run, "batch")]
     assert ti_now(dag_run, "batch").state == "scheduled" and claims_here.pending() == []
+
+
+def test_a_confirmer_that_lost_its_lease_mid_pass_leaves_the_rest_to_the_one_that_took_over(
+    owner, emulator, claims_here, monkeypatch
+):
+    """Groups are confirmed one after the other at the status pace: the lease is renewed before each."""
+    from airflow_provider_vidgen.plugins import confirmer as confirmer_module
+    from airflow_provider_vidgen.plugins.confirmer import LEASE_SECONDS
+
+    dag_run, xcoms = owner
+    acedata, hidream = xcoms[("single", -1, "vendor_task_id")], xcoms[("hidream", -1, "vendor_task_id")]
+    defer(dag_run, "single", [acedata], "hailuo")
+    defer(dag_run, "batch", [hidream], "txt2video", conn_id="hidream_default")  # stands in for a sensor
+    emulator.advance(300)
+    for task_id in (acedata, hidream):
+        assert post(*vendor_callback(emulator, task_id)).status_code == 200
+    first, second = (Confirmer(stores=lambda: [claims_here], holder=name) for name in ("first", "second"))
+    real_confirm, confirmed = confirmer_module.confirm, []
+
+    def slow_confirm(conn_id: str, service: str, task_ids: list[str]) -> Any:
+        confirmed.append(conn_id)
+        claims_here.clock = lambda: time.time() + LEASE_SECONDS + 1  # the first group outlasted the lease ...
+        assert claims_here.lead("second", LEASE_SECONDS)  # ... and the other API server's confirmer took it
+        return real_confirm(conn_id, service, task_ids)
+
+    monkeypatch.setattr(confirmer_module, "confirm", slow_confirm)
+    report = first.confirm_now()
+    assert len(report.resumed) == 1 and len(confirmed) == 1  # its first group only
+    assert len(claims_here.pending()) == 1
+    assert second.confirm_now().resumed == [next(k for k in (ti_key(dag_run, "single"), ti_key(dag_run, "batch"))
+                                             if k not in report.resumed)]  # fmt: skip
+    assert {ti_now(dag_run, t).state for t in ("single", "batch")} == {"scheduled"}
+    assert claims_here.pending() == []
 
 
 def test_two_receivers_sharing_a_file_store_one_confirms_and_the_other_takes_over(

@@ -329,8 +329,9 @@ class BaseGenerationOperator(BaseOperator, metaclass=VideoOperatorMeta):
             # The connection first: a missing connection or token fails here, before anything is
             # recorded, so fixing it and clearing the task gives a clean try.
             self.check_connection(hook)
+            asks = self.callbacks and (self.deferrable or not self.wait_for_completion)  # nothing resumes it inline
             submissions, called_back = with_callbacks(
-                submissions, hook, context, vendor=self.vendor, timeout=self.timeout, enabled=self.callbacks
+                submissions, hook, context, vendor=self.vendor, timeout=self.timeout, enabled=asks
             )
             submitter = Submitter(hook, store, log=self.log, clears=clears_seen(context), options=options)
             return submitter.run(submissions), called_back

@@ -1,7 +1,8 @@
 """The confirmer: resumes the task instances whose every id a callback claimed final, in the background.
 
 One daemon thread per API server process; of all the API servers that share a claims store, one confirms at
-a time (the store's lease, renewed at each pass, taken over when a killed server's lease expires). A pass:
+a time (the store's lease, renewed at each pass and before each group's requests, taken over when a killed
+server's lease expires). A pass:
 
 1. reads the store's pending claims (``plugins.claims``);
 2. finds, in a few bulk reads of the metadata DB, what each claim is about: the ticket's own task instance
@@ -313,7 +314,12 @@ class Confirmer:
         by_service: dict[tuple[str, str], list[Waiter]] = defaultdict(list)
         for waiter in ready:
             by_service[waiter.trigger.conn_id, waiter.trigger.service].append(waiter)
-        for (conn_id, service), waiters in by_service.items():
+        for group, ((conn_id, service), waiters) in enumerate(by_service.items()):
+            # Each group waits for its requests at the status pace: the lease is renewed before each, and a
+            # confirmer that lost it (it took too long) leaves the rest to the one that took over.
+            if group and not store.lead(self.holder, LEASE_SECONDS):
+                log.info("vendor callback confirmation handed over mid-pass (the %s store's lease)", store.kind)
+                return
             ids = list(dict.fromkeys(task_id for waiter in waiters for task_id in waiter.trigger.task_ids))
             results = confirm(conn_id, service, ids)
             report.status_requests += 1

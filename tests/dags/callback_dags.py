@@ -18,3 +18,10 @@ with DAG("callback_owner", schedule=None, start_date=START, catchup=False) as ow
         task_id="batch", prompts=["a callback fox", "a callback heron", "a callback boat"], wait_for_completion=False
     )
     HiDreamVideoOperator(task_id="hidream", prompt="a callback clownfish", wait_for_completion=False)
+
+with DAG("callback_inline", schedule=None, start_date=START, catchup=False) as inline_dag:
+    # Waits in its worker slot: nothing could resume it, so it polls at its own interval and asks no callback.
+    HailuoVideoOperator(
+        task_id="inline", prompt="a kite waited for inline", deferrable=False, poll_interval=0.2,
+        safety_poll_interval=3600, timeout=60,
+    )  # fmt: skip
