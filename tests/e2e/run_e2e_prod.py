@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -140,7 +142,8 @@ class Context:
         return self.emulator._on_loop(count)
 
     def fanout(self, label: str, count: int, **params: Any) -> Run:
-        run_id = f"{label}__{int(time.time())}"
+        safe = re.sub(r"[^\w.~:+-]+", "-", label)  # a label may hold a marker for the emulator, "[slow]"
+        run_id = f"{safe}__{int(time.time())}"
         conf = {"count": count, "label": label, "poll_interval": 2.0, **params}
         self.api.send(
             "POST", f"/api/v2/dags/{FANOUT}/dagRuns", {"dag_run_id": run_id, "logical_date": None, "conf": conf}
@@ -409,6 +412,165 @@ def phase_outage(ctx: Context, report: Report, deadline: float, outage: float) -
         print(f"  note: the defaults did not ride out {outage:.0f} s; failed tries recorded: {text[0][0]}", flush=True)
 
 
+FLOOD_SCRIPT = Path(__file__).resolve().parent / "flood.py"
+FLOOD_CONN = "acedata_callbacks_1"  # its callback_base_url is API server 1, the one flooded (and probed)
+FLOOD_BUDGET = 240.0  # seconds the flood phase may take (it takes about 90)
+
+
+def _probe(ctx: Context) -> dict[str, Any]:
+    import httpx
+
+    return httpx.get(f"{ctx.stack.probe_url}/counts", timeout=10).json()
+
+
+def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key, 0)}
+
+
+def _lookups(snapshot: dict[str, Any]) -> Counter[tuple[str, str]]:
+    return Counter({(conn_id, who): n for conn_id, who, n in snapshot["lookups"]})
+
+
+def phase_flood(ctx: Context, report: Report, deadline: float, args: argparse.Namespace) -> None:
+    from airflow_provider_vidgen.plugins.callbacks import KEY_TTL_SECONDS, LOOKUP_BURST, LOOKUP_EVERY_SECONDS
+
+    print(
+        f"\n--- phase 7: {args.flood_invalid:,} invalid callback URLs and {args.flood_crafted} crafted tickets flood "
+        "API server 1 while real callbacks arrive ---",
+        flush=True,
+    )
+    deadline = min(deadline, time.monotonic() + FLOOD_BUDGET)
+    wait_for(lambda: _probe(ctx), deadline, "the flood probe in API server 1")
+    # Two waves of real callbacks to API server 1, about 10 s and 30 s after submission ([slow] triples the
+    # emulator's times), during a flood of args.flood_seconds; each task waits with an hour's safety poll.
+    ctx.emulator.configure(queued_seconds=2, running_seconds=8)
+    stats = ctx.emulator.stats()["counts"]
+    answered_before = len(ctx.emulator.callback_answer_times())
+    runs = [
+        ctx.fanout(label, 8, conn_id=FLOOD_CONN, safety_poll_interval=3600.0)
+        for label in ("p7-flood", "p7-flood-late [slow]")
+    ]
+    wait_for(lambda: ctx.stack.alive() or any(run.created() for run in runs), deadline, "the first submission")
+    before = _probe(ctx)
+    flood = subprocess.Popen(
+        [sys.executable, str(FLOOD_SCRIPT), "--url", ctx.stack.api_url, "--real-conn", FLOOD_CONN,
+         "--invalid", str(args.flood_invalid), "--crafted", str(args.flood_crafted),
+         "--seconds", str(args.flood_seconds)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        out, _ = flood.communicate(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        flood.kill()
+        flood.wait()
+        raise Failed("the flood did not end within the phase's budget") from None
+    if flood.returncode:
+        raise Failed(f"the flood process exited with {flood.returncode}")
+    after = _probe(ctx)
+    result = json.loads(out.strip().splitlines()[-1])
+    started, ended, seconds = result["started"], result["ended"], result["seconds"]
+    print(f"Flood: {json.dumps(result)}", flush=True)
+    states = [run.wait(deadline) for run in runs]
+
+    # Real callbacks: every one answered 2xx within 1 s, all while the flood ran.
+    counts = ctx.emulator.stats()["counts"]
+    sent, failed, refused = (counts[kind] - stats[kind] for kind in ("callback", "callback_failed", "callback_refused"))
+    answer_times = ctx.emulator.callback_answer_times()[answered_before:]
+    slowest = max(answer_times, default=float("nan"))
+    delivered = ctx.emulator.delivered_callbacks()
+    ids = [task_id for run in runs for task_id in run.vendor_ids().values()]
+    during = sum(started <= delivered.get(task_id, 0) <= ended for task_id in ids)
+    report.check(
+        "phase 7: every real callback to the flooded API server answered 2xx within 1 s",
+        sent == len(ids) == 16 and not failed and not refused and len(answer_times) == sent and slowest <= 1.0,
+        f"{sent} sent for {len(ids)} generations, {failed} failed, {refused} answered non-2xx; answer max "
+        f"{slowest * 1000:.0f} ms, p50 {percentile(answer_times, 0.5) * 1000:.0f} ms; {during} of {len(ids)} "
+        f"answered while the flood ran",
+    )
+    report.check(
+        "phase 7: the real callbacks arrived while the flood ran, and finished their tasks (safety poll an hour)",
+        states == ["success", "success"] and during == len(ids),
+        f"states {states}",
+    )
+    for run in runs:
+        run.check_one_each(report, "phase 7")
+
+    # The flood: every URL turned away, none with a 5xx.
+    answers: Counter[str] = Counter()
+    for by_status in result["answers"].values():
+        answers.update(by_status)
+    total = args.flood_invalid + args.flood_crafted
+    report.check(
+        f"phase 7: the flood's {total:,} URLs were all turned away (4xx, no 5xx, no broken connection)",
+        result["sent"] == total and all(status.isdigit() and 400 <= int(status) < 500 for status in answers),
+        f"{result['sent']:,} sent in {seconds:.1f} s, answered {dict(answers)}; answer p50 "
+        f"{result['answer_p50_ms']} ms, p99 {result['answer_p99_ms']} ms, max {result['answer_max_ms']} ms",
+    )
+
+    # Secrets lookups during the flood, by connection id.
+    looked = _lookups(after) - _lookups(before)
+    invalid = {key: n for key, n in looked.items() if key[0].startswith("flood-") and "crafted" not in key[0]}
+    crafted = sum(n for (conn_id, _), n in looked.items() if conn_id.startswith("flood-crafted-"))
+    real_requests = looked[(FLOOD_CONN, "request")]
+    others = {f"{c} ({who})": n for (c, who), n in looked.items() if not c.startswith("flood-")}
+    allowed_crafted = LOOKUP_BURST + seconds / LOOKUP_EVERY_SECONDS + 2
+    report.check(
+        "phase 7: no secrets lookup for any invalid URL",
+        not invalid,
+        f"lookups of the invalid kinds' ids: {sum(invalid.values())}" + (f" {dict(invalid)}" if invalid else ""),
+    )
+    report.check(
+        f"phase 7: crafted tickets for made-up ids cost at most the lookup budget ({LOOKUP_BURST} + 1 per "
+        f"{LOOKUP_EVERY_SECONDS:.0f} s + 2)",
+        crafted <= allowed_crafted,
+        f"{crafted} lookups for {args.flood_crafted} crafted tickets in {seconds:.1f} s (allowed "
+        f"{allowed_crafted:.1f})",
+    )
+    windows = int(seconds // KEY_TTL_SECONDS) + 1
+    moments = sorted(t for t, conn_id, who in after["lookup_log"] if conn_id == FLOOD_CONN and who == "request"
+                     and t >= before["at"])  # fmt: skip
+    at_once = max((sum(1 for u in moments if t <= u < t + 1.0) for t in moments), default=0)
+    report.check(
+        f"phase 7: the real connection looked up by the receiver at most once per key TTL ({KEY_TTL_SECONDS:.0f} s) "
+        "+ 1",
+        real_requests <= windows + 1,
+        f"{real_requests} lookups by requests in {seconds:.1f} s (allowed {windows + 1}), at most {at_once} within "
+        f"one second; other lookups: {others or 'none'}",
+    )
+
+    # SQL during the flood: none while handling a callback request, outside a (budgeted) lookup.
+    sql = _delta(after["sql"], before["sql"])
+    in_callbacks = _delta(after["sql_in_callbacks"], before["sql_in_callbacks"])
+    in_lookups = _delta(after["sql_in_lookups"], before["sql_in_lookups"])
+    invalid_sql = {c: n for c, n in in_lookups.items() if c.startswith("flood-") and "crafted" not in c}
+    report.check(
+        "phase 7: no SQL statement in request handling for the flood (outside budgeted lookups), none for an "
+        "invalid URL",
+        not sql.get("callback_request") and not invalid_sql,
+        f"statements during the flood: {sql.get('callback_request', 0)} in callback requests"
+        + (f" {in_callbacks}" if in_callbacks else "")
+        + f", {sql.get('lookup', 0)} inside secrets lookups (crafted ids' metastore misses: "
+        f"{sum(n for c, n in in_lookups.items() if c.startswith('flood-crafted-'))}; invalid ids: "
+        f"{sum(invalid_sql.values())}), {sql.get('confirmer', 0)} in the confirmer's thread, "
+        f"{sql.get('other_request', 0)} in other requests (the execution API), {sql.get('background', 0)} "
+        f"elsewhere; by thread {_delta(after['sql_by_thread'], before['sql_by_thread'])}",
+    )
+    ctx.figures.update(
+        {
+            "flood_requests": result["sent"],
+            "flood_seconds": seconds,
+            "flood_answer_p99_ms": result["answer_p99_ms"],
+            "flood_invalid_lookups": sum(invalid.values()),
+            "flood_crafted_lookups": crafted,
+            "flood_real_conn_lookups": real_requests,
+            "flood_callback_request_sql": sql.get("callback_request", 0),
+            "flood_lookup_sql": sql.get("lookup", 0),
+            "flood_confirmer_sql": sql.get("confirmer", 0),
+            "flood_real_callback_answer_max_s": round(slowest, 3),
+        }
+    )
+
+
 def phase_limits(ctx: Context, report: Report, deadline: float) -> None:
     print("\n--- phase 6: 100 Hailuo as 4 chunks on one token, the emulator enforcing the vendor's limits ---")
     ctx.emulator.reset()  # the last phase: the in-flight peak and the 429s are this phase's alone
@@ -451,7 +613,8 @@ def run(work: Path, report: Report, args: argparse.Namespace) -> dict[str, Any]:
     recorder = PollRecorder(emulator.app)
     emulator.app = recorder
     emulator.start()
-    stack = ProdStack(work, emulator.url)
+    phases = args.phases.split(",")
+    stack = ProdStack(work, emulator.url, probe="flood" in phases)
     try:
         stack.start_databases(deadline)
         print(f"PostgreSQL and Redis up after {time.monotonic() - started:.0f} s", flush=True)
@@ -471,7 +634,6 @@ def run(work: Path, report: Report, args: argparse.Namespace) -> dict[str, Any]:
         api.send("PATCH", f"/api/v2/dags/{FANOUT}", {"is_paused": False})
         print(f"Airflow (CeleryExecutor, 2 triggerers, 2 workers) up after {time.monotonic() - started:.0f} s")
         ctx = Context(stack, api, emulator, recorder)
-        phases = args.phases.split(",")
         if "triggerer" in phases:
             phase_triggerer_kill(ctx, report, deadline)
         if "worker" in phases:
@@ -486,6 +648,8 @@ def run(work: Path, report: Report, args: argparse.Namespace) -> dict[str, Any]:
             phase_outage(ctx, report, deadline, args.outage)
         if "limits" in phases:
             phase_limits(ctx, report, deadline)
+        if "flood" in phases:
+            phase_flood(ctx, report, deadline, args)
         return ctx.figures
     finally:
         print("Stopping every process started ...", flush=True)
@@ -501,9 +665,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outage", type=float, default=60.0, help="seconds the vendor API is unreachable")
     parser.add_argument(
         "--phases",
-        default="triggerer,worker,crash,scheduler,callbacks,outage,limits",
+        default="triggerer,worker,crash,scheduler,callbacks,outage,limits,flood",
         help="which phases, comma-separated (crash: kill a worker while the vendor's answer is held)",
     )
+    parser.add_argument("--flood-invalid", type=int, default=10_000, help="invalid callback URLs (flood phase)")
+    parser.add_argument("--flood-crafted", type=int, default=500, help="crafted tickets for made-up connection ids")
+    parser.add_argument("--flood-seconds", type=float, default=45.0, help="the flood is spread over this long")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
