@@ -30,6 +30,16 @@ triggerers, two Celery workers), all started here on loopback with their own dat
    two Celery workers: the leases shared through Redis keep the token within 5 in flight (the emulator's
    peak) and 429s at most 0.5% of the requests; each prompt created once.
 
+7. **flood**: 16 generations whose callbacks go to API server 1 (an hour's safety poll), and, while those
+   callbacks arrive, a process of its own (``flood.py``) posts 10,000 invalid callback URLs to that server
+   (junk, random base64 shaped like a ticket, a well-formed ticket for the real connection signed with
+   another key, made-up connection ids, tickets for another URL or expired, oversized and odd paths) and
+   500 well-formed unsigned tickets naming made-up connection ids, over 45 s. A probe plugin loaded by API
+   server 1 only (``probe/flood_probe.py``) counts secrets lookups by connection id and SQL statements by
+   thread and by what ran them. Every real callback must be answered 2xx within 1 s; the invalid URLs
+   cost no lookup and no statement; the crafted tickets at most the receiver's lookup budget; callback
+   requests no statement outside those lookups; the real connection one lookup per key TTL, plus one.
+
 Phase ``crash`` kills a worker *while* the emulator holds the answer (the vendor task exists,
 its id never reached the worker): the retry must find the task by its request and reattach (one
 vendor task), through the intent the operator records before it submits.
