@@ -65,7 +65,8 @@ screenshots: install
 	$(BIN)/python tests/e2e/screenshots.py
 
 # The production topology (PostgreSQL, Redis, CeleryExecutor, two triggerers, two workers) with
-# process faults: a triggerer and a worker killed -9, the scheduler restarted, the vendor API down 60 s.
+# process faults: a triggerer and a worker killed -9, the scheduler restarted, the vendor API down 60 s;
+# then 10,000 invalid callback URLs against one API server while real callbacks arrive (phase flood).
 # Installs postgresql and redis-server with apt-get when missing (as root). tests/e2e/run_e2e_prod.py --help
 e2e-prod: install
 	$(BIN)/python tests/e2e/run_e2e_prod.py

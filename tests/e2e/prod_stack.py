@@ -113,15 +113,18 @@ class ProdStack:
     TRIGGERERS = ("triggerer-1", "triggerer-2")
     WORKERS = ("worker-1", "worker-2")
 
-    def __init__(self, work: Path, emulator_url: str, *, worker_concurrency: int = 8, pool_slots: int = 2048) -> None:
+    def __init__(
+        self, work: Path, emulator_url: str, *, worker_concurrency: int = 8, pool_slots: int = 2048, probe: bool = False
+    ) -> None:
         self.work = work
+        self.probe = probe  # API server 1 loads tests/e2e/probe/flood_probe.py (counts lookups and SQL)
         self.emulator_url = emulator_url
         self.worker_concurrency = worker_concurrency
         self.pool_slots = pool_slots
         self.procs: dict[str, subprocess.Popen] = {}
         self.all_procs: list[subprocess.Popen] = []
         self.triggerer_jobs: dict[str, int] = {}  # process name -> its TriggererJob id
-        names = ("pg", "redis", "api", "api-2", *(f"log-{n}" for n in (*self.TRIGGERERS, *self.WORKERS)))
+        names = ("pg", "redis", "api", "api-2", "probe", *(f"log-{n}" for n in (*self.TRIGGERERS, *self.WORKERS)))
         self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.db: Any = None
 
@@ -286,6 +289,11 @@ class ProdStack:
         return f"http://127.0.0.1:{self.ports['api-2']}"
 
     @property
+    def probe_url(self) -> str:
+        """The flood probe's counts in API server 1 (``probe=True``): ``GET <probe_url>/counts``."""
+        return f"http://127.0.0.1:{self.ports['probe']}"
+
+    @property
     def home(self) -> Path:
         return self.work / "airflow_home"
 
@@ -352,6 +360,10 @@ class ProdStack:
         )
         if name == "api-2":
             env["AIRFLOW__API__PORT"] = str(self.ports["api-2"])
+        if name == "api" and self.probe:
+            # The flood probe, in API server 1 only: a plugins folder of its own holding a copy of the probe.
+            env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(self.work / "probe-plugins")
+            env["E2E_FLOOD_PROBE_PORT"] = str(self.ports["probe"])
         if name in self.TRIGGERERS:
             env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(self.ports[f"log-{name}"])
         if name in self.WORKERS:
@@ -372,7 +384,10 @@ class ProdStack:
         )
         if migrate.returncode:
             raise Failed(f"airflow db migrate failed; see {self.work / 'logs' / 'db-migrate.log'}")
-        self.spawn("api", ["airflow", "api-server"])
+        if self.probe:
+            (self.work / "probe-plugins").mkdir(exist_ok=True)
+            shutil.copy(Path(__file__).resolve().parent / "probe" / "flood_probe.py", self.work / "probe-plugins")
+        self.spawn("api", ["airflow", "api-server"], env=self.env("api"))
         # A second API server: vendor callbacks may reach either (the receiver keeps nothing in memory).
         self.spawn("api-2", ["airflow", "api-server"], env=self.env("api-2"))
         self.spawn("scheduler", ["airflow", "scheduler"])

@@ -30,6 +30,16 @@ triggerers, two Celery workers), all started here on loopback with their own dat
    two Celery workers: the leases shared through Redis keep the token within 5 in flight (the emulator's
    peak) and 429s at most 0.5% of the requests; each prompt created once.
 
+7. **flood**: 16 generations whose callbacks go to API server 1 (an hour's safety poll), and, while those
+   callbacks arrive, a process of its own (``flood.py``) posts 10,000 invalid callback URLs to that server
+   (junk, random base64 shaped like a ticket, a well-formed ticket for the real connection signed with
+   another key, made-up connection ids, tickets for another URL or expired, oversized and odd paths) and
+   500 well-formed unsigned tickets naming made-up connection ids, over 45 s. A probe plugin loaded by API
+   server 1 only (``probe/flood_probe.py``) counts secrets lookups by connection id and SQL statements by
+   thread and by what ran them. Every real callback must be answered 2xx within 1 s; the invalid URLs
+   cost no lookup and no statement; the crafted tickets at most the receiver's lookup budget; callback
+   requests no statement outside those lookups; the real connection one lookup per key TTL, plus one.
+
 Phase ``crash`` kills a worker *while* the emulator holds the answer (the vendor task exists,
 its id never reached the worker): the retry must find the task by its request and reattach (one
 vendor task), through the intent the operator records before it submits.
@@ -41,6 +51,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -409,6 +420,175 @@ def phase_outage(ctx: Context, report: Report, deadline: float, outage: float) -
         print(f"  note: the defaults did not ride out {outage:.0f} s; failed tries recorded: {text[0][0]}", flush=True)
 
 
+FLOOD_SCRIPT = Path(__file__).resolve().parent / "flood.py"
+FLOOD_CONN = "acedata_callbacks_1"  # its callback_base_url is API server 1, the one flooded (and probed)
+FLOOD_BUDGET = 240.0  # seconds the flood phase may take (it takes about 90)
+
+
+def _probe(ctx: Context) -> dict[str, Any]:
+    import httpx
+
+    return httpx.get(f"{ctx.stack.probe_url}/counts", timeout=10).json()
+
+
+def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key, 0)}
+
+
+def _lookups(snapshot: dict[str, Any]) -> Counter[tuple[str, str]]:
+    return Counter({(conn_id, who): n for conn_id, who, n in snapshot["lookups"]})
+
+
+def phase_flood(ctx: Context, report: Report, deadline: float, args: argparse.Namespace) -> None:
+    from airflow_provider_vidgen.plugins.callbacks import KEY_TTL_SECONDS, LOOKUP_BURST, LOOKUP_EVERY_SECONDS
+
+    print(
+        f"\n--- phase 7: {args.flood_invalid:,} invalid callback URLs and {args.flood_crafted} crafted tickets flood "
+        "API server 1 while real callbacks arrive ---",
+        flush=True,
+    )
+    deadline = min(deadline, time.monotonic() + FLOOD_BUDGET)
+    wait_for(lambda: _probe(ctx), deadline, "the flood probe in API server 1")
+    # 16 real callbacks to API server 1, 22 s after each submission: the flood starts once every generation
+    # is submitted (they start over a few seconds, more on a loaded machine), so they arrive during it; each
+    # task waits with an hour's safety poll, so only its callback finishes it.
+    ctx.emulator.configure(queued_seconds=2, running_seconds=20)
+    stats = ctx.emulator.stats()["counts"]
+    answered_before = len(ctx.emulator.callback_answer_times())
+    run = ctx.fanout("p7-flood", 16, conn_id=FLOOD_CONN, safety_poll_interval=3600.0)
+    runs = [run]
+    first = wait_for(lambda: ctx.stack.alive() or (run.created() and time.monotonic()), deadline, "a submission")
+    wait_for(lambda: ctx.stack.alive() or len(run.created()) == run.count, deadline, "every submission", 0.2)
+    spread = time.monotonic() - first
+    before = _probe(ctx)
+    flood = subprocess.Popen(
+        [sys.executable, str(FLOOD_SCRIPT), "--url", ctx.stack.api_url, "--real-conn", FLOOD_CONN,
+         "--invalid", str(args.flood_invalid), "--crafted", str(args.flood_crafted),
+         "--seconds", str(args.flood_seconds)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        out, _ = flood.communicate(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        flood.kill()
+        flood.wait()
+        raise Failed("the flood did not end within the phase's budget") from None
+    if flood.returncode:
+        raise Failed(f"the flood process exited with {flood.returncode}")
+    after = _probe(ctx)
+    result = json.loads(out.strip().splitlines()[-1])
+    started, ended, seconds = result["started"], result["ended"], result["seconds"]
+    print(f"Flood: {json.dumps(result)}", flush=True)
+    states = [run.wait(deadline) for run in runs]
+    window = after["at"] - before["at"]  # what the probe's counts below cover
+
+    # Real callbacks: every one answered 2xx within 1 s, all while the flood ran.
+    counts = ctx.emulator.stats()["counts"]
+    sent, failed, refused = (counts[kind] - stats[kind] for kind in ("callback", "callback_failed", "callback_refused"))
+    answer_times = ctx.emulator.callback_answer_times()[answered_before:]
+    slowest = max(answer_times, default=float("nan"))
+    delivered = ctx.emulator.delivered_callbacks()
+    ids = [task_id for run in runs for task_id in run.vendor_ids().values()]
+    during = sum(started <= delivered.get(task_id, 0) <= ended for task_id in ids)
+    moments = sorted(delivered[task_id] - started for task_id in ids if task_id in delivered)
+    report.check(
+        "phase 7: every real callback to the flooded API server answered 2xx within 1 s",
+        sent == len(ids) == 16 and not failed and not refused and len(answer_times) == sent and slowest <= 1.0,
+        f"{sent} sent for {len(ids)} generations, {failed} failed, {refused} answered non-2xx; answer max "
+        f"{slowest * 1000:.0f} ms, p50 {percentile(answer_times, 0.5) * 1000:.0f} ms; {during} of {len(ids)} "
+        f"answered while the flood ran",
+    )
+    report.check(
+        "phase 7: the real callbacks arrived while the flood ran, and finished their tasks (safety poll an hour)",
+        states == ["success"] and during == len(ids),
+        f"state {states[0]}; answered {moments[0]:.1f}-{moments[-1]:.1f} s into the {seconds:.0f} s flood, which "
+        f"started {spread:.1f} s after the first submission"
+        if moments
+        else f"state {states[0]}; no callback answered",
+    )
+    for run in runs:
+        run.check_one_each(report, "phase 7")
+
+    # The flood: every URL turned away, none with a 5xx.
+    answers: Counter[str] = Counter()
+    for by_status in result["answers"].values():
+        answers.update(by_status)
+    total = args.flood_invalid + args.flood_crafted
+    seen = _delta(after["callback_answers"], before["callback_answers"])  # what API server 1 answered, by status
+    report.check(
+        f"phase 7: the flood's {total:,} URLs were all turned away (4xx, no 5xx, no broken connection)",
+        result["sent"] == total
+        and all(status.isdigit() and 400 <= int(status) < 500 for status in answers)
+        and sum(seen.values()) >= total,
+        f"{result['sent']:,} sent in {seconds:.1f} s, answered {dict(answers)}; answer p50 "
+        f"{result['answer_p50_ms']} ms, p99 {result['answer_p99_ms']} ms, max {result['answer_max_ms']} ms; the "
+        f"probe saw {sum(seen.values()):,} callback requests {seen}",
+    )
+
+    # Secrets lookups during the flood, by connection id.
+    looked = _lookups(after) - _lookups(before)
+    invalid = {key: n for key, n in looked.items() if key[0].startswith("flood-") and "crafted" not in key[0]}
+    crafted = sum(n for (conn_id, _), n in looked.items() if conn_id.startswith("flood-crafted-"))
+    real_requests = looked[(FLOOD_CONN, "request")]
+    others = {f"{c} ({who})": n for (c, who), n in looked.items() if not c.startswith("flood-")}
+    allowed_crafted = LOOKUP_BURST + window / LOOKUP_EVERY_SECONDS + 2
+    report.check(
+        "phase 7: no secrets lookup for any invalid URL",
+        not invalid,
+        f"lookups of the invalid kinds' ids: {sum(invalid.values())}" + (f" {dict(invalid)}" if invalid else ""),
+    )
+    report.check(
+        f"phase 7: crafted tickets for made-up ids cost at most the lookup budget ({LOOKUP_BURST} + 1 per "
+        f"{LOOKUP_EVERY_SECONDS:.0f} s + 2)",
+        crafted <= allowed_crafted,
+        f"{crafted} lookups for {args.flood_crafted} crafted tickets over {window:.1f} s (allowed "
+        f"{allowed_crafted:.1f})",
+    )
+    windows = int(window // KEY_TTL_SECONDS) + 1
+    times = sorted(t for t, conn_id, who in after["lookup_log"] if conn_id == FLOOD_CONN and who == "request"
+                   and t >= before["at"])  # fmt: skip
+    at_once = max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)
+    report.check(
+        f"phase 7: the real connection looked up by the receiver at most once per key TTL ({KEY_TTL_SECONDS:.0f} s) "
+        "+ 1",
+        real_requests <= windows + 1,
+        f"{real_requests} lookups by requests over {window:.1f} s (allowed {windows + 1}), at most {at_once} within "
+        f"one second; other lookups: {others or 'none'}",
+    )
+
+    # SQL during the flood: none while handling a callback request, outside a (budgeted) lookup.
+    sql = _delta(after["sql"], before["sql"])
+    in_callbacks = _delta(after["sql_in_callbacks"], before["sql_in_callbacks"])
+    in_lookups = _delta(after["sql_in_lookups"], before["sql_in_lookups"])
+    invalid_sql = {c: n for c, n in in_lookups.items() if c.startswith("flood-") and "crafted" not in c}
+    report.check(
+        "phase 7: no SQL statement in request handling for the flood (outside budgeted lookups), none for an "
+        "invalid URL",
+        not sql.get("callback_request") and not invalid_sql,
+        f"statements during the flood: {sql.get('callback_request', 0)} in callback requests"
+        + (f" {in_callbacks}" if in_callbacks else "")
+        + f", {sql.get('lookup', 0)} inside secrets lookups (crafted ids' metastore misses: "
+        f"{sum(n for c, n in in_lookups.items() if c.startswith('flood-crafted-'))}; invalid ids: "
+        f"{sum(invalid_sql.values())}), {sql.get('confirmer', 0)} in the confirmer's thread, "
+        f"{sql.get('other_request', 0)} in other requests (the execution API), {sql.get('background', 0)} "
+        f"elsewhere; by thread {_delta(after['sql_by_thread'], before['sql_by_thread'])}",
+    )
+    ctx.figures.update(
+        {
+            "flood_requests": result["sent"],
+            "flood_seconds": seconds,
+            "flood_answer_p99_ms": result["answer_p99_ms"],
+            "flood_invalid_lookups": sum(invalid.values()),
+            "flood_crafted_lookups": crafted,
+            "flood_real_conn_lookups": real_requests,
+            "flood_callback_request_sql": sql.get("callback_request", 0),
+            "flood_lookup_sql": sql.get("lookup", 0),
+            "flood_confirmer_sql": sql.get("confirmer", 0),
+            "flood_real_callback_answer_max_s": round(slowest, 3),
+        }
+    )
+
+
 def phase_limits(ctx: Context, report: Report, deadline: float) -> None:
     print("\n--- phase 6: 100 Hailuo as 4 chunks on one token, the emulator enforcing the vendor's limits ---")
     ctx.emulator.reset()  # the last phase: the in-flight peak and the 429s are this phase's alone
@@ -451,7 +631,8 @@ def run(work: Path, report: Report, args: argparse.Namespace) -> dict[str, Any]:
     recorder = PollRecorder(emulator.app)
     emulator.app = recorder
     emulator.start()
-    stack = ProdStack(work, emulator.url)
+    phases = args.phases.split(",")
+    stack = ProdStack(work, emulator.url, probe="flood" in phases)
     try:
         stack.start_databases(deadline)
         print(f"PostgreSQL and Redis up after {time.monotonic() - started:.0f} s", flush=True)
@@ -471,7 +652,6 @@ def run(work: Path, report: Report, args: argparse.Namespace) -> dict[str, Any]:
         api.send("PATCH", f"/api/v2/dags/{FANOUT}", {"is_paused": False})
         print(f"Airflow (CeleryExecutor, 2 triggerers, 2 workers) up after {time.monotonic() - started:.0f} s")
         ctx = Context(stack, api, emulator, recorder)
-        phases = args.phases.split(",")
         if "triggerer" in phases:
             phase_triggerer_kill(ctx, report, deadline)
         if "worker" in phases:
@@ -486,6 +666,8 @@ def run(work: Path, report: Report, args: argparse.Namespace) -> dict[str, Any]:
             phase_outage(ctx, report, deadline, args.outage)
         if "limits" in phases:
             phase_limits(ctx, report, deadline)
+        if "flood" in phases:
+            phase_flood(ctx, report, deadline, args)
         return ctx.figures
     finally:
         print("Stopping every process started ...", flush=True)
@@ -501,9 +683,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outage", type=float, default=60.0, help="seconds the vendor API is unreachable")
     parser.add_argument(
         "--phases",
-        default="triggerer,worker,crash,scheduler,callbacks,outage,limits",
+        default="triggerer,worker,crash,scheduler,callbacks,outage,limits,flood",
         help="which phases, comma-separated (crash: kill a worker while the vendor's answer is held)",
     )
+    parser.add_argument("--flood-invalid", type=int, default=10_000, help="invalid callback URLs (flood phase)")
+    parser.add_argument("--flood-crafted", type=int, default=500, help="crafted tickets for made-up connection ids")
+    parser.add_argument("--flood-seconds", type=float, default=45.0, help="the flood is spread over this long")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
