@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python benchmarks/ten_thousand.py --topology standalone
 	$(BIN)/python benchmarks/pace_stores.py
 	$(BIN)/python benchmarks/ten_thousand.py --n 1000 --chunk 50 --modes shared,callbacks
+	$(BIN)/python benchmarks/callback_bursts.py
 	$(BIN)/python benchmarks/vendor_limits.py
 
 e2e: install

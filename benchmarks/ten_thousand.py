@@ -42,6 +42,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,20 +63,28 @@ WEBHOOK_TIMEOUT_SECONDS = 5.0  # the emulator gives each callback this long to b
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def connections(url: str, token: str, rate: float, api_url: str) -> dict[str, str]:
-    def conn(shared_pace: str, **more: str) -> str:
-        extra = {
-            # The emulator's limit counts every request, polls too: they share it without a pace of their own.
-            "max_requests_per_second": rate, "max_polls_per_second": rate, "batch_size": 100,
-            "shared_pace": shared_pace, **more,
-        }  # fmt: skip
-        return json.dumps({"conn_type": "acedata", "host": url, "password": token, "extra": extra})
+def connection(url: str, token: str, rate: float, shared_pace: str = "auto", **more: Any) -> str:
+    """An ``acedata`` connection (an ``AIRFLOW_CONN_...`` value) on the emulator, paced at ``rate``."""
+    extra = {
+        # The emulator's limit counts every request, polls too: they share it without a pace of their own.
+        "max_requests_per_second": rate, "max_polls_per_second": rate, "batch_size": 100,
+        "shared_pace": shared_pace, **more,
+    }  # fmt: skip
+    return json.dumps({"conn_type": "acedata", "host": url, "password": token, "extra": extra})
 
+
+def connections(url: str, token: str, rate: float, api_url: str) -> dict[str, str]:
     return {
-        "AIRFLOW_CONN_ACEDATA_SHARED": conn("auto"),
-        "AIRFLOW_CONN_ACEDATA_UNSHARED": conn("process"),
-        "AIRFLOW_CONN_ACEDATA_CALLBACKS": conn("auto", callback_base_url=api_url),
+        "AIRFLOW_CONN_ACEDATA_SHARED": connection(url, token, rate, "auto"),
+        "AIRFLOW_CONN_ACEDATA_UNSHARED": connection(url, token, rate, "process"),
+        "AIRFLOW_CONN_ACEDATA_CALLBACKS": connection(url, token, rate, "auto", callback_base_url=api_url),
     }
+
+
+def render_settings(render: float) -> dict[str, float]:
+    """The emulator's settings for videos that are ready ``render`` s after submission (queued, then running)."""
+    queued = min(5.0, render / 4)
+    return {"queued_seconds": queued, "running_seconds": render - queued}
 
 
 def triggerer_rss() -> int:
@@ -104,17 +113,29 @@ class Topology:
 
 
 class Standalone(Topology):
-    def __init__(self, work: Path, emulator: EmulatorServer, token: str, args: argparse.Namespace, deadline: float):
+    """``airflow standalone`` (SQLite, LocalExecutor, one triggerer) with the e2e run's environment, made
+    patient for a loaded machine, plus ``settings(api_url)`` (connections, the DAGs' settings), up and with
+    ``dag_ids`` parsed."""
+
+    def __init__(
+        self,
+        work: Path,
+        emulator: EmulatorServer,
+        dag_ids: Sequence[str],
+        settings: Callable[[str], dict[str, str]],
+        deadline: float,
+    ):
         from run_e2e import airflow_env
 
         api_port, worker_log, trigger_log = free_ports(3)
+        api_url = f"http://127.0.0.1:{api_port}"
         env = airflow_env(work, emulator.url, api_port, (worker_log, trigger_log))
-        env.update(connections(emulator.url, token, args.rate, f"http://127.0.0.1:{api_port}"))
-        env.update(bench_env(args))
+        env.update(settings(api_url))
         patient_sqlite(work, env)
+        patient_execution_api(env)
         self.work = work
-        self.api = Api(f"http://127.0.0.1:{api_port}")
-        self.process = start_standalone(work, env, self.api, tuple(f"bench_10k_{m}" for m in MODES), deadline)
+        self.api = Api(api_url)
+        self.process = start_standalone(work, env, self.api, tuple(dag_ids), deadline)
 
     def cpu_seconds(self) -> float:
         return group_cpu_seconds(self.process.pid)
@@ -137,12 +158,31 @@ def patient_sqlite(work: Path, env: dict[str, str]) -> None:
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"] = "bench_sqlite.CONNECT_ARGS"
 
 
+def patient_execution_api(env: dict[str, str]) -> None:
+    """Task processes wait up to 30 s for the one API server's execution API (Airflow's default: 5 s).
+
+    On 2 busy cores, with tasks starting while callbacks and other tasks' execution-API calls queue on
+    SQLite's lock, a task's ``PATCH .../run`` can take longer than 5 s. The task SDK then gives up on it
+    and retries; the first attempt had already marked the task instance running, so the retry is answered
+    409 "already running" and the task process exits without running the operator. The task instance
+    stays ``running`` with no process until the scheduler's heartbeat timeout fails it: a chunk that
+    never submits."""
+    env["AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT"] = "30"
+
+
 class Prod(Topology):
-    def __init__(self, work: Path, emulator: EmulatorServer, token: str, args: argparse.Namespace, deadline: float):
+    def __init__(
+        self,
+        work: Path,
+        emulator: EmulatorServer,
+        dag_ids: Sequence[str],
+        settings: Callable[[str], dict[str, str]],
+        deadline: float,
+    ):
         from prod_stack import ProdStack
 
         self.stack = ProdStack(work, emulator.url, worker_concurrency=8)
-        extra = {**connections(emulator.url, token, args.rate, self.stack.api_url), **bench_env(args)}
+        extra = settings(self.stack.api_url)
         original = self.stack.env
         self.stack.env = lambda name=None: {**original(name), **extra}  # type: ignore[method-assign]
         self.stack.start_databases(deadline)
@@ -151,7 +191,7 @@ class Prod(Topology):
         wait_for(lambda: self.api.client.get("/api/v2/monitor/health").status_code == 200, deadline, "the API")
         self.api.login(self.stack.home, deadline)
         wait_for(
-            lambda: all(self.api.client.get(f"/api/v2/dags/bench_10k_{m}").status_code == 200 for m in MODES),
+            lambda: all(self.api.client.get(f"/api/v2/dags/{dag_id}").status_code == 200 for dag_id in dag_ids),
             deadline,
             "the DAGs",
         )
@@ -179,35 +219,76 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-def run_mode(top: Topology, emulator: EmulatorServer, mode: str, n: int, deadline: float) -> dict[str, Any]:
-    dag_id = f"bench_10k_{mode}"
+def run_dag(
+    api: Api,
+    emulator: EmulatorServer,
+    dag_id: str,
+    label: str,
+    deadline: float,
+    each: Callable[[], None] = lambda: None,
+) -> tuple[str, dict[str, Any]]:
+    """Trigger a run of ``dag_id`` on a freshly reset emulator and wait for it to end, calling ``each``
+    every 2 s meanwhile; its run id and the run as the API reads it."""
     emulator.reset()
-    run_id = f"bench_{mode}_{int(time.time())}"
-    cpu_before, rss_before, rss_peak = top.cpu_seconds(), triggerer_rss(), 0
-    top.api.send("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
-    top.api.send("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-    print(f"[{mode}] triggered {dag_id} run {run_id}", flush=True)
+    run_id = f"bench_{label}_{int(time.time())}"
+    api.send("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
+    api.send("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    print(f"[{label}] triggered {dag_id} run {run_id}", flush=True)
     last_print = 0.0
     while True:
         if time.monotonic() > deadline:
-            raise Failed(f"{mode}: the run did not finish in time")
+            raise Failed(f"{label}: the run did not finish in time")
         try:
-            run = top.api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            run = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
         except (httpx.HTTPError, Failed) as err:  # a busy API server (SQLite) answers late: ask again
-            print(f"[{mode}] API read failed ({type(err).__name__}); retrying", flush=True)
+            print(f"[{label}] API read failed ({type(err).__name__}); retrying", flush=True)
             time.sleep(2)
             continue
-        rss_peak = max(rss_peak, triggerer_rss())
+        each()
         if time.monotonic() - last_print > 30:
             stats = emulator.stats()
             print(
-                f"[{mode}] {run['state']}: {stats['tasks']} submitted, {stats['counts']['rate_limited']} 429s",
+                f"[{label}] {run['state']}: {stats['tasks']} submitted, {stats['counts']['rate_limited']} 429s",
                 flush=True,
             )
             last_print = time.monotonic()
         if run["state"] in ("success", "failed"):
-            break
+            return run_id, run
         time.sleep(2)
+
+
+def run_seconds(run: dict[str, Any]) -> float:
+    """The run's wall time: its start to its end, as Airflow stamped them."""
+    return _seconds(run["end_date"]) - _seconds(run["start_date"])
+
+
+def callback_figures(emulator: EmulatorServer) -> dict[str, Any]:
+    """What the emulator saw of its callbacks since its last reset: how many it sent, how many were answered
+    2xx (every answer in time and 2xx; a timeout or another status is not), and how long each took to be
+    answered (ms; a timeout counts its whole wait)."""
+    counts = emulator.stats()["counts"]
+    answers = emulator.callback_answer_times()
+    not_2xx = counts["callback_failed"] + counts["callback_refused"]
+    return {
+        "callbacks_answered": len(emulator.delivered_callbacks()),
+        "callbacks_sent": len(answers),
+        "callbacks_2xx": len(answers) - not_2xx,
+        "callbacks_not_2xx": not_2xx,
+        "answer_p50_ms": 1000 * percentile(answers, 0.5),
+        "answer_p99_ms": 1000 * percentile(answers, 0.99),
+        "answer_max_ms": 1000 * max(answers, default=float("nan")),
+    }
+
+
+def run_mode(top: Topology, emulator: EmulatorServer, mode: str, n: int, deadline: float) -> dict[str, Any]:
+    dag_id = f"bench_10k_{mode}"
+    cpu_before, rss_before, rss_peak = top.cpu_seconds(), triggerer_rss(), 0
+
+    def sample_rss() -> None:
+        nonlocal rss_peak
+        rss_peak = max(rss_peak, triggerer_rss())
+
+    run_id, run = run_dag(top.api, emulator, dag_id, mode, deadline, each=sample_rss)
     stats = emulator.stats()
     counts = stats["counts"]
     requests = sum(counts[kind] for kind in ("submit", "retrieve", "retrieve_batch", "delete"))
@@ -215,14 +296,13 @@ def run_mode(top: Topology, emulator: EmulatorServer, mode: str, n: int, deadlin
     tis = top.api.task_instances(dag_id, run_id)
     failed = [f"{ti['task_id']}[{ti['map_index']}]" for ti in tis if ti["state"] != "success"]
     resumed, ended = after_ready(top.api, emulator, dag_id, run_id, tis)
-    answers = emulator.callback_answer_times()
     summary = None
     if not failed:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/summarize/xcomEntries/return_value"
         summary = top.api.get(path, deserialize=True, stringify=False)["value"]
     return {
         "state": run["state"],
-        "wall": _seconds(run["end_date"]) - _seconds(run["start_date"]),
+        "wall": run_seconds(run),
         "http_429": counts["rate_limited"],
         "share_429": counts["rate_limited"] / max(requests, 1),
         "tasks_per_prompt": stats["tasks_created"] / n,
@@ -240,29 +320,31 @@ def run_mode(top: Topology, emulator: EmulatorServer, mode: str, n: int, deadlin
         "resume_p95": percentile(resumed, 0.95),
         "end_p50": percentile(ended, 0.5),
         "end_p95": percentile(ended, 0.95),
-        "callbacks_answered": len(emulator.delivered_callbacks()),
-        "callbacks_sent": len(answers),
-        "callbacks_not_2xx": counts["callback_failed"] + counts["callback_refused"],
-        "answer_p50_ms": 1000 * percentile(answers, 0.5),
-        "answer_p99_ms": 1000 * percentile(answers, 0.99),
-        "answer_max_ms": 1000 * max(answers, default=float("nan")),
+        **callback_figures(emulator),
         "summary": summary,
         "not_successful": failed,
     }
 
 
 def after_ready(
-    api: Api, emulator: EmulatorServer, dag_id: str, run_id: str, tis: list[dict]
+    api: Api,
+    emulator: EmulatorServer,
+    dag_id: str,
+    run_id: str,
+    tis: list[dict],
+    task_ids: Sequence[str] = ("generate",),
 ) -> tuple[list[float], list[float]]:
-    """Per chunk task, seconds from its last video being ready (on the emulator, which calls back at that
-    moment) to the task being resumed (its ``scheduled_when``, which Airflow stamps when a trigger event or
-    the receiver's ``submit_event`` resumes it), and to the task's end (a worker ran execute_complete)."""
+    """Per generation task (``task_ids``, mapped or not), seconds from its last video being ready (on the
+    emulator, which calls back at that moment) to the task being resumed (its ``scheduled_when``, which
+    Airflow stamps when a trigger event or the receiver's ``submit_event`` resumes it), and to the task's end
+    (a worker ran execute_complete)."""
     ready = emulator.finish_times()
     resumed, ended = [], []
     for ti in tis:
-        if ti["task_id"] != "generate" or ti["state"] != "success":
+        if ti["task_id"] not in task_ids or ti["state"] != "success":
             continue
-        ids = api.xcom(dag_id, run_id, "generate", "vendor_task_id", ti["map_index"])
+        ids = api.xcom(dag_id, run_id, ti["task_id"], "vendor_task_id", ti["map_index"])
+        ids = [ids] if isinstance(ids, str) else ids  # a single generation's id, or a batch's ids
         last = max(ready[task_id] for task_id in ids if task_id in ready)
         resumed.append(_seconds(ti["scheduled_when"]) - last)
         ended.append(_seconds(ti["end_date"]) - last)
@@ -365,12 +447,16 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     results: dict[str, dict[str, Any]] = {}
-    queued = min(5.0, args.render / 4)
-    with EmulatorServer(token=token, queued_seconds=queued, running_seconds=args.render - queued) as emulator:
+    with EmulatorServer(token=token, **render_settings(args.render)) as emulator:
         emulator.configure(
             rate_limit=args.rate, callback_timeout=WEBHOOK_TIMEOUT_SECONDS, enforce_limits=args.vendor_limits
         )
-        top = (Standalone if args.topology == "standalone" else Prod)(work, emulator, token, args, deadline)
+
+        def settings(api_url: str) -> dict[str, str]:
+            return {**connections(emulator.url, token, args.rate, api_url), **bench_env(args)}
+
+        dag_ids = [f"bench_10k_{mode}" for mode in MODES]
+        top = (Standalone if args.topology == "standalone" else Prod)(work, emulator, dag_ids, settings, deadline)
         try:
             for mode in modes:
                 results[mode] = run_mode(top, emulator, mode, args.n, deadline)

@@ -704,6 +704,7 @@ def test_callbacks_are_really_posted(emu, client):
         "sub_task_results": retrieve_hidream(client, "txt2video", hd_id)["sub_task_results"],
     }
     assert emu.stats()["counts"]["callback"] == 2 and emu.stats()["counts"]["callback_failed"] == 0
+    assert len(emu.delivered_callbacks()) == 2  # both final callbacks answered 2xx
 
 
 def test_failed_callbacks_are_counted(emu, client):
@@ -719,6 +720,7 @@ def test_failed_callbacks_are_counted(emu, client):
         time.sleep(0.05)
     counts = emu.stats()["counts"]
     assert (counts["callback"], counts["callback_refused"], counts["callback_failed"]) == (2, 1, 1)
+    assert emu.delivered_callbacks() == {}  # an answer other than 2xx is no delivery
 
 
 def test_builtin_callback_receiver(emu, client):

@@ -337,11 +337,11 @@ class EmulatorState:
             return
         finally:
             self.callback_answer_seconds.append(time.monotonic() - sent)
-        if final:
-            self.callbacks_delivered.setdefault(task.id, time.time())
         if not 200 <= answer.status_code < 300:
             log.info("callback for task %s to %s answered HTTP %s", task.id, where, answer.status_code)
             self.count("callback_refused", task.vendor)
+        elif final:  # delivered: answered with a 2xx (a 4xx/5xx answer is not a delivery)
+            self.callbacks_delivered.setdefault(task.id, time.time())
 
     def receive_callback(self, path: str, body: Any) -> None:
         if len(self.sink) < MAX_SINK:
