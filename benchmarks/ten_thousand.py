@@ -166,8 +166,8 @@ def patient_execution_api(env: dict[str, str]) -> None:
     and retries; the first attempt had already marked the task instance running, so the retry is answered
     409 "already running" and the task process exits without running the operator. The task instance
     stays ``running`` with no process until the scheduler's heartbeat timeout fails it: a chunk that
-    never submits."""
-    env["AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT"] = "30"
+    never submits. ``--execution-api-timeout 5`` runs with Airflow's default, to see it happen."""
+    env.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "30")
 
 
 class Prod(Topology):
@@ -216,7 +216,11 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
         # Enough worker slots that a resumed chunk does not queue behind chunks still submitting.
         "AIRFLOW__CORE__PARALLELISM": str(args.parallelism),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    } | (
+        {"AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": str(args.execution_api_timeout)}
+        if args.execution_api_timeout
+        else {}
+    )
 
 
 def run_dag(
@@ -427,6 +431,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--budget", type=float, default=7200.0, help="seconds before giving up")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, DB)")
+    parser.add_argument(
+        "--execution-api-timeout",
+        type=float,
+        help="[workers] execution_api_timeout of the standalone's tasks (default 30 s; Airflow's own is 5 s)",
+    )
     parser.add_argument(
         "--no-vendor-limits",
         dest="vendor_limits",
