@@ -162,11 +162,11 @@ def patient_execution_api(env: dict[str, str]) -> None:
     """Task processes wait up to 30 s for the one API server's execution API (Airflow's default: 5 s).
 
     On 2 busy cores, with tasks starting while callbacks and other tasks' execution-API calls queue on
-    SQLite's lock, a task's ``PATCH .../run`` can take longer than 5 s. The task SDK then gives up on it
-    and retries; the first attempt had already marked the task instance running, so the retry is answered
-    409 "already running" and the task process exits without running the operator. The task instance
-    stays ``running`` with no process until the scheduler's heartbeat timeout fails it: a chunk that
-    never submits. ``--execution-api-timeout 5`` runs with Airflow's default, to see it happen."""
+    SQLite's lock, a task's ``PATCH .../run`` comes near 5 s (up to 5.7 s by the API server's access log).
+    Past the timeout the task SDK gives up on it and retries; the first attempt had already marked the task
+    instance running, so the retry is answered 409 "already running" and the task process exits without
+    running the operator: a chunk that never submits (the likely cause of one failed run, not reproduced).
+    ``--execution-api-timeout 5`` runs with Airflow's default."""
     env.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "30")
 
 
