@@ -217,6 +217,38 @@ def test_a_callback_for_another_runs_task_has_no_effect(owner, emulator, confirm
     assert ti_now(second_run, "single").state == "deferred"
 
 
+def test_an_earlier_trys_generation_is_dropped_and_the_new_trys_callback_resumes(owner, emulator, confirmer):
+    """Tickets name the task instance and item, not the try: a retry that reattaches keeps its callbacks.
+    What a try submitted decides instead: the claim must name the id the task instance recorded last."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    dag_run, xcoms = owner
+    first = xcoms[("single", -1, "vendor_task_id")]
+    url, old_body = vendor_callback(emulator, first)
+    answer = httpx.post(  # try 2 (reattach=False) submits again, with the same ticket in its callback URL
+        f"{emulator.url}/hailuo/videos",
+        json={"prompt": "a callback kite", "callback_url": url},
+        headers={"authorization": f"Bearer {TOKEN}"},
+        trust_env=False,
+        timeout=30,
+    )
+    second = answer.json()["task_id"]
+    assert second != first
+    with create_session() as session:  # ...and records its own id, as the operator does
+        XComModel.set("vendor_task_id", second, dag_id=dag_run.dag_id, task_id="single", run_id=dag_run.run_id,
+                      session=session)  # fmt: skip
+    defer(dag_run, "single", [second], "hailuo")
+    emulator.advance(5)
+    assert post(url, old_body).json()["effect"] == "recorded"  # try 1's generation, under the same ticket
+    report = confirmer.confirm_now()
+    assert (report.resumed, report.dropped) == ([], 1)
+    assert ti_now(dag_run, "single").state == "deferred"
+    _, new_body = vendor_callback(emulator, second)
+    assert post(url, new_body).json()["effect"] == "recorded"
+    assert confirmer.confirm_now().resumed == [ti_key(dag_run, "single")]
+
+
 def test_a_callback_claiming_a_final_state_the_api_does_not_confirm_changes_nothing(owner, emulator, confirmer):
     dag_run, xcoms = owner
     task_id = xcoms[("single", -1, "vendor_task_id")]
