@@ -916,6 +916,29 @@ def test_claims_stores_keep_their_bounds_and_one_lease(any_claims_store, monkeyp
     assert store.lead("b", 30) and not store.lead("a", 30)
 
 
+def test_claims_per_ticket_stay_bounded_when_callbacks_for_one_ticket_come_at_once(any_claims_store):
+    """Many API server threads or processes recording claims under one ticket together: still at most the
+    bound (the file store checks and writes under a lock shared by every process of the machine)."""
+    from airflow_provider_vidgen.plugins.claims import Claim
+
+    store, writers = any_claims_store, 24
+
+    def record(run_id: str, n: int, start: threading.Barrier, kept: list[bool]) -> None:
+        claim = Claim("acedata_default", "acedata", "hailuo", "dag", run_id, "batch", -1, 0, f"id-{n}", 1.0)
+        start.wait()  # every writer counts and writes at the same moment
+        kept.append(store.record(claim))
+
+    for round_ in range(5):
+        start, kept = threading.Barrier(writers), []
+        threads = [threading.Thread(target=record, args=(f"run-{round_}", n, start, kept)) for n in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert kept.count(True) == MAX_CLAIMS_PER_TICKET, round_
+        assert len([c for c in store.pending() if c.run_id == f"run-{round_}"]) == MAX_CLAIMS_PER_TICKET
+
+
 def test_a_body_whose_numbers_overflow_is_answered_without_an_error(owner, emulator, caplog):
     """A ticket holder's body with a 400-digit progress (float division overflows in the vendor's reader)."""
     _, xcoms = owner

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from airflow_provider_vidgen.core.pace import AdaptiveRate, reserve
 from airflow_provider_vidgen.core.transport import HttpResponse, Outcome, parse_retry_after
@@ -119,23 +119,30 @@ class ProcessSlots:
 
 
 @contextlib.contextmanager
-def locked_json(path: Path, write: bool = True) -> Iterator[dict[str, Any]]:
-    """A small JSON document of every process of this machine, read (and written back) under ``flock``."""
+def file_lock(path: Path, exclusive: bool = True) -> Iterator[IO[str]]:
+    """``path`` opened and held under ``flock`` (every process of this machine, and every thread)."""
     with path.open("a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         try:
-            handle.seek(0)
-            text = handle.read()
-            state = json.loads(text) if text.strip() else {}
-            yield state
-            if not write:
-                return
-            handle.seek(0)
-            handle.truncate()
-            handle.write(json.dumps(state))
-            handle.flush()
+            yield handle
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def locked_json(path: Path, write: bool = True) -> Iterator[dict[str, Any]]:
+    """A small JSON document of every process of this machine, read (and written back) under ``flock``."""
+    with file_lock(path, exclusive=write) as handle:
+        handle.seek(0)
+        text = handle.read()
+        state = json.loads(text) if text.strip() else {}
+        yield state
+        if not write:
+            return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(state))
+        handle.flush()
 
 
 class FileSlots:

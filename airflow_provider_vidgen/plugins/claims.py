@@ -41,6 +41,7 @@ from airflow_provider_vidgen.hooks.pace import (
     ProcessSlots,
     RedisSlots,
     SlotStore,
+    file_lock,
     locked_json,
     store_for,
 )
@@ -197,19 +198,22 @@ class FileClaims:
 
     def record(self, claim: Claim) -> bool:
         group = self.folder / claim.group
-        for _ in range(3):  # the confirmer removes a folder it emptied: make it again
-            group.mkdir(exist_ok=True)
-            try:
-                names = [name.removesuffix(".json") for name in os.listdir(group) if name.endswith(".json")]
-            except FileNotFoundError:
-                continue
-            if not within_bounds(names, claim):
-                return False
-            try:
-                self._write(group / f"{claim.name}.json", claim)
-                return True
-            except FileNotFoundError:
-                continue
+        # Counted and written under one lock of the machine (one of 256, by the group's first hex digits), or
+        # callbacks arriving together in several API server processes each see room and all write.
+        with file_lock(self.folder / f".record-{claim.group[:2]}.lock"):
+            for _ in range(3):  # the confirmer removes a folder it emptied: make it again
+                group.mkdir(exist_ok=True)
+                try:
+                    names = [name.removesuffix(".json") for name in os.listdir(group) if name.endswith(".json")]
+                except FileNotFoundError:
+                    continue
+                if not within_bounds(names, claim):
+                    return False
+                try:
+                    self._write(group / f"{claim.name}.json", claim)
+                    return True
+                except FileNotFoundError:
+                    continue
         return False
 
     def _write(self, path: Path, claim: Claim) -> None:
@@ -289,6 +293,10 @@ if redis.call('HLEN', KEYS[1]) == 0 then
 end
 return 1
 """
+_UPDATE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+"""
 _LEAD = """
 local held = redis.call('GET', KEYS[1])
 if held and held ~= ARGV[1] then return 0 end
@@ -310,6 +318,7 @@ class RedisClaims:
         self.client, self.prefix = client, prefix
         self._record = client.register_script(_RECORD)
         self._remove = client.register_script(_REMOVE)
+        self._update = client.register_script(_UPDATE)  # only a claim still kept: never one just removed
         self._lead = client.register_script(_LEAD)
         self._step_down = client.register_script(_STEP_DOWN)
 
@@ -331,9 +340,7 @@ class RedisClaims:
         return claims
 
     def update(self, claim: Claim) -> None:
-        key = self._keys(claim.group)[0]
-        if self.client.hexists(key, claim.name):
-            self.client.hset(key, claim.name, claim.to_json())
+        self._update(keys=self._keys(claim.group)[:1], args=[claim.name, claim.to_json()])
 
     def remove(self, claims: Iterable[Claim]) -> None:
         for claim in claims:
