@@ -295,6 +295,37 @@ def test_a_batch_resumes_once_every_item_is_confirmed_in_input_order(owner, emul
     assert claims_here.pending() == []
 
 
+def test_a_batch_whose_items_finish_hours_apart_keeps_its_first_claims_while_its_ticket_is_good(
+    owner, emulator, confirmer, claims_here
+):
+    """Claims live as long as their ticket (the task's own timeout, at least a week), not an hour."""
+    dag_run, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    defer(dag_run, "batch", ids, "hailuo")
+    emulator.advance(5)
+    calls = {task_id: vendor_callback(emulator, task_id) for task_id in ids}
+    assert post(*calls[ids[0]]).json()["effect"] == "recorded"
+    assert confirmer.confirm_now().resumed == []  # items 1 and 2 still render
+    (first,) = claims_here.pending()
+    assert first.kept_until == first.expires > first.received + 6 * 86400  # its ticket's expiry
+    confirmer.clock = lambda: time.time() + 3 * 3600  # three hours later, the other two finish
+    for task_id in ids[1:]:
+        assert post(*calls[task_id]).json()["effect"] == "recorded"
+    assert confirmer.confirm_now().resumed == [ti_key(dag_run, "batch")]
+
+
+def test_claims_are_dropped_once_their_ticket_expired(owner, emulator, confirmer, claims_here):
+    dag_run, xcoms = owner
+    ids = xcoms[("batch", -1, "vendor_task_id")]
+    defer(dag_run, "batch", ids, "hailuo")
+    emulator.advance(5)
+    assert post(*vendor_callback(emulator, ids[0])).json()["effect"] == "recorded"
+    (claim,) = claims_here.pending()
+    confirmer.clock = lambda: claim.kept_until + 1
+    assert confirmer.confirm_now().dropped == 1
+    assert claims_here.pending() == []
+
+
 def test_callbacks_before_a_batch_defers_count_once_it_waits_bound_to_their_item(owner, emulator, confirmer):
     """A large batch can take longer to submit than a video to render: callbacks that come while it is
     still submitting are kept with their item, and count once it waits, if it recorded that item's id."""

@@ -209,7 +209,7 @@ def claimed(signed: Signed, payload: Any) -> Claim | None:
     if not task_id or not claims_final or not isinstance(task_id, str) or len(task_id) > MAX_TASK_ID_CHARS:
         return None
     return Claim(signed.conn_id, t.vendor, t.service, t.dag_id, t.run_id, t.task_id, t.map_index, t.item,
-                 task_id, time.time())  # fmt: skip
+                 task_id, time.time(), expires=float(t.expires))  # fmt: skip
 
 
 def record(shared_pace: str, claim: Claim) -> bool:

@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 
 MAX_CLAIMS_PER_TICKET = 3  # a vendor calls back once per item; more ids under one ticket are not its own
 MAX_CLAIMS_PER_TASK_INSTANCE = 2 * 1000 + 8  # a batch task holds at most 1,000 items (core.batch)
-CLAIM_TTL_SECONDS = 3600  # a claim nobody confirmed within an hour is dropped (the safety poll covers it)
+CLAIM_TTL_SECONDS = 3600  # the least a claim is kept; it is kept while its ticket is good (at least a week)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ class Claim:
     received: float  # epoch seconds
     attempts: int = 0  # confirmations that failed so far
     not_before: float = 0.0  # epoch seconds: retried no earlier (backoff after a failed confirmation)
+    expires: float = 0.0  # its ticket's expiry (the task's own timeout, at least a week); 0: none
+
+    @property
+    def kept_until(self) -> float:
+        """While its ticket is good (a batch whose items finish hours apart keeps its first claims), and for
+        at least ``CLAIM_TTL_SECONDS``."""
+        return max(self.expires, self.received + CLAIM_TTL_SECONDS)
 
     @property
     def owner(self) -> tuple[str, str, str, int]:
@@ -281,8 +289,9 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[6])
-redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('EXPIRE', KEYS[2], ARGV[7])
+for i = 1, 2 do  -- the hash lives as long as its longest-lived claim
+  if redis.call('TTL', KEYS[i]) < tonumber(ARGV[7]) then redis.call('EXPIRE', KEYS[i], ARGV[7]) end
+end
 return 1
 """
 _REMOVE = """
@@ -327,7 +336,9 @@ class RedisClaims:
 
     def record(self, claim: Claim) -> bool:
         args = [claim.name, claim.to_json(), claim.item, MAX_CLAIMS_PER_TASK_INSTANCE, MAX_CLAIMS_PER_TICKET]
-        return bool(int(self._record(keys=self._keys(claim.group), args=[*args, claim.group, CLAIM_TTL_SECONDS])))
+        # Redis forgets a hash no confirmer looks at any more (the confirmer drops claims exactly, on time).
+        keep = max(CLAIM_TTL_SECONDS, math.ceil(claim.kept_until - time.time()))
+        return bool(int(self._record(keys=self._keys(claim.group), args=[*args, claim.group, keep])))
 
     def pending(self) -> list[Claim]:
         claims = []

@@ -33,7 +33,6 @@ from typing import Any
 
 from airflow_provider_vidgen import xcom
 from airflow_provider_vidgen.plugins.claims import (
-    CLAIM_TTL_SECONDS,
     Claim,
     ClaimStore,
     claims_for,
@@ -300,16 +299,17 @@ class Confirmer:
 
         now = self.clock()
         claims = store.pending()
-        expired = [claim for claim in claims if now - claim.received > CLAIM_TTL_SECONDS]
-        claims = [claim for claim in claims if now - claim.received <= CLAIM_TTL_SECONDS]
+        expired = [claim for claim in claims if now > claim.kept_until]
+        claims = [claim for claim in claims if now <= claim.kept_until]
         if expired:
             store.remove(expired)
+            report.dropped += len(expired)
         if not any(claim.not_before <= now for claim in claims):
             return
         with create_session() as session:
             found = plan(session, claims)
         store.remove(found.drop)
-        report.dropped += len(expired) + len(found.drop)
+        report.dropped += len(found.drop)
         ready = [waiter for waiter in found.waiters if waiter.complete and waiter.due(now)]
         by_service: dict[tuple[str, str], list[Waiter]] = defaultdict(list)
         for waiter in ready:
