@@ -778,6 +778,17 @@ def test_config_endpoint(emu, anon):
     assert anon.get("/_emulator/config").json()["latency"] == 0.01
 
 
+def test_clock_endpoint_moves_the_clock_forward_only(emu, client, anon):
+    emu.configure(queued_seconds=0, running_seconds=3600)
+    task_id = submit_ace(client, "hailuo")
+    assert retrieve_ace(client, "hailuo", task_id)["response"]["data"][0]["state"] != "succeeded"
+    assert anon.post("/_emulator/clock", json={"advance": 3600}).json() == {"ok": True}
+    assert retrieve_ace(client, "hailuo", task_id)["response"]["data"][0]["state"] == "succeeded"
+    for bad in ({"advance": -1}, {"advance": True}, {"advance": "60"}, {"advance": 1e30}, {}, [60]):
+        answer = anon.post("/_emulator/clock", json=bad)
+        assert answer.status_code == 400 and "advance" in answer.json()["error"], bad
+
+
 # ------------------------------------------------------------------------------------------------
 # Validation, rate limit and faults
 # ------------------------------------------------------------------------------------------------

@@ -463,7 +463,9 @@ needs_task_state_store = pytest.mark.skipif(
 
 
 @needs_task_state_store
-@pytest.mark.parametrize(("earlier_state", "running_seconds"), [("succeeded", 0.05), ("running", 1.5)])
+@pytest.mark.parametrize(
+    ("earlier_state", "running_seconds"), [("succeeded", 0.05), ("running", reliability_dags.RENDERS_FOR_AN_HOUR)]
+)
 def test_retry_after_the_trigger_gave_up_reattaches(
     airflow_db, emu, fast_polls, caplog, capfd, earlier_state, running_seconds
 ):

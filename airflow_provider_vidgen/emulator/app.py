@@ -36,6 +36,8 @@ from airflow_provider_vidgen.emulator.config import EmulatorConfig
 from airflow_provider_vidgen.emulator.face import NOT_JSON, DropConnection, Emulated, Handler, VendorFace, face_of
 from airflow_provider_vidgen.emulator.state import EmulatorState
 
+MAX_ADVANCE = 366 * 86400  # a year: enough for any render or rate window, and finite
+
 log = logging.getLogger("airflow_provider_vidgen.emulator")
 
 HERE = Path(__file__).resolve().parent
@@ -219,6 +221,17 @@ def control_routes(state: EmulatorState) -> list[Route]:
                 return JSONResponse({"error": str(err)}, status_code=400)
         return JSONResponse(state.config.public_dict())
 
+    async def clock(request: Request) -> Response:
+        """``{"advance": seconds}``: move the clock forward, as ``EmulatorServer.advance`` does in-process (a
+        DAG's task can finish a generation it has seen running, whatever the machine's load)."""
+        body = await read_json(request)
+        seconds = body.get("advance") if isinstance(body, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= MAX_ADVANCE:
+            error = f'send {{"advance": seconds}}, a number from 0 to {MAX_ADVANCE}'
+            return JSONResponse({"error": error}, status_code=400)
+        state.clock.advance(float(seconds))
+        return JSONResponse({"ok": True})
+
     async def callbacks(request: Request) -> Response:
         """A built-in callback receiver: POST anything under /_emulator/callbacks, GET lists it."""
         if request.method == "POST":
@@ -235,6 +248,7 @@ def control_routes(state: EmulatorState) -> list[Route]:
         Route("/_emulator/stats", stats, methods=["GET"]),
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/_emulator/config", config_endpoint, methods=["GET", "POST"]),
+        Route("/_emulator/clock", clock, methods=["POST"]),
         Route("/_emulator/callbacks", callbacks, methods=["GET", "POST"]),
         Route("/_emulator/callbacks/{rest:path}", callbacks, methods=["POST"]),
         Route("/_emulator/health", health, methods=["GET"]),

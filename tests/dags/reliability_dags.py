@@ -31,7 +31,13 @@ def configure_emulator(conn_id: str, **settings: Any) -> None:
 
 class FlakyPollsHailuoOperator(HailuoVideoOperator):
     """Try 1: once the generation is submitted, every request is dropped, so the trigger gives up.
-    Try 2 and later: the API is healthy again."""
+    Try 2 and later: the API is healthy again. With ``finish_on_retry``, a later try that waits again (it
+    reattached to a generation it found running) first moves the emulator's clock past its render: the
+    generation stays running until then, however long the machine takes between the tries."""
+
+    def __init__(self, *, finish_on_retry: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.finish_on_retry = finish_on_retry
 
     def execute(self, context: Any) -> Any:
         self._try_number = context["ti"].try_number
@@ -42,7 +48,14 @@ class FlakyPollsHailuoOperator(HailuoVideoOperator):
     def defer(self, **kwargs: Any) -> Any:
         if getattr(self, "_try_number", 1) == 1:
             configure_emulator(self.acedata_conn_id, drop_rate=1.0)
+        elif self.finish_on_retry:
+            host = BaseHook.get_connection(self.acedata_conn_id).host
+            advanced = httpx.post(f"{host}/_emulator/clock", json={"advance": self.finish_on_retry}, trust_env=False)
+            advanced.raise_for_status()
         return super().defer(**kwargs)
+
+
+RENDERS_FOR_AN_HOUR = 3600.0  # a generation that stays running until its task moves the emulator's clock
 
 
 def flaky(**kwargs: Any) -> FlakyPollsHailuoOperator:
@@ -53,7 +66,7 @@ def flaky(**kwargs: Any) -> FlakyPollsHailuoOperator:
 
 # A retry after the trigger gave up reattaches to the first try's generation.
 with DAG("rel_reattach", schedule=None, start_date=START, catchup=False) as reattach_dag:
-    flaky(task_id="gen", prompt="a kite over the dunes")
+    flaky(task_id="gen", prompt="a kite over the dunes", finish_on_retry=RENDERS_FOR_AN_HOUR)
 
 # The prompt changes between tries (it names the try): the retry starts a new generation.
 with DAG("rel_changed_inputs", schedule=None, start_date=START, catchup=False) as changed_inputs_dag:
