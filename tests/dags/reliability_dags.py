@@ -23,10 +23,15 @@ POLL = 0.1
 NO_DELAY = pendulum.duration(seconds=0)
 
 
-def configure_emulator(conn_id: str, **settings: Any) -> None:
-    """Change the emulator behind ``conn_id`` (its control endpoint needs no token)."""
+def control_emulator(conn_id: str, endpoint: str, body: dict[str, Any]) -> None:
+    """Post to a control endpoint of the emulator behind ``conn_id`` (they need no token)."""
     host = BaseHook.get_connection(conn_id).host
-    httpx.post(f"{host}/_emulator/config", json=settings, timeout=5, trust_env=False).raise_for_status()
+    httpx.post(f"{host}/_emulator/{endpoint}", json=body, timeout=5, trust_env=False).raise_for_status()
+
+
+def configure_emulator(conn_id: str, **settings: Any) -> None:
+    """Change the emulator's faults, limits or timings."""
+    control_emulator(conn_id, "config", settings)
 
 
 class FlakyPollsHailuoOperator(HailuoVideoOperator):
@@ -49,9 +54,7 @@ class FlakyPollsHailuoOperator(HailuoVideoOperator):
         if getattr(self, "_try_number", 1) == 1:
             configure_emulator(self.acedata_conn_id, drop_rate=1.0)
         elif self.finish_on_retry:
-            host = BaseHook.get_connection(self.acedata_conn_id).host
-            advanced = httpx.post(f"{host}/_emulator/clock", json={"advance": self.finish_on_retry}, trust_env=False)
-            advanced.raise_for_status()
+            control_emulator(self.acedata_conn_id, "clock", {"advance": self.finish_on_retry})
         return super().defer(**kwargs)
 
 
